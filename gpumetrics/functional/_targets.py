@@ -1,0 +1,411 @@
+"""From user inputs to counts: shape and dtype checks, label discovery, one kernel call.
+
+Everything a classification metric needs is built here, once, for single and batched calls
+alike (a single call is a batch of one):
+
+* ``ClassCounts`` - binary/multiclass confusion counts ``(K, C + 1, C + 1)`` over ``classes``,
+  where row/column ``C`` collects labels outside ``classes`` (classes left out of
+  ``labels=``);
+* ``LabelCounts`` - multilabel-indicator counts ``(K, L, 2, 2)`` plus, on request, the
+  per-sample counts that subset accuracy, the Hamming loss and ``average="samples"`` need.
+
+Label discovery for integer labels is O(N): a min/max pass, then either one counting pass
+over the whole range (small ranges) or a presence pass and a lookup table. Only string or
+object labels, or integer labels spread over a huge range, fall back to a sort.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gpumetrics import _arrays, dispatch
+
+# Integer label ranges up to this size are counted directly and compacted afterwards.
+_DIRECT_RANGE = 256
+# Ranges up to this size get a presence pass and a lookup table; wider ones are sorted.
+_TABLE_RANGE = 1 << 24
+
+
+@dataclass
+class ClassCounts:
+    """Confusion counts of K prediction sets over one ordered set of classes."""
+
+    cm: np.ndarray  # (K, C + 1, C + 1): [true, pred]; index C = any other label
+    classes: np.ndarray  # (C,) label values, in the order of the matrix
+    weighted: bool
+    integer_weights: bool = False
+
+    @property
+    def n_classes(self) -> int:
+        return self.classes.shape[0]
+
+    @property
+    def inner(self) -> np.ndarray:
+        """``(K, C, C)`` counts between listed classes."""
+        C = self.n_classes
+        return self.cm[:, :C, :C]
+
+    @property
+    def true_sum(self) -> np.ndarray:
+        return self.cm[:, : self.n_classes, :].sum(axis=2)
+
+    @property
+    def pred_sum(self) -> np.ndarray:
+        return self.cm[:, :, : self.n_classes].sum(axis=1)
+
+    @property
+    def tp(self) -> np.ndarray:
+        return np.diagonal(self.inner, axis1=1, axis2=2)
+
+    @property
+    def total(self) -> np.ndarray:
+        return self.cm.sum(axis=(1, 2))
+
+    @property
+    def present(self) -> np.ndarray:
+        """``(K, C)``: the class occurs in y_true or in set k's y_pred."""
+        return (self.true_sum != 0) | (self.pred_sum != 0)
+
+    @property
+    def other_present(self) -> np.ndarray:
+        """``(K,)``: some label outside ``classes`` occurs."""
+        C = self.n_classes
+        return (self.cm[:, C, :].sum(axis=1) + self.cm[:, :C, C].sum(axis=1)) != 0
+
+
+@dataclass
+class LabelCounts:
+    """Multilabel-indicator counts of K prediction sets over L labels."""
+
+    counts: np.ndarray  # (K, L, 2, 2): [label, true, pred]
+    n_samples: int
+    weights: np.ndarray | None  # (1 or K, N) float64, or None
+    y_true: object = field(repr=False)  # kernel arrays, kept for per-sample counts
+    y_pred: object = field(repr=False)
+    kernels: object = field(repr=False)
+    _per_sample: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def weighted(self) -> bool:
+        return self.weights is not None
+
+    @property
+    def per_sample(self) -> np.ndarray:
+        """``(K, N, 4)``: true positives, predicted, true, differing entries of each sample."""
+        if self._per_sample is None:
+            self._per_sample = _arrays.to_host(
+                self.kernels.sample_label_counts(self.y_true, self.y_pred)
+            )
+        return self._per_sample
+
+
+@dataclass
+class Targets:
+    """Checked inputs of one call, before counting."""
+
+    kind: str  # "multiclass" (binary included) or "multilabel"
+    y_true: object  # kernel arrays with a leading batch axis
+    y_pred: object
+    weights: object
+    ctx: _arrays.ArrayContext
+    kernels: object
+    labels_are_strings: bool = False
+    string_classes: np.ndarray | None = None
+
+
+def _shape_error(name, y, expected):
+    return ValueError(f"{name} must be {expected}; got an array of shape {tuple(y.shape)}.")
+
+
+def _as_batched(y_true, y_pred, batched: bool):
+    """Give ``y_pred`` a leading batch axis and check ``y_true`` against one set."""
+    if batched:
+        if y_pred.ndim not in (2, 3):
+            raise _shape_error(
+                "y_pred", y_pred,
+                "(n_sets, n_samples) or (n_sets, n_samples, n_labels) for batched metrics",
+            )
+        if y_pred.ndim == 3 and y_pred.shape[2] == 1:
+            y_pred = y_pred[:, :, 0]
+    else:
+        if y_pred.ndim not in (1, 2):
+            raise _shape_error("y_pred", y_pred, "1-D (n_samples,) or 2-D (n_samples, n_labels)")
+        if y_pred.ndim == 2 and y_pred.shape[1] == 1:
+            y_pred = y_pred[:, 0]
+        y_pred = y_pred[None]
+    if y_true.ndim not in (1, 2):
+        raise _shape_error("y_true", y_true, "1-D (n_samples,) or 2-D (n_samples, n_labels)")
+    if y_true.ndim == 2 and y_true.shape[1] == 1:
+        y_true = y_true[:, 0]
+    if y_true.shape[0] == 0 or y_pred.shape[1] == 0:
+        raise ValueError("y_true and y_pred are empty: at least one sample is required.")
+    if y_true.shape[0] != y_pred.shape[1]:
+        raise ValueError(
+            f"y_true has {y_true.shape[0]} samples but y_pred has {y_pred.shape[1]}; "
+            "they must have the same length."
+        )
+    if y_true.ndim != y_pred.ndim - 1:
+        kinds = {1: "class labels", 2: "multilabel indicators"}
+        raise ValueError(
+            "Classification metrics can't handle a mix of targets: y_true holds "
+            f"{kinds[y_true.ndim]} but y_pred holds {kinds[y_pred.ndim - 1]}."
+        )
+    if y_true.ndim == 2 and y_true.shape[1] != y_pred.shape[2]:
+        raise ValueError(
+            f"y_true has {y_true.shape[1]} labels per sample but y_pred has {y_pred.shape[2]}."
+        )
+    return y_true[None], y_pred
+
+
+def _check_weights(sample_weight, n_samples: int, n_sets: int, batched: bool):
+    if sample_weight is None:
+        return None
+    w = np.asarray(_arrays.to_host(sample_weight))
+    if w.dtype.kind not in "biuf":
+        raise ValueError(f"sample_weight must be numeric; got dtype {w.dtype}.")
+    if w.ndim == 1:
+        w = w[None]
+    elif not (batched and w.ndim == 2 and w.shape[0] == n_sets):
+        raise _shape_error("sample_weight", w, f"1-D ({n_samples},)")
+    if w.shape[1] != n_samples:
+        raise ValueError(
+            f"sample_weight has {w.shape[1]} entries but there are {n_samples} samples."
+        )
+    if w.dtype.kind == "f" and not np.isfinite(w).all():
+        raise ValueError("sample_weight contains NaN or infinity.")
+    return w
+
+
+def _integral(y, name: str):
+    """Float labels must be finite and whole numbers; return them as int64."""
+    if not np.isfinite(y).all():
+        raise ValueError(f"{name} contains NaN or infinity; class labels must be finite.")
+    as_int = y.astype(np.int64)
+    if not (as_int == y).all():
+        raise ValueError(
+            f"{name} holds continuous values (e.g. {y[as_int != y].flat[0]!r}); "
+            "classification metrics need class labels. Threshold scores first."
+        )
+    return as_int
+
+
+def _label_kind(y, name: str) -> str:
+    kind = y.dtype.kind
+    if kind in "biu":
+        return "int"
+    if kind == "f":
+        return "float"
+    if kind in "USO":
+        return "str"
+    raise ValueError(f"{name} has unsupported dtype {y.dtype}; expected class labels.")
+
+
+def check_targets(
+    y_true, y_pred, sample_weight=None, *, batched=False, backend=None, labels=None
+) -> Targets:
+    """Check shapes and dtypes and bring the inputs to kernel arrays (zero-copy)."""
+    ctx = _arrays.context_of(y_true=y_true, y_pred=y_pred, sample_weight=sample_weight)
+    kernels = dispatch.kernels(backend, ctx.on_gpu)
+    t = _arrays.to_kernel(y_true, "y_true", ctx)
+    p = _arrays.to_kernel(y_pred, "y_pred", ctx)
+    t, p = _as_batched(t, p, batched)
+    w = _check_weights(sample_weight, p.shape[1], p.shape[0], batched)
+
+    kinds = (_label_kind(t, "y_true"), _label_kind(p, "y_pred"))
+    if kinds[0] == "float":
+        t = _integral(t, "y_true")
+    if kinds[1] == "float":
+        p = _integral(p, "y_pred")
+    strings = "str" in kinds
+    string_classes = None
+    if strings:
+        t, p, string_classes = _encode_strings(t, p, kinds)
+    kind = "multilabel" if p.ndim == 3 else "multiclass"
+    return Targets(kind, t, p, w, ctx, kernels, strings, string_classes)
+
+
+def _encode_strings(t, p, kinds):
+    """Sort-based encoding of string/object labels into codes of the sorted union."""
+    t_host = np.asarray(_arrays.to_host(t))
+    p_host = np.asarray(_arrays.to_host(p))
+    values = np.concatenate([t_host.reshape(-1), p_host.reshape(-1)])
+    types = {type(v) for v in values.tolist()}
+    if any(issubclass(c, str) for c in types) and not all(issubclass(c, str) for c in types):
+        raise ValueError("Mix of label input types (string and number) in y_true and y_pred.")
+    if "int" in kinds or "float" in kinds:
+        raise ValueError("Mix of label input types (string and number) in y_true and y_pred.")
+    classes = np.unique(values)
+    return (
+        np.searchsorted(classes, t_host).astype(np.int64),
+        np.searchsorted(classes, p_host).astype(np.int64),
+        classes,
+    )
+
+
+def _label_table(values: np.ndarray, n_classes: int):
+    """A lookup table mapping ``value - offset`` to the value's position; gaps map to C."""
+    offset = int(values.min())
+    lut = np.full(int(values.max()) - offset + 1, n_classes, dtype=np.int64)
+    lut[values - offset] = np.arange(values.shape[0])
+    return lut, offset
+
+
+def _label_span(targets: Targets) -> tuple[int, int]:
+    """Smallest label and the size of the range the labels of y_true and y_pred span."""
+    k = targets.kernels
+    lo_t, hi_t = k.label_range(targets.y_true)
+    lo_p, hi_p = k.label_range(targets.y_pred)
+    lo = min(lo_t, lo_p)
+    return lo, max(hi_t, hi_p) - lo + 1
+
+
+def _present_codes(targets: Targets, lo: int, size: int) -> np.ndarray:
+    """The sorted integer labels occurring in y_true or y_pred (presence pass, or a sort)."""
+    k = targets.kernels
+    if size <= _TABLE_RANGE:
+        seen = k.bincount(targets.y_true, lo, size)
+        k.bincount(targets.y_pred, lo, size, out=seen)
+        return lo + np.flatnonzero(_arrays.to_host(seen))
+    return np.unique(
+        np.concatenate([_arrays.to_host(targets.y_true).ravel(),
+                        _arrays.to_host(targets.y_pred).ravel()])
+    )
+
+
+def count_classes(
+    targets: Targets, *, labels=None, num_classes=None, ignore_index=None, validate=True
+) -> ClassCounts:
+    """Confusion counts for binary/multiclass targets.
+
+    ``num_classes=C``: labels are 0..C-1 and anything else is an error (checked from the
+    overflow bin of the same pass). ``labels=``: counts over the given labels in their
+    order; other labels go to the overflow bin, as scikit-learn's ``labels`` semantics need.
+    Neither: the labels present are discovered in O(N).
+    """
+    k = targets.kernels
+    count = k.confusion
+    weighted = targets.weights is not None
+    w = targets.weights
+    integer_weights = weighted and w.dtype.kind in "biu"
+    if weighted:
+        w = w.astype(np.float64)
+    if ignore_index is not None and targets.labels_are_strings:
+        code = np.searchsorted(targets.string_classes, ignore_index)
+        found = code < len(targets.string_classes) and (
+            targets.string_classes[code] == ignore_index
+        )
+        ignore_index = int(code) if found else None
+
+    if num_classes is not None:
+        C = _check_num_classes(num_classes)
+        cm = _arrays.to_host(
+            count(targets.y_true, targets.y_pred, C, sample_weight=w, ignore_index=ignore_index)
+        )
+        classes = np.arange(C)
+        if validate:
+            for name, bad in (("y_true", cm[:, C, :]), ("y_pred", cm[:, :, C])):
+                if bad.any():
+                    raise ValueError(
+                        f"{name} has labels outside [0, num_classes={C}); "
+                        "class labels must be integers 0..num_classes-1."
+                    )
+        return ClassCounts(cm, classes, weighted, integer_weights)
+
+    if labels is not None:
+        classes = _labels_array(labels)
+        codes = _label_codes(classes, targets)
+    else:
+        lo, size = _label_span(targets)
+        if size <= _DIRECT_RANGE:
+            # Small range: count all of it in one pass, then drop the labels never seen.
+            cm = _arrays.to_host(
+                count(
+                    targets.y_true, targets.y_pred, size, sample_weight=w,
+                    ignore_index=ignore_index, lut=np.arange(size, dtype=np.int64), offset=lo,
+                )
+            )
+            seen = (cm[:, :size, :].sum(axis=(0, 2)) + cm[:, :, :size].sum(axis=(0, 1))) != 0
+            keep = np.append(np.flatnonzero(seen), size)
+            codes = lo + keep[:-1]
+            cm = np.ascontiguousarray(cm[:, keep][:, :, keep])
+            return ClassCounts(cm, _class_values(codes, targets), weighted, integer_weights)
+        codes = _present_codes(targets, lo, size)
+        classes = _class_values(codes, targets)
+    C = codes.shape[0]
+    lut, offset = _label_table(codes, C)
+    cm = _arrays.to_host(
+        count(
+            targets.y_true, targets.y_pred, C, sample_weight=w, ignore_index=ignore_index,
+            lut=lut, offset=offset,
+        )
+    )
+    return ClassCounts(cm, classes, weighted, integer_weights)
+
+
+def _class_values(codes: np.ndarray, targets: Targets) -> np.ndarray:
+    return targets.string_classes[codes] if targets.labels_are_strings else codes
+
+
+def _check_num_classes(num_classes) -> int:
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int | np.integer):
+        raise ValueError(f"num_classes must be a positive integer; got {num_classes!r}.")
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be a positive integer; got {num_classes}.")
+    return int(num_classes)
+
+
+def _labels_array(labels) -> np.ndarray:
+    classes = np.asarray(_arrays.to_host(_arrays.to_kernel(labels, "labels")))
+    if classes.ndim != 1:
+        raise ValueError(f"labels must be 1-D; got shape {classes.shape}.")
+    if classes.shape[0] == 0:
+        raise ValueError("'labels' should contain at least one label.")
+    return classes
+
+
+def _label_codes(classes: np.ndarray, targets: Targets) -> np.ndarray:
+    """Integer codes of the requested labels as they appear in the kernel arrays.
+
+    Labels that cannot occur in the data get distinct codes below every real one, so they
+    keep a row and column of zeros.
+    """
+    n = classes.shape[0]
+    if targets.labels_are_strings:
+        known = targets.string_classes
+        pos = np.searchsorted(known, classes.astype(known.dtype, copy=False))
+        pos = np.minimum(pos, len(known) - 1)
+        hit = known[pos] == classes
+        return np.where(hit, pos, -1 - np.arange(n)).astype(np.int64)
+    if classes.dtype.kind == "f":
+        classes = _integral(classes, "labels")
+    elif classes.dtype.kind not in "biu":
+        # String labels for integer data can never match: all-zero rows.
+        return -1 - np.arange(n, dtype=np.int64) - (1 << 40)
+    codes = classes.astype(np.int64)
+    if np.unique(codes).shape[0] != n:
+        raise ValueError("labels must not contain duplicates.")
+    if codes.max() - codes.min() >= _TABLE_RANGE:
+        raise ValueError(
+            f"labels span more than {_TABLE_RANGE} values; map them to 0..C-1 first."
+        )
+    return codes
+
+
+def count_labels(targets: Targets, *, validate=True) -> LabelCounts:
+    """Per-label counts for multilabel-indicator targets."""
+    k = targets.kernels
+    if validate:
+        for name, y in (("y_true", targets.y_true), ("y_pred", targets.y_pred)):
+            lo, hi = k.label_range(y)
+            if hi - lo > 1 and np.unique(_arrays.to_host(y)).shape[0] > 2:
+                raise ValueError(
+                    f"{name} is 2-D but not a multilabel indicator matrix (it holds more "
+                    "than two distinct values); multiclass-multioutput is not supported."
+                )
+    w = None if targets.weights is None else targets.weights.astype(np.float64)
+    counts = _arrays.to_host(k.label_counts(targets.y_true, targets.y_pred, sample_weight=w))
+    return LabelCounts(
+        counts, targets.y_pred.shape[1], w, targets.y_true, targets.y_pred, k
+    )

@@ -1,0 +1,456 @@
+"""Classification metrics with scikit-learn's names, arguments and edge cases.
+
+Arguments follow scikit-learn's order, ``(y_true, y_pred)``: swapping them silently swaps
+precision and recall. Extensions: ``num_classes=C`` declares the labels to be 0..C-1 and
+skips label discovery (out-of-range labels raise from the same pass), and ``backend=``
+picks the kernels (None: by the inputs' device).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from gpumetrics import _arrays
+from gpumetrics.functional import _formulas as F
+from gpumetrics.functional import _setwise, _targets
+from gpumetrics.functional._batching import batchable
+from gpumetrics.functional._setwise import SetwiseCounts, setwise_counts
+
+
+def _result(values, ctx, batched: bool):
+    """Give a per-set result list the shape the caller expects: one value, or K values."""
+    out = np.asarray(values, dtype=np.float64) if not isinstance(values, np.ndarray) else values
+    if not batched:
+        out = out[0]
+        if out.ndim == 0:
+            return _arrays.wrap(float(out), ctx) if ctx.library != "numpy" else float(out)
+    return _arrays.wrap(out, ctx)
+
+
+# --- accuracy family -------------------------------------------------------------------
+
+
+@batchable
+def accuracy_score(
+    y_true, y_pred, *, normalize=True, sample_weight=None, num_classes=None, backend=None,
+    _batched,
+):
+    """Fraction (or count, ``normalize=False``) of correctly classified samples.
+
+    Multilabel input: subset accuracy, a sample counts as correct when all its labels are.
+
+    >>> accuracy_score([1, 1, 1, 0, 0, 1, 0, 1, 0], [1, 1, 0, 0, 1, 1, 0, 1, 0])
+    0.7777777777777778
+    """
+    targets = _targets.check_targets(y_true, y_pred, sample_weight, batched=_batched,
+                                     backend=backend)
+    if targets.kind == "multilabel":
+        correct = (_targets.count_labels(targets).per_sample[..., 3] == 0).astype(np.float64)
+        w = targets.weights
+        hits = correct.sum(axis=1) if w is None else (correct * w).sum(axis=1)
+    else:
+        counts = _targets.count_classes(targets, num_classes=num_classes)
+        hits = np.trace(counts.inner, axis1=1, axis2=2).astype(np.float64)
+        w = targets.weights
+    if normalize:
+        if w is None:
+            hits = hits / targets.y_pred.shape[1]
+        else:
+            scale = np.broadcast_to(w.sum(axis=1), hits.shape)
+            if (scale == 0).any():
+                raise ZeroDivisionError("Weights sum to zero, can't be normalized")
+            hits = hits / scale
+    return _result(hits, targets.ctx, _batched)
+
+
+@batchable
+def hamming_loss(y_true, y_pred, *, sample_weight=None, num_classes=None, backend=None,
+                 _batched):
+    """Fraction of labels that are wrongly predicted (1 - accuracy for single-label data).
+
+    >>> hamming_loss([1, 2, 3, 4], [2, 2, 3, 4])
+    0.25
+    """
+    targets = _targets.check_targets(y_true, y_pred, sample_weight, batched=_batched,
+                                     backend=backend)
+    w = targets.weights
+    if targets.kind == "multilabel":
+        diff = _targets.count_labels(targets).per_sample[..., 3].astype(np.float64)
+        n, L = targets.y_pred.shape[1:]
+        if w is None:
+            loss = diff.sum(axis=1) / (n * L)
+        else:
+            loss = (diff * w).sum(axis=1) / (n * L * w.mean(axis=1))
+        return _result(loss, targets.ctx, _batched)
+    counts = _targets.count_classes(targets, num_classes=num_classes)
+    wrong = counts.total - np.trace(counts.inner, axis1=1, axis2=2)
+    total = counts.total.astype(np.float64)
+    if (total == 0).any():
+        raise ZeroDivisionError("Weights sum to zero, can't be normalized")
+    return _result(wrong / total, targets.ctx, _batched)
+
+
+# --- confusion matrices ----------------------------------------------------------------
+
+
+@batchable
+def confusion_matrix(
+    y_true, y_pred, *, labels=None, sample_weight=None, normalize=None, num_classes=None,
+    backend=None, _batched,
+):
+    """Confusion matrix ``C[i, j]``: samples of true class i predicted as class j.
+
+    >>> confusion_matrix([1, 1, 1, 0, 0, 1, 0, 1, 0], [1, 1, 0, 0, 1, 1, 0, 1, 0])
+    array([[3, 1],
+           [1, 4]])
+    """
+    if normalize not in (None, "true", "pred", "all"):
+        raise ValueError(f"normalize must be one of 'true', 'pred', 'all' or None; got {normalize!r}.")
+    targets = _targets.check_targets(y_true, y_pred, sample_weight, batched=_batched,
+                                     backend=backend)
+    if targets.kind == "multilabel":
+        raise ValueError("multilabel-indicator is not supported")
+    counts = _targets.count_classes(targets, labels=labels, num_classes=num_classes)
+    if labels is not None and not (counts.true_sum != 0).any(axis=1).all():
+        raise ValueError("At least one label specified must be in y_true")
+    cm = np.ascontiguousarray(counts.inner)
+    if counts.weighted and counts.integer_weights:
+        cm = cm.astype(np.int64)
+    if normalize is not None:
+        axis = {"true": 2, "pred": 1, "all": (1, 2)}[normalize]
+        with np.errstate(all="ignore"):
+            cm = cm / cm.sum(axis=axis, keepdims=True)
+        cm = np.nan_to_num(cm)
+    if cm.shape[1:] == (1, 1):
+        warnings.warn(
+            "A single label was found in 'y_true' and 'y_pred'. For the confusion matrix to "
+            "have the correct shape, use the 'labels' parameter to pass all known labels.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return _arrays.wrap(cm if _batched else cm[0], targets.ctx)
+
+
+@batchable
+def multilabel_confusion_matrix(
+    y_true, y_pred, *, sample_weight=None, labels=None, samplewise=False, num_classes=None,
+    backend=None, _batched,
+):
+    """One-vs-rest ``[[tn, fp], [fn, tp]]`` matrix per label (per sample with
+    ``samplewise=True``, multilabel only).
+
+    >>> multilabel_confusion_matrix([0, 1, 1], [0, 1, 0]).tolist()
+    [[[1, 1], [0, 1]], [[1, 0], [1, 1]]]
+    """
+    targets = _targets.check_targets(y_true, y_pred, sample_weight, batched=_batched,
+                                     backend=backend)
+    if targets.kind == "multilabel":
+        s = _setwise._multilabel(targets, labels, "samples" if samplewise else None)
+        if samplewise and s.sample_weight is not None:
+            s.tp, s.pred, s.true = (a * s.sample_weight for a in (s.tp, s.pred, s.true))
+            s.total = s.total * s.sample_weight
+    elif samplewise:
+        raise ValueError(
+            "Samplewise metrics are not available outside of multilabel classification."
+        )
+    else:
+        s = _setwise.multiclass_counts(targets, labels, num_classes)
+        if labels is None:
+            s = _compact_present(s)
+    fp = s.pred - s.tp
+    fn = s.true - s.tp
+    tn = s.total - s.tp - fp - fn
+    mcm = np.stack([tn, fp, fn, s.tp], axis=-1).reshape(*s.tp.shape, 2, 2)
+    return _arrays.wrap(mcm if _batched else mcm[0], targets.ctx)
+
+
+def _compact_present(s: SetwiseCounts) -> SetwiseCounts:
+    """Keep the labels present in any set (a batch shares one label axis)."""
+    keep = s.mask.any(axis=0)
+    return SetwiseCounts(s.tp[:, keep], s.pred[:, keep], s.true[:, keep], s.total,
+                         s.mask[:, keep], s.labels[keep])
+
+
+# --- precision, recall, F-beta, Jaccard, specificity -----------------------------------
+
+
+def _reduce(values, s: SetwiseCounts, average, weights_kind="nan"):
+    """Average per-label values (K, J) as scikit-learn does, per set."""
+    if average is None:
+        return values
+    out = np.empty(values.shape[0])
+    for k in range(values.shape[0]):
+        v = values[k][s.mask[k]]
+        if average == "weighted":
+            w = s.true[k][s.mask[k]]
+        elif average == "samples" and s.sample_weight is not None:
+            w = s.sample_weight[min(k, s.sample_weight.shape[0] - 1)]
+        else:
+            w = None
+        if weights_kind == "nan":
+            out[k] = F.nanaverage(v, w)
+        else:
+            if average == "weighted" and not np.any(w):
+                w = None
+            out[k] = F.average(v, w)
+    return out
+
+
+def _prf(s: SetwiseCounts, beta, average, warn_for, zero_division):
+    if average == "micro":
+        s = s.micro()
+    args = (average, warn_for, zero_division, s.mask)
+    precision = F.divide(s.tp, s.pred, "precision", "predicted", *args)
+    recall = F.divide(s.tp, s.true, "recall", "true", *args)
+    f = F.fbeta_from_counts(s.tp, s.true, s.pred, beta, precision, recall, divide_args=args)
+    return s, precision, recall, f
+
+
+def _per_label(values, s: SetwiseCounts, ctx, batched):
+    """Per-label output (``average=None``) of the reported labels."""
+    if batched:
+        return _arrays.wrap(values, ctx)
+    return _arrays.wrap(values[0][s.mask[0]], ctx)
+
+
+def _check_beta(beta):
+    if isinstance(beta, bool) or not isinstance(beta, int | float | np.number) or not beta >= 0:
+        raise ValueError(f"beta must be a non-negative number; got {beta!r}.")
+
+
+@batchable
+def precision_recall_fscore_support(
+    y_true, y_pred, *, beta=1.0, labels=None, pos_label=1, average=None,
+    warn_for=("precision", "recall", "f-score"), sample_weight=None, zero_division="warn",
+    num_classes=None, backend=None, _batched,
+):
+    """Precision, recall, F-beta and support per label, or averaged.
+
+    >>> p, r, f, s = precision_recall_fscore_support([1, 1, 1, 0, 0, 1, 0, 1, 0],
+    ...                                              [1, 1, 0, 0, 1, 1, 0, 1, 0],
+    ...                                              average="binary")
+    >>> round(p, 6), round(r, 6), round(f, 6), s
+    (0.8, 0.8, 0.8, None)
+    """
+    F.check_zero_division(zero_division)
+    _check_beta(beta)
+    s, ctx = setwise_counts(
+        y_true, y_pred, labels=labels, pos_label=pos_label, average=average,
+        sample_weight=sample_weight, num_classes=num_classes, batched=_batched, backend=backend,
+    )
+    s2, precision, recall, f = _prf(s, beta, average, warn_for, zero_division)
+    if average is None:
+        support = s.true
+        if s.tp.dtype.kind == "f":
+            support = support.astype(np.float64)
+        return tuple(_per_label(v, s, ctx, _batched) for v in (precision, recall, f, support))
+    return (
+        *(_result(_reduce(v, s2 if average == "micro" else s, average), ctx, _batched)
+          for v in (precision, recall, f)),
+        None,
+    )
+
+
+def _one_score(which, y_true, y_pred, beta, labels, pos_label, average, sample_weight,
+               zero_division, num_classes, backend, batched):
+    F.check_zero_division(zero_division)
+    s, ctx = setwise_counts(
+        y_true, y_pred, labels=labels, pos_label=pos_label, average=average,
+        sample_weight=sample_weight, num_classes=num_classes, batched=batched, backend=backend,
+    )
+    s2, precision, recall, f = _prf(s, beta, average, (which,), zero_division)
+    values = {"precision": precision, "recall": recall, "f-score": f}[which]
+    if average is None:
+        return _per_label(values, s, ctx, batched)
+    return _result(_reduce(values, s2 if average == "micro" else s, average), ctx, batched)
+
+
+@batchable
+def precision_score(
+    y_true, y_pred, *, labels=None, pos_label=1, average="binary", sample_weight=None,
+    zero_division="warn", num_classes=None, backend=None, _batched,
+):
+    """Precision ``tp / (tp + fp)``: the share of predicted positives that are right.
+
+    >>> precision_score([1, 1, 1, 0, 0, 1, 0, 1, 0], [1, 1, 0, 0, 1, 1, 0, 1, 0])
+    0.8
+    """
+    return _one_score("precision", y_true, y_pred, 1.0, labels, pos_label, average,
+                      sample_weight, zero_division, num_classes, backend, _batched)
+
+
+@batchable
+def recall_score(
+    y_true, y_pred, *, labels=None, pos_label=1, average="binary", sample_weight=None,
+    zero_division="warn", num_classes=None, backend=None, _batched,
+):
+    """Recall ``tp / (tp + fn)``: the share of true positives that are found.
+
+    >>> recall_score([1, 1, 1, 0, 0, 1, 0, 1, 0], [1, 1, 0, 0, 1, 1, 0, 1, 0])
+    0.8
+    """
+    return _one_score("recall", y_true, y_pred, 1.0, labels, pos_label, average,
+                      sample_weight, zero_division, num_classes, backend, _batched)
+
+
+@batchable
+def fbeta_score(
+    y_true, y_pred, *, beta, labels=None, pos_label=1, average="binary", sample_weight=None,
+    zero_division="warn", num_classes=None, backend=None, _batched,
+):
+    """F-beta, the weighted harmonic mean of precision and recall (recall weighs beta times).
+
+    >>> round(fbeta_score([1, 1, 1, 0, 0, 1, 0, 1, 0], [1, 1, 0, 0, 1, 1, 0, 1, 0], beta=2), 6)
+    0.8
+    """
+    _check_beta(beta)
+    return _one_score("f-score", y_true, y_pred, beta, labels, pos_label, average,
+                      sample_weight, zero_division, num_classes, backend, _batched)
+
+
+@batchable
+def f1_score(
+    y_true, y_pred, *, labels=None, pos_label=1, average="binary", sample_weight=None,
+    zero_division="warn", num_classes=None, backend=None, _batched,
+):
+    """F1, the harmonic mean of precision and recall.
+
+    >>> round(f1_score([1, 1, 1, 0, 0, 1, 0, 1, 0], [1, 1, 0, 0, 1, 1, 0, 1, 0]), 6)
+    0.8
+    """
+    return _one_score("f-score", y_true, y_pred, 1.0, labels, pos_label, average,
+                      sample_weight, zero_division, num_classes, backend, _batched)
+
+
+@batchable
+def specificity_score(
+    y_true, y_pred, *, labels=None, pos_label=1, average="binary", sample_weight=None,
+    zero_division="warn", num_classes=None, backend=None, _batched,
+):
+    """Specificity ``tn / (tn + fp)``, the true-negative rate (recall of the negative class).
+
+    Not in scikit-learn; its arguments and averaging follow ``recall_score`` (``weighted``
+    weighs labels by their support).
+
+    >>> specificity_score([1, 1, 1, 0, 0, 1, 0, 1, 0], [1, 1, 0, 0, 1, 1, 0, 1, 0])
+    0.75
+    """
+    F.check_zero_division(zero_division)
+    s, ctx = setwise_counts(
+        y_true, y_pred, labels=labels, pos_label=pos_label, average=average,
+        sample_weight=sample_weight, num_classes=num_classes, batched=_batched, backend=backend,
+    )
+    s2 = s.micro() if average == "micro" else s
+    tn = s2.tn
+    values = F.divide(tn, tn + s2.pred - s2.tp, "specificity", "negative", average,
+                      ("specificity",), zero_division, s2.mask)
+    if average is None:
+        return _per_label(values, s, ctx, _batched)
+    return _result(_reduce(values, s2 if average == "micro" else s, average), ctx, _batched)
+
+
+@batchable
+def jaccard_score(
+    y_true, y_pred, *, labels=None, pos_label=1, average="binary", sample_weight=None,
+    zero_division="warn", num_classes=None, backend=None, _batched,
+):
+    """Jaccard index ``tp / (tp + fp + fn)``, intersection over union of the label sets.
+
+    >>> jaccard_score([1, 1, 1, 0, 0, 1, 0, 1, 0], [1, 1, 0, 0, 1, 1, 0, 1, 0])
+    0.6666666666666666
+    """
+    F.check_zero_division(zero_division)
+    s, ctx = setwise_counts(
+        y_true, y_pred, labels=labels, pos_label=pos_label, average=average,
+        sample_weight=sample_weight, num_classes=num_classes, batched=_batched, backend=backend,
+    )
+    s2 = s.micro() if average == "micro" else s
+    union = s2.true + s2.pred - s2.tp
+    values = F.divide(s2.tp, union, "jaccard", "true or predicted", average, ("jaccard",),
+                      zero_division, s2.mask)
+    if average is None:
+        return _per_label(values, s, ctx, _batched)
+    return _result(_reduce(values, s2, average, weights_kind="plain"), ctx, _batched)
+
+
+# --- single-number summaries of the confusion matrix -----------------------------------
+
+
+@batchable
+def balanced_accuracy_score(
+    y_true, y_pred, *, sample_weight=None, adjusted=False, num_classes=None, backend=None,
+    _batched,
+):
+    """Mean recall over the classes present in ``y_true``; ``adjusted`` rescales so that
+    chance scores 0.
+
+    >>> balanced_accuracy_score([0, 1, 0, 0, 1, 0], [0, 1, 0, 0, 0, 1])
+    0.625
+    """
+    targets = _targets.check_targets(y_true, y_pred, sample_weight, batched=_batched,
+                                     backend=backend)
+    if targets.kind == "multilabel":
+        raise ValueError("multilabel-indicator is not supported")
+    counts = _targets.count_classes(targets, num_classes=num_classes)
+    scores = np.empty(counts.cm.shape[0])
+    warned = False
+    for k in range(scores.shape[0]):
+        present = counts.present[k]
+        true_sum = counts.true_sum[k][present]
+        if (true_sum == 0).any() and not warned:
+            warnings.warn("y_pred contains classes not in y_true", UserWarning, stacklevel=3)
+            warned = True
+        per_class = counts.tp[k][present][true_sum != 0] / true_sum[true_sum != 0]
+        with np.errstate(all="ignore"):
+            score = np.float64(per_class.mean()) if per_class.size else np.float64(math.nan)
+            if adjusted:
+                chance = np.float64(1.0) / per_class.shape[0]
+                score = (score - chance) / (1 - chance)
+        scores[k] = score
+    return _result(scores, targets.ctx, _batched)
+
+
+@batchable
+def matthews_corrcoef(y_true, y_pred, *, sample_weight=None, num_classes=None, backend=None,
+                      _batched):
+    """Matthews correlation coefficient (multiclass: Gorodkin's R_K), in [-1, 1].
+
+    >>> round(matthews_corrcoef([1, 1, 1, 0, 0, 1, 0, 1, 0], [1, 1, 0, 0, 1, 1, 0, 1, 0]), 6)
+    0.55
+    """
+    targets = _targets.check_targets(y_true, y_pred, sample_weight, batched=_batched,
+                                     backend=backend)
+    if targets.kind == "multilabel":
+        raise ValueError("multilabel-indicator is not supported")
+    counts = _targets.count_classes(targets, num_classes=num_classes)
+    scores = [F.mcc_from_confusion(cm) for cm in counts.inner]
+    return _result(scores, targets.ctx, _batched)
+
+
+@batchable
+def cohen_kappa_score(
+    y1, y2, *, labels=None, weights=None, sample_weight=None, replace_undefined_by=np.nan,
+    num_classes=None, backend=None, _batched,
+):
+    """Cohen's kappa: agreement between two annotators beyond chance; ``weights`` may be
+    ``"linear"`` or ``"quadratic"`` for ordinal labels.
+
+    >>> cohen_kappa_score([0, 1, 1, 0], [0, 1, 0, 0])
+    0.5
+    """
+    if weights not in (None, "linear", "quadratic"):
+        raise ValueError(f"weights must be None, 'linear' or 'quadratic'; got {weights!r}.")
+    targets = _targets.check_targets(y1, y2, sample_weight, batched=_batched, backend=backend)
+    if targets.kind == "multilabel":
+        raise ValueError("multilabel-indicator is not supported")
+    counts = _targets.count_classes(targets, labels=labels, num_classes=num_classes)
+    if labels is not None and not (counts.true_sum != 0).any(axis=1).all():
+        raise ValueError(
+            "At least one label in `labels` must be present in `y1` (even though "
+            "`cohen_kappa_score` is otherwise agnostic to the order of `y1` and `y2`)."
+        )
+    scores = [F.kappa_from_confusion(cm, weights, replace_undefined_by) for cm in counts.inner]
+    return _result(scores, targets.ctx, _batched)

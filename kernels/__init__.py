@@ -1,0 +1,29 @@
+"""Batched counting kernels: the only code in gpumetrics that loops over samples.
+
+Three modules export the same functions with the same signatures, results and errors:
+
+* ``reference`` - NumPy; the fallback and the oracle for the others;
+* ``cpu`` - Numba, parallel over (batch, chunk);
+* ``cuda`` - Numba CUDA on device arrays.
+
+Nothing is imported here: ``gpumetrics.dispatch`` loads a backend module on first use, so
+``import gpumetrics`` does not pay for Numba's start-up.
+
+Kernels
+-------
+confusion(y_true, y_pred, num_classes, sample_weight, ignore_index, lut, offset, out)
+    -> (K, C + 1, C + 1) counts[true, pred]; row/column C is the overflow bin.
+label_counts(y_true, y_pred, sample_weight, out) -> (K, L, 2, 2) multilabel counts[true, pred]
+sample_label_counts(y_true, y_pred) -> (K, N, 4) per-sample tp, predicted, true, differing
+topk_outcomes(y_true, y_score, k, sample_weight, out) -> (K, 4) miss, hit, bad label, non-finite
+label_range(y) -> (min, max);  bincount(y, offset, size, out) -> (size,)
+"""
+
+KERNELS = (
+    "confusion",
+    "label_counts",
+    "sample_label_counts",
+    "topk_outcomes",
+    "label_range",
+    "bincount",
+)

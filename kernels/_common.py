@@ -1,0 +1,147 @@
+"""Argument checks and buffer set-up shared by every kernel implementation.
+
+Each backend (``reference``, ``cpu``, ``cuda``) calls the same ``prepare_*`` function first,
+so every implementation accepts the same inputs and raises the same errors; only the
+counting loop differs between them.
+
+Conventions for all counting kernels:
+
+* a leading batch axis ``K``: ``y_pred`` (and ``y_score``) are ``(K, N, ...)``; ``y_true``
+  and ``sample_weight`` are either shared, ``(1, N, ...)``, or per set, ``(K, N, ...)``;
+* results are *added* into ``out``, so a streaming update is the same call as one-shot;
+* counts are ``int64``; with ``sample_weight`` they are ``float64`` sums of weights.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+INT_KINDS = "iub"
+
+
+def as_label_array(y, name: str, xp=np):
+    """Return ``y`` with an integer dtype the kernels can read (bool is viewed as uint8)."""
+    if y.dtype == xp.bool_:
+        return y.view(xp.uint8)
+    if y.dtype.kind not in "iu":
+        raise ValueError(f"{name} must hold integer class labels; got dtype {y.dtype}.")
+    if y.dtype == xp.uint64:
+        # uint64 mixed with the int64 offset would promote to float64 in compiled code.
+        return y.astype(xp.int64)
+    return y
+
+
+def _check_weight(sample_weight, K: int, N: int, xp):
+    if sample_weight is None:
+        return None
+    if sample_weight.ndim != 2 or sample_weight.shape[0] not in (1, K) or (
+        sample_weight.shape[1] != N
+    ):
+        raise ValueError(
+            f"sample_weight must have shape (1, {N}) or ({K}, {N}); got {sample_weight.shape}."
+        )
+    if sample_weight.dtype != xp.float64:
+        sample_weight = sample_weight.astype(xp.float64)
+    return sample_weight
+
+
+def _check_out(out, shape: tuple, weighted: bool, xp):
+    dtype = xp.float64 if weighted else xp.int64
+    if out is None:
+        return xp.zeros(shape, dtype=dtype)
+    if tuple(out.shape) != shape:
+        raise ValueError(f"out must have shape {shape}; got {tuple(out.shape)}.")
+    if out.dtype != dtype:
+        raise ValueError(f"out must have dtype {np.dtype(dtype).name}; got {out.dtype}.")
+    return out
+
+
+def _check_batched(y_true, y_pred, ndim: int):
+    if y_pred.ndim != ndim:
+        raise ValueError(f"y_pred must be {ndim}-D with a leading batch axis; got {y_pred.ndim}-D.")
+    if y_true.ndim != ndim:
+        raise ValueError(f"y_true must be {ndim}-D with a leading batch axis; got {y_true.ndim}-D.")
+    K = y_pred.shape[0]
+    if y_true.shape[0] not in (1, K) or y_true.shape[1:] != y_pred.shape[1:]:
+        raise ValueError(
+            f"y_true has shape {tuple(y_true.shape)}, which does not match y_pred's "
+            f"{tuple(y_pred.shape)} (leading axis 1 or {K})."
+        )
+    return K
+
+
+def prepare_confusion(y_true, y_pred, num_classes, sample_weight, lut, offset, out, xp=np):
+    """Check the arguments of ``confusion`` and return them normalised."""
+    K = _check_batched(y_true, y_pred, 2)
+    y_true = as_label_array(y_true, "y_true", xp)
+    y_pred = as_label_array(y_pred, "y_pred", xp)
+    num_classes = int(num_classes)
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be >= 1; got {num_classes}.")
+    if lut is None:
+        lut = xp.arange(num_classes, dtype=xp.int64)
+        offset = 0
+    elif lut.ndim != 1 or lut.dtype != xp.int64:
+        raise ValueError("lut must be a 1-D int64 array mapping (label - offset) to a class.")
+    sample_weight = _check_weight(sample_weight, K, y_pred.shape[1], xp)
+    out = _check_out(out, (K, num_classes + 1, num_classes + 1), sample_weight is not None, xp)
+    return y_true, y_pred, num_classes, sample_weight, lut, int(offset), out
+
+
+def prepare_label_counts(y_true, y_pred, sample_weight, out, xp=np):
+    """Check the arguments of ``label_counts`` (multilabel indicators, ``(K, N, L)``)."""
+    K = _check_batched(y_true, y_pred, 3)
+    y_true = as_label_array(y_true, "y_true", xp)
+    y_pred = as_label_array(y_pred, "y_pred", xp)
+    sample_weight = _check_weight(sample_weight, K, y_pred.shape[1], xp)
+    out = _check_out(out, (K, y_pred.shape[2], 2, 2), sample_weight is not None, xp)
+    return y_true, y_pred, sample_weight, out
+
+
+def prepare_sample_label_counts(y_true, y_pred, xp=np):
+    """Check the arguments of ``sample_label_counts``; returns the ``(K, N, 4)`` output."""
+    K = _check_batched(y_true, y_pred, 3)
+    y_true = as_label_array(y_true, "y_true", xp)
+    y_pred = as_label_array(y_pred, "y_pred", xp)
+    out = xp.zeros((K, y_pred.shape[1], 4), dtype=xp.int64)
+    return y_true, y_pred, out
+
+
+def prepare_topk(y_true, y_score, k, sample_weight, out, xp=np):
+    """Check the arguments of ``topk_outcomes``; ``y_score`` is ``(K, N, C)``."""
+    if y_score.ndim != 3:
+        raise ValueError(f"y_score must be 3-D (K, N, C); got {y_score.ndim}-D.")
+    if y_score.dtype.kind != "f":
+        raise ValueError(f"y_score must hold floating-point scores; got dtype {y_score.dtype}.")
+    if y_score.dtype not in (xp.float32, xp.float64):
+        y_score = y_score.astype(xp.float64)
+    K, N, _ = y_score.shape
+    if y_true.ndim != 2 or y_true.shape[0] not in (1, K) or y_true.shape[1] != N:
+        raise ValueError(
+            f"y_true must have shape (1, {N}) or ({K}, {N}); got {tuple(y_true.shape)}."
+        )
+    y_true = as_label_array(y_true, "y_true", xp)
+    k = int(k)
+    if k < 1:
+        raise ValueError(f"k must be a positive integer; got {k}.")
+    sample_weight = _check_weight(sample_weight, K, N, xp)
+    out = _check_out(out, (K, 4), sample_weight is not None, xp)
+    return y_true, y_score, k, sample_weight, out
+
+
+def prepare_range(y, xp=np):
+    """Check the argument of ``label_range``: a non-empty integer array, flattened."""
+    y = as_label_array(y, "y", xp).reshape(-1)
+    if y.shape[0] == 0:
+        raise ValueError("y must not be empty.")
+    return y
+
+
+def prepare_bincount(y, offset, size, out, xp=np):
+    """Check the arguments of ``bincount`` (values counted in ``[offset, offset + size)``)."""
+    y = as_label_array(y, "y", xp)
+    size = int(size)
+    if size < 1:
+        raise ValueError(f"size must be >= 1; got {size}.")
+    out = _check_out(out, (size,), False, xp)
+    return y.reshape(-1), int(offset), size, out
