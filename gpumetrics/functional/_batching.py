@@ -38,6 +38,8 @@ def batchable(func):
     single.__signature__ = public
     batched.__signature__ = public
     batched.__module__ = "gpumetrics.batched"
-    batched.__doc__ = (func.__doc__ or "") + _BATCHED_NOTE
+    # The single-call example does not apply to the batched form: keep the summary only.
+    summary = (func.__doc__ or "").split("\n\n")[0]
+    batched.__doc__ = summary + "\n" + _BATCHED_NOTE
     BATCHED[func.__name__] = batched
     return single
