@@ -26,41 +26,57 @@ def _n_chunks(n: int, bins: int) -> int:
     return max(1, min(by_threads, by_size, by_memory))
 
 
+# Histogram copies per task for small histograms: consecutive samples that hit the same
+# cell (the usual case: most predictions are right, most labels are the majority class)
+# then update different memory, so the increments do not wait on each other.
+_COPIES = 4
+_COPIES_MAX_CELLS = 4096
+
+
+@njit(inline="always")
+def _class_index(value, offset, lut, n_lut, n_classes):
+    """Class of a raw label: ``lut[value - offset]``, identity without a table, else C."""
+    shifted = np.uint64(np.int64(value) - offset)  # negative -> huge: one unsigned compare
+    if lut is None:
+        return min(shifted, np.uint64(n_classes))
+    return np.uint64(lut[shifted]) if shifted < n_lut else np.uint64(n_classes)
+
+
 @njit(parallel=True, nogil=True, cache=True)
 def _confusion_loop(y_true, y_pred, weight, lut, offset, n_classes, ignore, use_ignore, private,
-                    n_chunks):
+                    n_chunks, copies):
     K, N = y_pred.shape
-    width = n_classes + 1
-    n_lut = lut.shape[0]
+    width = np.uint64(n_classes + 1)
+    cells = private.shape[1]
+    n_lut = np.uint64(0 if lut is None else lut.shape[0])
     chunk = (N + n_chunks - 1) // n_chunks
+    lane_mask = np.uint64(copies - 1)
     for task in prange(K * n_chunks):
         k = task // n_chunks
         start = (task % n_chunks) * chunk
         stop = min(start + chunk, N)
         yt = y_true[min(k, y_true.shape[0] - 1)]
         yp = y_pred[k]
-        hist = private[task]
+        hist = np.zeros(copies * cells, dtype=private.dtype)
         if weight is None:
             for i in range(start, stop):
-                raw = np.int64(yt[i])
-                if use_ignore and raw == ignore:
+                if use_ignore and np.int64(yt[i]) == ignore:
                     continue
-                t = raw - offset
-                p = np.int64(yp[i]) - offset
-                ti = lut[t] if 0 <= t < n_lut else n_classes
-                pi = lut[p] if 0 <= p < n_lut else n_classes
-                hist[ti * width + pi] += 1
+                ti = _class_index(yt[i], offset, lut, n_lut, n_classes)
+                pi = _class_index(yp[i], offset, lut, n_lut, n_classes)
+                hist[(np.uint64(i) & lane_mask) * np.uint64(cells) + ti * width + pi] += 1
         else:
             w = weight[min(k, weight.shape[0] - 1)]
             for i in range(start, stop):
-                raw = np.int64(yt[i])
-                if use_ignore and raw == ignore:
+                if use_ignore and np.int64(yt[i]) == ignore:
                     continue
-                t = raw - offset
-                p = np.int64(yp[i]) - offset
-                ti = lut[t] if 0 <= t < n_lut else n_classes
-                pi = lut[p] if 0 <= p < n_lut else n_classes
-                hist[ti * width + pi] += w[i]
+                ti = _class_index(yt[i], offset, lut, n_lut, n_classes)
+                pi = _class_index(yp[i], offset, lut, n_lut, n_classes)
+                hist[(np.uint64(i) & lane_mask) * np.uint64(cells) + ti * width + pi] += w[i]
+        row = private[task]
+        for c in range(copies):
+            for j in range(cells):
+                row[j] += hist[c * cells + j]
 
 
 @njit(nogil=True, cache=True)
@@ -73,6 +89,10 @@ def _sum_private(private, n_chunks, out):
                 out[k, j] += row[j]
 
 
+def _is_identity(lut) -> bool:
+    return bool((lut == np.arange(lut.shape[0])).all())
+
+
 def confusion(
     y_true, y_pred, num_classes, sample_weight=None, ignore_index=None, lut=None, offset=0,
     out=None,
@@ -82,12 +102,14 @@ def confusion(
     )
     K, N = y_pred.shape
     bins = (C + 1) * (C + 1)
-    n_chunks = _n_chunks(N, bins)
+    copies = _COPIES if bins <= _COPIES_MAX_CELLS else 1
+    n_chunks = _n_chunks(N, bins * copies)
     private = np.zeros((K * n_chunks, bins), dtype=out.dtype)
     use_ignore = ignore_index is not None
+    identity = lut.shape[0] == C and _is_identity(lut)
     _confusion_loop(
-        y_true, y_pred, w, lut, offset, C, int(ignore_index) if use_ignore else 0, use_ignore,
-        private, n_chunks,
+        y_true, y_pred, w, None if identity else lut, offset, C,
+        int(ignore_index) if use_ignore else 0, use_ignore, private, n_chunks, copies,
     )
     _sum_private(private, n_chunks, out.reshape(K, bins))
     return out
