@@ -67,7 +67,8 @@ def label_counts(y_true, y_pred, sample_weight=None, out=None):
     code = 2 * t + p
     weights = np.ones((K, N), np.int64) if w is None else np.broadcast_to(w, (K, N))
     for c in range(4):
-        out[:, :, c // 2, c % 2] += np.einsum("kn,knl->kl", weights, (code == c).astype(weights.dtype)).astype(
+        hits = (code == c).astype(weights.dtype)
+        out[:, :, c // 2, c % 2] += np.einsum("kn,knl->kl", weights, hits).astype(
             out.dtype, copy=False
         )
     return out

@@ -182,7 +182,9 @@ BAD_CALLS = {
         np.zeros((1, 3), int), np.zeros((1, 3), int), 2, sample_weight=np.ones((1, 2))
     ),
     "empty range": lambda k: k.label_range(np.zeros(0, int)),
-    "top-k int scores": lambda k: k.topk_outcomes(np.zeros((1, 2), int), np.zeros((1, 2, 3), int), 1),
+    "top-k int scores": lambda k: k.topk_outcomes(
+        np.zeros((1, 2), int), np.zeros((1, 2, 3), int), 1
+    ),
     "top-k k=0": lambda k: k.topk_outcomes(np.zeros((1, 2), int), np.zeros((1, 2, 3)), 0),
     "multilabel 2-D": lambda k: k.label_counts(np.zeros((1, 3), int), np.zeros((1, 3), int)),
 }
