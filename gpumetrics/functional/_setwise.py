@@ -31,9 +31,12 @@ class SetwiseCounts:
     sample_weight: np.ndarray | None = None  # (1 or K, N) for average="samples"
     kind: str = "multiclass"
     micro_is_accuracy: bool = False
+    true_negatives: np.ndarray | None = None  # (K, J) when counted directly
 
     @property
     def tn(self) -> np.ndarray:
+        if self.true_negatives is not None:
+            return self.true_negatives
         return self.total - self.pred - self.true + self.tp
 
     def micro(self) -> SetwiseCounts:
@@ -47,6 +50,7 @@ class SetwiseCounts:
             total(self.tp), total(self.pred), total(self.true),
             self.total * self.mask.sum(axis=1, keepdims=True), ones, self.labels[:1],
             self.sample_weight, self.kind,
+            true_negatives=None if self.true_negatives is None else total(self.true_negatives),
         )
 
 
@@ -69,6 +73,14 @@ def setwise_counts(
     targets = _targets.check_targets(
         y_true, y_pred, sample_weight, batched=batched, backend=backend
     )
+    if average != "binary" and pos_label not in (None, 1):
+        warnings.warn(
+            f"Note that pos_label (set to {pos_label!r}) is ignored when average != 'binary' "
+            f"(got {average!r}). You may use labels=[pos_label] to specify a single "
+            "positive class.",
+            UserWarning,
+            stacklevel=3,
+        )
     if targets.kind == "multilabel":
         return _multilabel(targets, labels, average), targets.ctx
     if average == "samples":
@@ -78,14 +90,6 @@ def setwise_counts(
     if average == "binary":
         counts = _targets.count_classes(targets, num_classes=num_classes)
         return _binary(counts, pos_label), targets.ctx
-    if pos_label not in (None, 1):
-        warnings.warn(
-            f"Note that pos_label (set to {pos_label!r}) is ignored when average != 'binary' "
-            f"(got {average!r}). You may use labels=[pos_label] to specify a single "
-            "positive class.",
-            UserWarning,
-            stacklevel=3,
-        )
     return multiclass_counts(targets, labels, num_classes), targets.ctx
 
 
@@ -97,6 +101,7 @@ def multiclass_counts(targets, labels, num_classes) -> SetwiseCounts:
     return SetwiseCounts(
         counts.tp, counts.pred_sum, counts.true_sum, counts.total[:, None], mask,
         counts.classes, micro_is_accuracy=not counts.other_present.any(),
+        true_negatives=counts.tn,
     )
 
 
@@ -129,7 +134,7 @@ def _binary(counts: _targets.ClassCounts, pos_label) -> SetwiseCounts:
     sl = slice(j, j + 1)
     return SetwiseCounts(
         counts.tp[:, sl], counts.pred_sum[:, sl], counts.true_sum[:, sl], counts.total[:, None],
-        np.ones((K, 1), bool), counts.classes[sl],
+        np.ones((K, 1), bool), counts.classes[sl], true_negatives=counts.tn[:, sl],
     )
 
 
@@ -169,10 +174,15 @@ def _multilabel(targets, labels, average) -> SetwiseCounts:
     if average == "samples":
         per = counts.per_sample  # (K, N, 4)
         K, N = per.shape[:2]
-        total = L if labels is None else columns.shape[0]
+        tp, pred, true = per[..., 0], per[..., 1], per[..., 2]
+        total = np.full((K, 1), L if labels is None else columns.shape[0])
+        w = counts.weights
+        if w is not None:
+            # As scikit-learn: a sample's counts are weighted too, so that a sample of
+            # weight 0 is a 0/0 (it warns, and zero_division fills it in).
+            tp, pred, true, total = (a * w for a in (tp, pred, true, total))
         return SetwiseCounts(
-            per[..., 0], per[..., 1], per[..., 2], np.full((K, 1), total),
-            np.ones((K, N), bool), np.arange(N), counts.weights, "multilabel",
+            tp, pred, true, total, np.ones((K, N), bool), np.arange(N), w, "multilabel",
         )
     c = counts.counts[:, columns]
     tp = c[..., 1, 1]
@@ -180,5 +190,5 @@ def _multilabel(targets, labels, average) -> SetwiseCounts:
     total = c[:, :1].sum(axis=(2, 3))
     return SetwiseCounts(
         tp, tp + c[..., 0, 1], tp + c[..., 1, 0], total, np.ones(tp.shape, bool), columns,
-        kind="multilabel",
+        kind="multilabel", true_negatives=c[..., 0, 0],
     )

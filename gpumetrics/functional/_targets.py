@@ -16,6 +16,7 @@ object labels, or integer labels spread over a huge range, fall back to a sort.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,6 +37,13 @@ class ClassCounts:
     classes: np.ndarray  # (C,) label values, in the order of the matrix
     weighted: bool
     integer_weights: bool = False
+    # Unweighted counts, kept when zero (or negative) weights could hide a label from ``cm``:
+    # a label occurs whatever its weight, as scikit-learn's label discovery sees it.
+    occurrences: np.ndarray | None = None
+
+    @property
+    def _occurs(self) -> np.ndarray:
+        return self.cm if self.occurrences is None else self.occurrences
 
     @property
     def n_classes(self) -> int:
@@ -64,15 +72,32 @@ class ClassCounts:
         return self.cm.sum(axis=(1, 2))
 
     @property
+    def tn(self) -> np.ndarray:
+        """``(K, C)``: samples with neither true nor predicted class c, summed from the
+        matrix rather than as ``total - ...``, so that weighted counts are exactly 0 where
+        no such sample exists (a 0/0 must stay a 0/0)."""
+        cm = self.cm
+        outside_column = cm.sum(axis=2, keepdims=True) - cm  # [k, i, j]: row i off column j
+        off_row = ~np.eye(cm.shape[1], dtype=bool)
+        return np.where(off_row, outside_column, 0).sum(axis=1)[:, : self.n_classes]
+
+    @property
+    def in_true(self) -> np.ndarray:
+        """``(K, C)``: the class occurs in y_true."""
+        return self._occurs[:, : self.n_classes, :].sum(axis=2) != 0
+
+    @property
     def present(self) -> np.ndarray:
         """``(K, C)``: the class occurs in y_true or in set k's y_pred."""
-        return (self.true_sum != 0) | (self.pred_sum != 0)
+        occurs = self._occurs
+        return self.in_true | (occurs[:, :, : self.n_classes].sum(axis=1) != 0)
 
     @property
     def other_present(self) -> np.ndarray:
         """``(K,)``: some label outside ``classes`` occurs."""
         C = self.n_classes
-        return (self.cm[:, C, :].sum(axis=1) + self.cm[:, :C, C].sum(axis=1)) != 0
+        occurs = self._occurs
+        return (occurs[:, C, :].sum(axis=1) + occurs[:, :C, C].sum(axis=1)) != 0
 
 
 @dataclass
@@ -113,6 +138,7 @@ class Targets:
     kernels: object
     labels_are_strings: bool = False
     string_classes: np.ndarray | None = None
+    label_dtypes: tuple = ()  # dtypes of y_true and y_pred as given, before any encoding
 
 
 def _shape_error(name, y, expected):
@@ -212,8 +238,11 @@ def check_targets(
     p = _arrays.to_kernel(y_pred, "y_pred", ctx)
     t, p = _as_batched(t, p, batched)
     w = _check_weights(sample_weight, p.shape[1], p.shape[0], batched)
+    if w is not None and not w.any(axis=1).all():
+        raise ValueError("sample_weight must contain at least one non-zero number.")
 
     kinds = (_label_kind(t, "y_true"), _label_kind(p, "y_pred"))
+    label_dtypes = (t.dtype, p.dtype)
     if kinds[0] == "float":
         t = _integral(t, "y_true")
     if kinds[1] == "float":
@@ -223,7 +252,7 @@ def check_targets(
     if strings:
         t, p, string_classes = _encode_strings(t, p, kinds)
     kind = "multilabel" if p.ndim == 3 else "multiclass"
-    return Targets(kind, t, p, w, ctx, kernels, strings, string_classes)
+    return Targets(kind, t, p, w, ctx, kernels, strings, string_classes, label_dtypes)
 
 
 def _encode_strings(t, p, kinds):
@@ -284,11 +313,10 @@ def count_classes(
     order; other labels go to the overflow bin, as scikit-learn's ``labels`` semantics need.
     Neither: the labels present are discovered in O(N).
     """
-    k = targets.kernels
-    count = k.confusion
     weighted = targets.weights is not None
     w = targets.weights
     integer_weights = weighted and w.dtype.kind in "biu"
+    hiding = weighted and not (w > 0).all()
     if weighted:
         w = w.astype(np.float64)
     if ignore_index is not None and targets.labels_are_strings:
@@ -298,20 +326,28 @@ def count_classes(
         )
         ignore_index = int(code) if found else None
 
+    def count(n_classes, y_true=targets.y_true, y_pred=targets.y_pred, ignore=ignore_index,
+              **table):
+        """Weighted counts, and unweighted ones too where weights could hide a label."""
+        def one_pass(weights):
+            return _arrays.to_host(targets.kernels.confusion(
+                y_true, y_pred, n_classes, sample_weight=weights, ignore_index=ignore, **table,
+            ))
+        return one_pass(w), (one_pass(None) if hiding else None)
+
     if num_classes is not None:
         C = _check_num_classes(num_classes)
-        cm = _arrays.to_host(
-            count(targets.y_true, targets.y_pred, C, sample_weight=w, ignore_index=ignore_index)
-        )
+        cm, occurrences = count(C)
         classes = np.arange(C)
         if validate:
-            for name, bad in (("y_true", cm[:, C, :]), ("y_pred", cm[:, :, C])):
+            occurs = cm if occurrences is None else occurrences
+            for name, bad in (("y_true", occurs[:, C, :]), ("y_pred", occurs[:, :, C])):
                 if bad.any():
                     raise ValueError(
                         f"{name} has labels outside [0, num_classes={C}); "
                         "class labels must be integers 0..num_classes-1."
                     )
-        return ClassCounts(cm, classes, weighted, integer_weights)
+        return ClassCounts(cm, classes, weighted, integer_weights, occurrences)
 
     if labels is not None:
         classes = _labels_array(labels)
@@ -320,28 +356,64 @@ def count_classes(
         lo, size = _label_span(targets)
         if size <= _DIRECT_RANGE:
             # Small range: count all of it in one pass, then drop the labels never seen.
-            cm = _arrays.to_host(
-                count(
-                    targets.y_true, targets.y_pred, size, sample_weight=w,
-                    ignore_index=ignore_index, lut=np.arange(size, dtype=np.int64), offset=lo,
-                )
-            )
-            seen = (cm[:, :size, :].sum(axis=(0, 2)) + cm[:, :, :size].sum(axis=(0, 1))) != 0
+            cm, occurrences = count(size, lut=np.arange(size, dtype=np.int64), offset=lo)
+            occurs = cm if occurrences is None else occurrences
+            seen = (occurs[:, :size, :].sum(axis=(0, 2))
+                    + occurs[:, :, :size].sum(axis=(0, 1))) != 0
             keep = np.append(np.flatnonzero(seen), size)
             codes = lo + keep[:-1]
-            cm = np.ascontiguousarray(cm[:, keep][:, :, keep])
-            return ClassCounts(cm, _class_values(codes, targets), weighted, integer_weights)
+
+            def compact(a):
+                return None if a is None else np.ascontiguousarray(a[:, keep][:, :, keep])
+
+            return _typed_as_given(ClassCounts(
+                compact(cm), _class_values(codes, targets), weighted, integer_weights,
+                compact(occurrences),
+            ), targets)
         codes = _present_codes(targets, lo, size)
         classes = _class_values(codes, targets)
     C = codes.shape[0]
-    lut, offset = _label_table(codes, C)
-    cm = _arrays.to_host(
-        count(
-            targets.y_true, targets.y_pred, C, sample_weight=w, ignore_index=ignore_index,
-            lut=lut, offset=offset,
-        )
-    )
-    return ClassCounts(cm, classes, weighted, integer_weights)
+    if int(codes.max()) - int(codes.min()) < _TABLE_RANGE:
+        lut, offset = _label_table(codes, C)
+        cm, occurrences = count(C, lut=lut, offset=offset)
+    else:
+        cm, occurrences = count(C, *_rank_labels(targets, codes, ignore_index))
+    counts = ClassCounts(cm, classes, weighted, integer_weights, occurrences)
+    return counts if labels is not None else _typed_as_given(counts, targets)
+
+
+def _rank_labels(targets: Targets, codes: np.ndarray, ignore_index):
+    """y_true, y_pred and ignore_index with each label replaced by its position in
+    ``codes`` (C where absent): for labels spread too widely for a lookup table, one sort
+    of the C codes and a binary search per sample instead."""
+    order = np.argsort(codes, kind="stable")
+    C = codes.shape[0]
+
+    def rank(y):
+        xp = np if isinstance(y, np.ndarray) else sys.modules[type(y).__module__.split(".")[0]]
+        ranked, positions = xp.asarray(codes[order]), xp.asarray(order)
+        y = y.astype(xp.int64)
+        at = xp.minimum(xp.searchsorted(ranked, y), C - 1)
+        return xp.where(ranked[at] == y, positions[at], C)
+
+    y_true = rank(targets.y_true)
+    if ignore_index is not None:  # ranks are >= 0: -1 marks the samples to skip
+        y_true[targets.y_true == ignore_index] = -1
+        ignore_index = -1
+    return y_true, rank(targets.y_pred), ignore_index
+
+
+def _typed_as_given(counts: ClassCounts, targets: Targets) -> ClassCounts:
+    """Give discovered labels the type scikit-learn's ``unique_labels`` gives them (reports
+    print ``0.0`` for float labels, ``True`` for bool ones): y_true's dtype, promoted with
+    y_pred's when some label occurs only in y_pred."""
+    if targets.labels_are_strings:
+        return counts
+    dtypes = [targets.label_dtypes[0]]
+    if (counts.present & ~counts.in_true).any():
+        dtypes.append(targets.label_dtypes[1])
+    counts.classes = counts.classes.astype(np.result_type(*dtypes))
+    return counts
 
 
 def _class_values(codes: np.ndarray, targets: Targets) -> np.ndarray:
@@ -386,10 +458,6 @@ def _label_codes(classes: np.ndarray, targets: Targets) -> np.ndarray:
     codes = classes.astype(np.int64)
     if np.unique(codes).shape[0] != n:
         raise ValueError("labels must not contain duplicates.")
-    if codes.max() - codes.min() >= _TABLE_RANGE:
-        raise ValueError(
-            f"labels span more than {_TABLE_RANGE} values; map them to 0..C-1 first."
-        )
     return codes
 
 

@@ -108,13 +108,15 @@ def confusion_matrix(
            [1, 4]])
     """
     if normalize not in (None, "true", "pred", "all"):
-        raise ValueError(f"normalize must be one of 'true', 'pred', 'all' or None; got {normalize!r}.")
+        raise ValueError(
+            f"normalize must be one of 'true', 'pred', 'all' or None; got {normalize!r}."
+        )
     targets = _targets.check_targets(y_true, y_pred, sample_weight, batched=_batched,
                                      backend=backend)
     if targets.kind == "multilabel":
         raise ValueError("multilabel-indicator is not supported")
     counts = _targets.count_classes(targets, labels=labels, num_classes=num_classes)
-    if labels is not None and not (counts.true_sum != 0).any(axis=1).all():
+    if labels is not None and not counts.in_true.any(axis=1).all():
         raise ValueError("At least one label specified must be in y_true")
     cm = np.ascontiguousarray(counts.inner)
     if counts.weighted and counts.integer_weights:
@@ -124,14 +126,20 @@ def confusion_matrix(
         with np.errstate(all="ignore"):
             cm = cm / cm.sum(axis=axis, keepdims=True)
         cm = np.nan_to_num(cm)
-    if cm.shape[1:] == (1, 1):
+    _warn_if_single_label(counts)
+    return _arrays.wrap(cm if _batched else cm[0], targets.ctx)
+
+
+def _warn_if_single_label(counts: _targets.ClassCounts):
+    """scikit-learn's warning for a 1 x 1 confusion matrix, which the metrics built on its
+    ``confusion_matrix`` (balanced accuracy, MCC, kappa) also emit."""
+    if counts.n_classes == 1:
         warnings.warn(
             "A single label was found in 'y_true' and 'y_pred'. For the confusion matrix to "
             "have the correct shape, use the 'labels' parameter to pass all known labels.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
-    return _arrays.wrap(cm if _batched else cm[0], targets.ctx)
 
 
 @batchable
@@ -147,11 +155,13 @@ def multilabel_confusion_matrix(
     """
     targets = _targets.check_targets(y_true, y_pred, sample_weight, batched=_batched,
                                      backend=backend)
+    integer_counts = False
     if targets.kind == "multilabel":
         s = _setwise._multilabel(targets, labels, "samples" if samplewise else None)
-        if samplewise and s.sample_weight is not None:
-            s.tp, s.pred, s.true = (a * s.sample_weight for a in (s.tp, s.pred, s.true))
-            s.total = s.total * s.sample_weight
+        # Per-sample counts times integer weights stay integers, as in scikit-learn.
+        integer_counts = samplewise and targets.weights is not None and (
+            targets.weights.dtype.kind in "biu"
+        )
     elif samplewise:
         raise ValueError(
             "Samplewise metrics are not available outside of multilabel classification."
@@ -162,8 +172,10 @@ def multilabel_confusion_matrix(
             s = _compact_present(s)
     fp = s.pred - s.tp
     fn = s.true - s.tp
-    tn = s.total - s.tp - fp - fn
+    tn = s.tn
     mcm = np.stack([tn, fp, fn, s.tp], axis=-1).reshape(*s.tp.shape, 2, 2)
+    if integer_counts:
+        mcm = mcm.astype(np.int64)
     return _arrays.wrap(mcm if _batched else mcm[0], targets.ctx)
 
 
@@ -171,7 +183,7 @@ def _compact_present(s: SetwiseCounts) -> SetwiseCounts:
     """Keep the labels present in any set (a batch shares one label axis)."""
     keep = s.mask.any(axis=0)
     return SetwiseCounts(s.tp[:, keep], s.pred[:, keep], s.true[:, keep], s.total,
-                         s.mask[:, keep], s.labels[keep])
+                         s.mask[:, keep], s.labels[keep], true_negatives=s.tn[:, keep])
 
 
 # --- precision, recall, F-beta, Jaccard, specificity -----------------------------------
@@ -395,6 +407,7 @@ def balanced_accuracy_score(
     if targets.kind == "multilabel":
         raise ValueError("multilabel-indicator is not supported")
     counts = _targets.count_classes(targets, num_classes=num_classes)
+    _warn_if_single_label(counts)
     scores = np.empty(counts.cm.shape[0])
     warned = False
     for k in range(scores.shape[0]):
@@ -426,6 +439,7 @@ def matthews_corrcoef(y_true, y_pred, *, sample_weight=None, num_classes=None, b
     if targets.kind == "multilabel":
         raise ValueError("multilabel-indicator is not supported")
     counts = _targets.count_classes(targets, num_classes=num_classes)
+    _warn_if_single_label(counts)
     scores = [F.mcc_from_confusion(cm) for cm in counts.inner]
     return _result(scores, targets.ctx, _batched)
 
@@ -447,10 +461,18 @@ def cohen_kappa_score(
     if targets.kind == "multilabel":
         raise ValueError("multilabel-indicator is not supported")
     counts = _targets.count_classes(targets, labels=labels, num_classes=num_classes)
-    if labels is not None and not (counts.true_sum != 0).any(axis=1).all():
+    if labels is not None and not counts.in_true.any(axis=1).all():
         raise ValueError(
             "At least one label in `labels` must be present in `y1` (even though "
             "`cohen_kappa_score` is otherwise agnostic to the order of `y1` and `y2`)."
         )
-    scores = [F.kappa_from_confusion(cm, weights, replace_undefined_by) for cm in counts.inner]
+    _warn_if_single_label(counts)
+    scores = []
+    for k, cm in enumerate(counts.inner):
+        if labels is None:
+            # Linear and quadratic weights use the position of each label among the labels
+            # of this set: drop the labels that only other sets of a batch hold.
+            present = counts.present[k]
+            cm = cm[present][:, present]
+        scores.append(F.kappa_from_confusion(cm, weights, replace_undefined_by))
     return _result(scores, targets.ctx, _batched)
