@@ -290,6 +290,21 @@ def _label_span(targets: Targets) -> tuple[int, int]:
     return lo, max(hi_t, hi_p) - lo + 1
 
 
+_PREFIX = 4096  # samples read on the host to guess the label range
+
+
+def _prefix_window(targets: Targets) -> tuple[int, int] | None:
+    """A label range guessed from the first samples, when it is small enough to count."""
+    head_t = np.asarray(_arrays.to_host(targets.y_true[0, :_PREFIX]))
+    head_p = np.asarray(_arrays.to_host(targets.y_pred[:, :_PREFIX]))
+    lo = int(min(head_t.min(), head_p.min()))
+    size = int(max(head_t.max(), head_p.max())) - lo + 1
+    if size > _DIRECT_RANGE // 4:
+        return None
+    # Classes missing from the prefix are usually rare high ones: leave them some room.
+    return lo, min(2 * size + 2, _DIRECT_RANGE // 4)
+
+
 def _present_codes(targets: Targets, lo: int, size: int) -> np.ndarray:
     """The sorted integer labels occurring in y_true or y_pred (presence pass, or a sort)."""
     k = targets.kernels
@@ -335,6 +350,26 @@ def count_classes(
             ))
         return one_pass(w), (one_pass(None) if hiding else None)
 
+    def count_window(lo, size, strict):
+        """Count labels lo..lo+size-1 directly, then drop those never seen. ``strict``:
+        return None when some label falls outside the window."""
+        cm, occurrences = count(size, lut=np.arange(size, dtype=np.int64), offset=lo)
+        occurs = cm if occurrences is None else occurrences
+        if strict and (occurs[:, size, :].any() or occurs[:, :, size].any()):
+            return None
+        seen = (occurs[:, :size, :].sum(axis=(0, 2))
+                + occurs[:, :, :size].sum(axis=(0, 1))) != 0
+        keep = np.append(np.flatnonzero(seen), size)
+        codes = lo + keep[:-1]
+
+        def compact(a):
+            return None if a is None else np.ascontiguousarray(a[:, keep][:, :, keep])
+
+        return _typed_as_given(ClassCounts(
+            compact(cm), _class_values(codes, targets), weighted, integer_weights,
+            compact(occurrences),
+        ), targets)
+
     if num_classes is not None:
         C = _check_num_classes(num_classes)
         cm, occurrences = count(C)
@@ -353,23 +388,16 @@ def count_classes(
         classes = _labels_array(labels)
         codes = _label_codes(classes, targets)
     else:
+        # Most label sets are small and dense: guess their range from a prefix and count it
+        # in one pass; the overflow bin proves the guess (or sends us to the full search).
+        window = _prefix_window(targets)
+        if window is not None:
+            counts = count_window(*window, strict=True)
+            if counts is not None:
+                return counts
         lo, size = _label_span(targets)
         if size <= _DIRECT_RANGE:
-            # Small range: count all of it in one pass, then drop the labels never seen.
-            cm, occurrences = count(size, lut=np.arange(size, dtype=np.int64), offset=lo)
-            occurs = cm if occurrences is None else occurrences
-            seen = (occurs[:, :size, :].sum(axis=(0, 2))
-                    + occurs[:, :, :size].sum(axis=(0, 1))) != 0
-            keep = np.append(np.flatnonzero(seen), size)
-            codes = lo + keep[:-1]
-
-            def compact(a):
-                return None if a is None else np.ascontiguousarray(a[:, keep][:, :, keep])
-
-            return _typed_as_given(ClassCounts(
-                compact(cm), _class_values(codes, targets), weighted, integer_weights,
-                compact(occurrences),
-            ), targets)
+            return count_window(lo, size, strict=False)
         codes = _present_codes(targets, lo, size)
         classes = _class_values(codes, targets)
     C = codes.shape[0]
