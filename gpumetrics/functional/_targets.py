@@ -301,6 +301,8 @@ def _prefix_window(targets: Targets) -> tuple[int, int] | None:
     size = int(max(head_t.max(), head_p.max())) - lo + 1
     if size > _DIRECT_RANGE // 4:
         return None
+    if size <= 2:
+        return lo, size  # binary labels: keep the window at two, for the two-class kernel
     # Classes missing from the prefix are usually rare high ones: leave them some room.
     return lo, min(2 * size + 2, _DIRECT_RANGE // 4)
 

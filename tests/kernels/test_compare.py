@@ -202,3 +202,19 @@ def test_counts_do_not_overflow_int32(impl):
     out[0, 0, 0] = 2**32 - 5
     impl.confusion(y, y, 1, out=out)
     assert out[0, 0, 0] == 2**32 + 5
+
+
+@pytest.mark.parametrize("offset", [0, 5])
+def test_two_class_path_across_blocks(impl, offset):
+    # Long enough for many blocks of the two-class path; a few labels outside {0, 1} in
+    # some blocks send those blocks (only) through the per-sample count.
+    rng = np.random.default_rng(offset)
+    y_true = rng.integers(0, 2, size=(2, 50_000)) + offset
+    y_pred = rng.integers(0, 2, size=(2, 50_000)) + offset
+    y_true[0, 7_000] = offset + 2
+    y_pred[1, 31_000] = offset - 1
+    lut, off = np.arange(2, dtype=np.int64), offset
+    assert_same(
+        impl.confusion(y_true, y_pred, 2, lut=lut, offset=off),
+        reference.confusion(y_true, y_pred, 2, lut=lut, offset=off),
+    )
