@@ -66,21 +66,17 @@ def _read_sum(y_true, y_pred):
 
 
 @njit(parallel=True, nogil=True, cache=True)
-def _read_sum_batched(y_true, y_pred):
-    K, N = y_pred.shape
+def _read_sum_flat(y):
     total = 0
-    for i in prange(N):
-        s = np.int64(y_true[i])
-        for k in range(K):
-            s += np.int64(y_pred[k, i])
-        total += s
+    for i in prange(y.shape[0]):
+        total += np.int64(y[i])
     return total
 
 
 def read_floor(y_true, y_pred) -> int:
     """One parallel pass that reads every label once (the memory floor of any count)."""
-    if y_pred.ndim == 2:
-        return int(_read_sum_batched(y_true, y_pred))
+    if y_pred.ndim == 2:  # K prediction sets: y_true once, then every set, in memory order
+        return int(_read_sum_flat(y_true)) + int(_read_sum_flat(y_pred.reshape(-1)))
     return int(_read_sum(y_true, y_pred))
 
 

@@ -299,12 +299,12 @@ def _prefix_window(targets: Targets) -> tuple[int, int] | None:
     head_p = np.asarray(_arrays.to_host(targets.y_pred[:, :_PREFIX]))
     lo = int(min(head_t.min(), head_p.min()))
     size = int(max(head_t.max(), head_p.max())) - lo + 1
-    if size > _DIRECT_RANGE // 4:
+    if size > _DIRECT_RANGE:
         return None
     if size <= 2:
         return lo, size  # binary labels: keep the window at two, for the two-class kernel
     # Classes missing from the prefix are usually rare high ones: leave them some room.
-    return lo, min(2 * size + 2, _DIRECT_RANGE // 4)
+    return lo, min(size + size // 4 + 2, _DIRECT_RANGE)
 
 
 def _present_codes(targets: Targets, lo: int, size: int) -> np.ndarray:
