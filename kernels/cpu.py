@@ -27,6 +27,14 @@ def _n_chunks(n: int, bins: int) -> int:
 
 
 @njit(inline="always")
+def _task_span(task, n_chunks, n):
+    """Batch row and sample range of a task: tasks enumerate (row, chunk) pairs."""
+    chunk = (n + n_chunks - 1) // n_chunks
+    start = (task % n_chunks) * chunk
+    return task // n_chunks, start, min(start + chunk, n)
+
+
+@njit(inline="always")
 def _class_index(value, offset, lut, n_lut, n_classes):
     """Class of a raw label: ``lut[value - offset]``, identity without a table, else C."""
     shifted = np.uint64(np.int64(value) - offset)  # negative -> huge: one unsigned compare
@@ -42,11 +50,8 @@ def _confusion_loop(y_true, y_pred, weight, lut, offset, n_classes, ignore, use_
     width = np.uint64(n_classes + 1)
     cells = private.shape[1]
     n_lut = np.uint64(0 if lut is None else lut.shape[0])
-    chunk = (N + n_chunks - 1) // n_chunks
     for task in prange(K * n_chunks):
-        k = task // n_chunks
-        start = (task % n_chunks) * chunk
-        stop = min(start + chunk, N)
+        k, start, stop = _task_span(task, n_chunks, N)
         yt = y_true[min(k, y_true.shape[0] - 1)]
         yp = y_pred[k]
         # A task-local histogram keeps threads off each other's cache lines (small histograms
@@ -88,11 +93,8 @@ def _confusion_binary_loop(y_true, y_pred, offset, private, n_chunks):
     K, N = y_pred.shape
     one = np.uint64(1)
     two = np.uint64(2)
-    chunk = (N + n_chunks - 1) // n_chunks
     for task in prange(K * n_chunks):
-        k = task // n_chunks
-        start = (task % n_chunks) * chunk
-        stop = min(start + chunk, N)
+        k, start, stop = _task_span(task, n_chunks, N)
         yt = y_true[min(k, y_true.shape[0] - 1)]
         yp = y_pred[k]
         hist = private[task]
@@ -163,11 +165,8 @@ def confusion(
 @njit(parallel=True, nogil=True, cache=True)
 def _label_counts_loop(y_true, y_pred, weight, private, n_chunks):
     K, N, L = y_pred.shape
-    chunk = (N + n_chunks - 1) // n_chunks
     for task in prange(K * n_chunks):
-        k = task // n_chunks
-        start = (task % n_chunks) * chunk
-        stop = min(start + chunk, N)
+        k, start, stop = _task_span(task, n_chunks, N)
         yt = y_true[min(k, y_true.shape[0] - 1)]
         yp = y_pred[k]
         hist = private[task]
@@ -225,11 +224,8 @@ def sample_label_counts(y_true, y_pred):
 @njit(parallel=True, nogil=True, cache=True)
 def _topk_loop(y_true, y_score, k_top, weight, private, n_chunks):
     K, N, C = y_score.shape
-    chunk = (N + n_chunks - 1) // n_chunks
     for task in prange(K * n_chunks):
-        k = task // n_chunks
-        start = (task % n_chunks) * chunk
-        stop = min(start + chunk, N)
+        k, start, stop = _task_span(task, n_chunks, N)
         yt = y_true[min(k, y_true.shape[0] - 1)]
         hist = private[task]
         for i in range(start, stop):
