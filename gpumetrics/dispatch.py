@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import importlib.util
 import os
 
 BACKENDS = ("reference", "cpu", "cuda")
@@ -31,6 +32,8 @@ def cuda_unavailable_reason() -> str | None:
     CuPy may import on a machine with no driver and fail only at first use; that counts as
     "no GPU", never as a crash.
     """
+    if importlib.util.find_spec("gpumetrics.kernels.cuda") is None:
+        return "this version of gpumetrics has no CUDA kernels"
     try:
         from numba import cuda
     except Exception as exc:  # numba-cuda missing or broken
