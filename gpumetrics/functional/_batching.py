@@ -10,6 +10,10 @@ from __future__ import annotations
 import functools
 import inspect
 
+import numpy as np
+
+from gpumetrics import _arrays
+
 BATCHED: dict[str, object] = {}
 
 _BATCHED_NOTE = """
@@ -43,3 +47,14 @@ def batchable(func):
     batched.__doc__ = summary + "\n" + _BATCHED_NOTE
     BATCHED[func.__name__] = batched
     return single
+
+
+def batch_result(values, ctx, batched: bool):
+    """Give per-set results the shape the caller expects: K values, or the single one (a
+    Python float for NumPy callers, a 0-d array of the caller's library otherwise)."""
+    out = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=np.float64)
+    if not batched:
+        out = out[0]
+        if out.ndim == 0:
+            return _arrays.wrap(float(out), ctx)
+    return _arrays.wrap(out, ctx)

@@ -54,7 +54,7 @@ class SetwiseCounts:
         )
 
 
-def _targets_kind_error(kind: str, average) -> ValueError:
+def _targets_kind_error(kind: str) -> ValueError:
     options = [None, "micro", "macro", "weighted"]
     if kind == "multilabel":
         options.append("samples")
@@ -110,27 +110,23 @@ def _binary(counts: _targets.ClassCounts, pos_label) -> SetwiseCounts:
     present = counts.present
     n_present = present.sum(axis=1)
     if (n_present > 2).any():
-        raise _targets_kind_error("multiclass", "binary")
+        raise _targets_kind_error("multiclass")
     hit = np.flatnonzero(_matches(counts.classes, pos_label))
-    K = counts.cm.shape[0]
-    if hit.size == 0:
-        if (n_present >= 2).any():
-            k = int(np.argmax(n_present >= 2))
-            raise ValueError(
-                f"pos_label={pos_label} is not a valid label. It should be one of "
-                f"{counts.classes[present[k]]}"
-            )
-        zeros = np.zeros((K, 1), counts.cm.dtype)
-        return SetwiseCounts(zeros, zeros, zeros, counts.total[:, None], np.ones((K, 1), bool),
-                             np.asarray([pos_label]))
-    j = int(hit[0])
-    bad = (~present[:, j]) & (n_present >= 2)
+    # pos_label must occur in every set holding two labels, as in a call per set.
+    missing = ~present[:, hit[0]] if hit.size else np.ones(present.shape[0], bool)
+    bad = missing & (n_present >= 2)
     if bad.any():
         k = int(np.argmax(bad))
         raise ValueError(
             f"pos_label={pos_label} is not a valid label. It should be one of "
             f"{counts.classes[present[k]]}"
         )
+    K = counts.cm.shape[0]
+    if hit.size == 0:
+        zeros = np.zeros((K, 1), counts.cm.dtype)
+        return SetwiseCounts(zeros, zeros, zeros, counts.total[:, None], np.ones((K, 1), bool),
+                             np.asarray([pos_label]))
+    j = int(hit[0])
     sl = slice(j, j + 1)
     return SetwiseCounts(
         counts.tp[:, sl], counts.pred_sum[:, sl], counts.true_sum[:, sl], counts.total[:, None],
@@ -150,7 +146,7 @@ def _matches(classes: np.ndarray, value) -> np.ndarray:
 
 def _multilabel(targets, labels, average) -> SetwiseCounts:
     if average == "binary":
-        raise _targets_kind_error("multilabel", average)
+        raise _targets_kind_error("multilabel")
     L = targets.y_pred.shape[2]
     columns = np.arange(L)
     if labels is not None:

@@ -16,19 +16,9 @@ import numpy as np
 from gpumetrics import _arrays
 from gpumetrics.functional import _formulas as F
 from gpumetrics.functional import _setwise, _targets
+from gpumetrics.functional._batching import batch_result as _result
 from gpumetrics.functional._batching import batchable
 from gpumetrics.functional._setwise import SetwiseCounts, setwise_counts
-
-
-def _result(values, ctx, batched: bool):
-    """Give a per-set result list the shape the caller expects: one value, or K values."""
-    out = np.asarray(values, dtype=np.float64) if not isinstance(values, np.ndarray) else values
-    if not batched:
-        out = out[0]
-        if out.ndim == 0:
-            return _arrays.wrap(float(out), ctx) if ctx.library != "numpy" else float(out)
-    return _arrays.wrap(out, ctx)
-
 
 # --- accuracy family -------------------------------------------------------------------
 
@@ -260,7 +250,7 @@ def precision_recall_fscore_support(
             support = support.astype(np.float64)
         return tuple(_per_label(v, s, ctx, _batched) for v in (precision, recall, f, support))
     return (
-        *(_result(_reduce(v, s2 if average == "micro" else s, average), ctx, _batched)
+        *(_result(_reduce(v, s2, average), ctx, _batched)
           for v in (precision, recall, f)),
         None,
     )
@@ -277,7 +267,7 @@ def _one_score(which, y_true, y_pred, beta, labels, pos_label, average, sample_w
     values = {"precision": precision, "recall": recall, "f-score": f}[which]
     if average is None:
         return _per_label(values, s, ctx, batched)
-    return _result(_reduce(values, s2 if average == "micro" else s, average), ctx, batched)
+    return _result(_reduce(values, s2, average), ctx, batched)
 
 
 @batchable
@@ -361,7 +351,7 @@ def specificity_score(
                       ("specificity",), zero_division, s2.mask)
     if average is None:
         return _per_label(values, s, ctx, _batched)
-    return _result(_reduce(values, s2 if average == "micro" else s, average), ctx, _batched)
+    return _result(_reduce(values, s2, average), ctx, _batched)
 
 
 @batchable

@@ -74,8 +74,7 @@ def classification_report(
         else:
             s = counts
         s2, ap, ar, af = _prf(s, 1.0, average, warn_for, zero_division)
-        base = s2 if average == "micro" else s
-        values = [_reduce(v, base, average)[0] for v in (ap, ar, af)]
+        values = [_reduce(v, s2, average)[0] for v in (ap, ar, af)]
         heading = "accuracy" if average == "micro" and micro_is_accuracy else f"{average} avg"
         summary[heading] = [*values, np.sum(support)]
 

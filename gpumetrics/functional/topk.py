@@ -10,7 +10,7 @@ import numpy as np
 from gpumetrics import _arrays, dispatch
 from gpumetrics._warnings import UndefinedMetricWarning
 from gpumetrics.functional import _targets
-from gpumetrics.functional._batching import batchable
+from gpumetrics.functional._batching import batch_result, batchable
 
 
 def _classes_of(y_true, kernels) -> np.ndarray:
@@ -140,11 +140,7 @@ def top_k_accuracy_score(
         if (total == 0).any():
             raise ZeroDivisionError("Weights sum to zero, can't be normalized")
         correct = correct / total
-    if not _batched:
-        return _arrays.wrap(float(correct[0]), ctx) if ctx.library != "numpy" else float(
-            correct[0]
-        )
-    return _arrays.wrap(correct, ctx)
+    return batch_result(correct, ctx, _batched)
 
 
 def _binary_hits(encoded: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
