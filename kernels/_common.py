@@ -145,3 +145,160 @@ def prepare_bincount(y, offset, size, out, xp=np):
         raise ValueError(f"size must be >= 1; got {size}.")
     out = _check_out(out, (size,), False, xp)
     return y.reshape(-1), int(offset), size, out
+
+
+# --- score and regression kernels ------------------------------------------------------
+
+FLOAT_KINDS = "f"
+MOMENTS = ("weight", "mean_true", "m2_true", "mean_pred", "m2_pred", "comoment",
+           "mean_error", "m2_error", "abs_error", "abs_pct_error", "max_abs_error")
+"""Fields of the ``moments`` state, in order (last axis of its output)."""
+
+
+def as_score_array(y, name: str, xp=np):
+    """``y`` as float32 or float64 (other numeric dtypes are converted to float64)."""
+    if y.dtype in (xp.float32, xp.float64):
+        return y
+    if y.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must hold numeric scores; got dtype {y.dtype}.")
+    return y.astype(xp.float64)
+
+
+def prepare_scores(y_true, y_score, sample_weight, xp=np):
+    """Check ``(y_true, y_score)`` of the score kernels.
+
+    ``y_score`` is ``(K, N, L)``: L score columns of K prediction sets. ``y_true`` is either
+    ``(1 or K, N, L)`` indicators (non-zero = positive for that column) or ``(1 or K, N)``
+    class indices (positive for column l where ``y_true == l``).
+    """
+    if y_score.ndim != 3:
+        raise ValueError(f"y_score must be 3-D (K, N, L); got {y_score.ndim}-D.")
+    y_score = as_score_array(y_score, "y_score", xp)
+    K, N, L = y_score.shape
+    if y_true.ndim == 3:
+        if y_true.shape[0] not in (1, K) or y_true.shape[1:] != y_score.shape[1:]:
+            raise ValueError(
+                f"y_true has shape {tuple(y_true.shape)}, which does not match y_score's "
+                f"{tuple(y_score.shape)} (leading axis 1 or {K})."
+            )
+    elif y_true.ndim != 2 or y_true.shape[0] not in (1, K) or y_true.shape[1] != N:
+        raise ValueError(
+            f"y_true must be (1 or {K}, {N}) class indices or (1 or {K}, {N}, {L}) "
+            f"indicators; got shape {tuple(y_true.shape)}."
+        )
+    y_true = as_label_array(y_true, "y_true", xp)
+    sample_weight = _check_weight(sample_weight, K, N, xp)
+    return y_true, y_score, sample_weight
+
+
+def prepare_histogram(y_true, y_score, lo, hi, n_bins, edges, sample_weight, out, xp=np):
+    """Check the arguments of ``score_histogram``; ``lo``/``hi`` are ``(K, L)`` ranges."""
+    y_true, y_score, w = prepare_scores(y_true, y_score, sample_weight, xp)
+    K, _, L = y_score.shape
+    if edges is not None:
+        if edges.ndim != 1 or edges.shape[0] < 1:
+            raise ValueError("edges must be a non-empty 1-D array of increasing thresholds.")
+        edges = edges.astype(xp.float64)
+        n_bins = edges.shape[0] + 1
+        lo = hi = xp.zeros((K, L), xp.float64)
+    else:
+        n_bins = int(n_bins)
+        if n_bins < 1:
+            raise ValueError(f"n_bins must be >= 1; got {n_bins}.")
+        lo = xp.broadcast_to(xp.asarray(lo, dtype=xp.float64), (K, L))
+        hi = xp.broadcast_to(xp.asarray(hi, dtype=xp.float64), (K, L))
+    out = _check_out(out, (K, L, n_bins, 2), w is not None, xp)
+    return y_true, y_score, lo, hi, n_bins, edges, w, out
+
+
+def prepare_curve(y_true, y_score, sample_weight, xp=np):
+    """Check the arguments of ``clf_curve``: one column, ``(N,)`` each."""
+    if y_score.ndim != 1 or y_true.ndim != 1 or y_true.shape[0] != y_score.shape[0]:
+        raise ValueError(
+            f"y_true and y_score must be 1-D and of one length; got shapes "
+            f"{tuple(y_true.shape)} and {tuple(y_score.shape)}."
+        )
+    y_score = as_score_array(y_score, "y_score", xp)
+    y_true = as_label_array(y_true, "y_true", xp)
+    if sample_weight is not None:
+        if sample_weight.shape != y_score.shape:
+            raise ValueError(
+                f"sample_weight must have shape {tuple(y_score.shape)}; "
+                f"got {tuple(sample_weight.shape)}."
+            )
+        sample_weight = sample_weight.astype(xp.float64)
+    return y_true, y_score, sample_weight
+
+
+def prepare_moments(y_true, y_pred, sample_weight, out, xp=np):
+    """Check the arguments of ``moments``: ``y_pred`` ``(K, N, L)``, ``y_true`` ``(1|K, N, L)``."""
+    if y_pred.ndim != 3:
+        raise ValueError(f"y_pred must be 3-D (K, N, L); got {y_pred.ndim}-D.")
+    K = _check_batched(y_true, y_pred, 3)
+    y_true = as_score_array(y_true, "y_true", xp)
+    y_pred = as_score_array(y_pred, "y_pred", xp)
+    sample_weight = _check_weight(sample_weight, K, y_pred.shape[1], xp)
+    out = _check_out(out, (K, y_pred.shape[2], len(MOMENTS)), True, xp)
+    return y_true, y_pred, sample_weight, out
+
+
+def merge_moments(a, b):
+    """Merge two ``moments`` states (..., 11) with Chan's formulas; returns a new array."""
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    wa, wb = a[..., 0], b[..., 0]
+    W = wa + wb
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f = np.where(W != 0, wb / np.where(W != 0, W, 1.0), 0.0)
+    out = a + b  # weight, abs sums and the m2 terms add; means and the rest fixed below
+    cross = wa * f
+    d_true = b[..., 1] - a[..., 1]
+    d_pred = b[..., 3] - a[..., 3]
+    d_err = b[..., 6] - a[..., 6]
+    out[..., 1] = a[..., 1] + d_true * f
+    out[..., 3] = a[..., 3] + d_pred * f
+    out[..., 6] = a[..., 6] + d_err * f
+    out[..., 2] = a[..., 2] + b[..., 2] + d_true * d_true * cross
+    out[..., 4] = a[..., 4] + b[..., 4] + d_pred * d_pred * cross
+    out[..., 5] = a[..., 5] + b[..., 5] + d_true * d_pred * cross
+    out[..., 7] = a[..., 7] + b[..., 7] + d_err * d_err * cross
+    empty_b = wb == 0
+    out[empty_b] = a[empty_b]
+    empty_a = (wa == 0) & ~empty_b
+    out[empty_a] = b[empty_a]
+    out[..., 10] = np.maximum(a[..., 10], b[..., 10])  # the largest error ignores weights
+    return out
+
+
+LOSSES = ("softmax", "sigmoid", "binary_proba", "proba")
+"""``loss_sums`` kinds: cross-entropy of logits with class targets (``softmax``), binary
+cross-entropy of logits (``sigmoid``) or probabilities (``binary_proba``) with targets in
+[0, 1], and scikit-learn's log loss of probabilities with class targets (``proba``)."""
+
+
+def prepare_loss(y_true, y_score, kind, sample_weight, ignore_index, out, xp=np):
+    """Check the arguments of ``loss_sums``; returns the ``(K, 4)`` output."""
+    if kind not in LOSSES:
+        raise ValueError(f"kind must be one of {', '.join(LOSSES)}; got {kind!r}.")
+    if y_score.ndim != 3:
+        raise ValueError(f"y_score must be 3-D (K, N, C); got {y_score.ndim}-D.")
+    y_score = as_score_array(y_score, "y_score", xp)
+    K, N, C = y_score.shape
+    if kind in ("softmax", "proba"):
+        if y_true.ndim != 2 or y_true.shape[0] not in (1, K) or y_true.shape[1] != N:
+            raise ValueError(
+                f"y_true must have shape (1 or {K}, {N}) for kind={kind!r}; "
+                f"got {tuple(y_true.shape)}."
+            )
+        y_true = as_label_array(y_true, "y_true", xp)
+    else:
+        if y_true.ndim != 3 or y_true.shape[0] not in (1, K) or y_true.shape[1:] != (N, C):
+            raise ValueError(
+                f"y_true must have shape (1 or {K}, {N}, {C}) for kind={kind!r}; "
+                f"got {tuple(y_true.shape)}."
+            )
+        y_true = as_score_array(y_true, "y_true", xp)
+    sample_weight = _check_weight(sample_weight, K, N, xp)
+    out = _check_out(out, (K, 4), True, xp)
+    ignore = -(1 << 62) if ignore_index is None else int(ignore_index)
+    return y_true, y_score, sample_weight, ignore, out

@@ -7,6 +7,8 @@ Signatures, results and errors are those of ``reference.py``.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numba
 import numpy as np
 from gpumetrics.kernels import _common
@@ -308,4 +310,474 @@ def bincount(y, offset, size, out=None):
     private = np.zeros((n_chunks, size), dtype=np.int64)
     _bincount_loop(np.ascontiguousarray(y), offset, private, n_chunks)
     out += private.sum(axis=0)
+    return out
+
+
+# --- scores: ranges, histograms, exact ranking -----------------------------------------
+
+
+@njit(parallel=True, nogil=True, cache=True)
+def _range_scores_loop(y_score, private, n_chunks):
+    K, N, L = y_score.shape
+    for task in prange(K * n_chunks):
+        k, start, stop = _task_span(task, n_chunks, N)
+        row = private[task]
+        for j in range(L):
+            row[j, 0] = np.inf
+            row[j, 1] = -np.inf
+        for i in range(start, stop):
+            for j in range(L):
+                v = np.float64(y_score[k, i, j])
+                if np.isfinite(v):
+                    row[j, 0] = min(row[j, 0], v)
+                    row[j, 1] = max(row[j, 1], v)
+                else:
+                    row[j, 2] += 1
+
+
+def score_range(y_score):
+    y_score = _common.as_score_array(y_score, "y_score")
+    if y_score.ndim != 3:
+        raise ValueError(f"y_score must be 3-D (K, N, L); got {y_score.ndim}-D.")
+    K, N, L = y_score.shape
+    n_chunks = _n_chunks(N * L, 3 * L)
+    private = np.zeros((K * n_chunks, L, 3), np.float64)
+    _range_scores_loop(y_score, private, n_chunks)
+    private = private.reshape(K, n_chunks, L, 3)
+    out = np.empty((K, L, 3), np.float64)
+    out[..., 0] = private[..., 0].min(axis=1)
+    out[..., 1] = private[..., 1].max(axis=1)
+    out[..., 2] = private[..., 2].sum(axis=1)
+    return out
+
+
+@njit(inline="always")
+def _is_positive(y_true, k, i, j, indicator):
+    """Column j of sample i is a positive: an indicator, or a class index equal to j
+    (then ``y_true`` is ``(1 or K, N, 1)``)."""
+    if indicator:
+        return y_true[min(k, y_true.shape[0] - 1), i, j] != 0
+    return np.int64(y_true[min(k, y_true.shape[0] - 1), i, 0]) == j
+
+
+def _as_3d(y_true):
+    """``y_true`` as a 3-D array and whether it holds indicators (else class indices)."""
+    return (y_true, True) if y_true.ndim == 3 else (y_true[:, :, None], False)
+
+
+@njit(inline="always")
+def _bin_of(v, lo, scale, n_bins, edges):
+    """The reference's ``bin_index`` for one score (same float operations, same bins)."""
+    if edges is not None:
+        return np.searchsorted(edges, v, side="right")
+    f = (np.float64(v) - lo) * scale
+    if f >= n_bins:
+        return n_bins - 1
+    if f >= 0:
+        return np.int64(f)
+    return 0
+
+
+@njit(parallel=True, nogil=True, cache=True)
+def _histogram_loop(y_true, indicator, y_score, lo, scale, n_bins, edges, weight, private,
+                    n_chunks):
+    K, N, L = y_score.shape
+    cells = private.shape[1]
+    for task in prange(K * n_chunks):
+        k, start, stop = _task_span(task, n_chunks, N)
+        hist = np.zeros(cells, dtype=private.dtype)
+        for i in range(start, stop):
+            for j in range(L):
+                b = _bin_of(y_score[k, i, j], lo[k, j], scale[k, j], n_bins, edges)
+                cell = (j * n_bins + b) * 2 + _is_positive(y_true, k, i, j, indicator)
+                if weight is None:
+                    hist[cell] += 1
+                else:
+                    hist[cell] += weight[min(k, weight.shape[0] - 1), i]
+        private[task] += hist
+
+
+def score_histogram(y_true, y_score, lo, hi, n_bins, edges=None, sample_weight=None, out=None):
+    y_true, y_score, lo, hi, B, edges, w, out = _common.prepare_histogram(
+        y_true, y_score, lo, hi, n_bins, edges, sample_weight, out
+    )
+    K, N, L = y_score.shape
+    width = hi - lo
+    scale = np.where(width > 0, B / np.where(width > 0, width, 1.0), 0.0)
+    cells = L * B * 2
+    n_chunks = _n_chunks(N * L, cells)
+    private = np.zeros((K * n_chunks, cells), dtype=out.dtype)
+    lo, scale = np.ascontiguousarray(lo), np.ascontiguousarray(scale)
+    _histogram_loop(*_as_3d(y_true), y_score, lo, scale, B, edges, w, private, n_chunks)
+    _sum_private(private, n_chunks, out.reshape(K, cells))
+    return out
+
+
+@njit(nogil=True, cache=True)
+def _partition(y_true, indicator, y_score, weight, k, j, pos, neg, w_pos, w_neg, drop_zero):
+    """Split column j of set k into positive and negative scores (and weights)."""
+    n_pos = 0
+    n_neg = 0
+    for i in range(y_score.shape[1]):
+        wi = 1.0 if weight is None else weight[min(k, weight.shape[0] - 1), i]
+        if drop_zero and wi == 0:
+            continue
+        if _is_positive(y_true, k, i, j, indicator):
+            pos[n_pos] = y_score[k, i, j]
+            w_pos[n_pos] = wi
+            n_pos += 1
+        else:
+            neg[n_neg] = y_score[k, i, j]
+            w_neg[n_neg] = wi
+            n_neg += 1
+    return n_pos, n_neg
+
+
+@njit(nogil=True, cache=True)
+def _merge_u(pos, neg, w_pos, w_neg, weighted):
+    """Mann-Whitney U of ascending positive and negative scores: per group of tied
+    positives, the negatives below plus half the negatives tied. Integer arithmetic when
+    unweighted (exact); returns (negative total, positive total, U)."""
+    n_pos = pos.shape[0]
+    n_neg = neg.shape[0]
+    u2 = np.int64(0)
+    u = 0.0
+    below = 0.0
+    n_below = np.int64(0)
+    j = 0
+    i = 0
+    total_pos = 0.0
+    while i < n_pos:
+        v = pos[i]
+        group = 0.0
+        n_group = np.int64(0)
+        while i < n_pos and pos[i] == v:
+            group += w_pos[i]
+            n_group += 1
+            i += 1
+        while j < n_neg and neg[j] < v:
+            below += w_neg[j]
+            n_below += 1
+            j += 1
+        tie = 0.0
+        n_tie = np.int64(0)
+        m = j
+        while m < n_neg and neg[m] == v:
+            tie += w_neg[m]
+            n_tie += 1
+            m += 1
+        if weighted:
+            u += group * (below + 0.5 * tie)
+        else:
+            u2 += n_group * (2 * n_below + n_tie)
+        total_pos += group
+    total_neg = 0.0
+    for m in range(n_neg):
+        total_neg += w_neg[m]
+    if not weighted:
+        u = u2 / 2
+        total_pos = float(n_pos)
+        total_neg = float(n_neg)
+    return total_neg, total_pos, u
+
+
+def _sorted_parts(y_true, y_score, w, k, j, drop_zero, pool):
+    """Positive and negative scores of one column, each sorted ascending, with weights."""
+    N = y_score.shape[1]
+    pos = np.empty(N, y_score.dtype)
+    neg = np.empty(N, y_score.dtype)
+    w_pos = np.empty(N, np.float64)
+    w_neg = np.empty(N, np.float64)
+    n_pos, n_neg = _partition(*_as_3d(y_true), y_score, w, k, j, pos, neg, w_pos, w_neg,
+                              drop_zero)
+    parts = [(pos[:n_pos], w_pos[:n_pos]), (neg[:n_neg], w_neg[:n_neg])]
+
+    def sort(part):
+        keys, weights = part
+        if w is None:
+            keys.sort()  # NumPy's vectorised sort; releases the GIL
+            return keys, weights
+        order = np.argsort(keys, kind="stable")
+        return keys[order], weights[order]
+
+    if pool is None:
+        return [sort(p) for p in parts]
+    return list(pool.map(sort, parts))
+
+
+def _pool(n_tasks: int):
+    """A thread pool for independent NumPy sorts, or None when one thread will do."""
+    threads = min(numba.get_num_threads(), n_tasks)
+    return ThreadPoolExecutor(threads) if threads > 1 else None
+
+
+def rank_auc(y_true, y_score, sample_weight=None):
+    y_true, y_score, w = _common.prepare_scores(y_true, y_score, sample_weight)
+    K, N, L = y_score.shape
+    out = np.zeros((K, L, 3), np.float64)
+    pool = _pool(2)
+    try:
+        for k in range(K):
+            for j in range(L):
+                (pos, w_pos), (neg, w_neg) = _sorted_parts(y_true, y_score, w, k, j, False,
+                                                           pool)
+                out[k, j] = _merge_u(pos, neg, w_pos, w_neg, w is not None)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    return out
+
+
+@njit(nogil=True, cache=True)
+def _merge_curve(pos, neg, w_pos, w_neg, thresholds, fps, tps):
+    """Walk ascending positive and negative scores from the top: one curve point per
+    distinct score, with the weight of positives and negatives at or above it."""
+    i = pos.shape[0] - 1
+    j = neg.shape[0] - 1
+    tp = 0.0
+    fp = 0.0
+    m = 0
+    while i >= 0 or j >= 0:
+        if j < 0 or (i >= 0 and pos[i] >= neg[j]):
+            v = pos[i]
+        else:
+            v = neg[j]
+        while i >= 0 and pos[i] == v:
+            tp += w_pos[i]
+            i -= 1
+        while j >= 0 and neg[j] == v:
+            fp += w_neg[j]
+            j -= 1
+        thresholds[m] = v
+        fps[m] = fp
+        tps[m] = tp
+        m += 1
+    return m
+
+
+def clf_curve(y_true, y_score, sample_weight=None):
+    y_true, y_score, w = _common.prepare_curve(y_true, y_score, sample_weight)
+    parts = _sorted_parts(y_true[None, :, None], y_score[None, :, None],
+                          None if w is None else w[None], 0, 0, True, None)
+    (pos, w_pos), (neg, w_neg) = parts
+    n = pos.shape[0] + neg.shape[0]
+    thresholds = np.empty(n, y_score.dtype)
+    fps = np.empty(n, np.float64)
+    tps = np.empty(n, np.float64)
+    m = _merge_curve(pos, neg, w_pos, w_neg, thresholds, fps, tps)
+    return thresholds[:m], fps[:m], tps[:m]
+
+
+# --- regression moments ----------------------------------------------------------------
+
+_MOMENT_BLOCK = 1024  # samples per two-pass block: the block stays in L1 between passes
+
+
+@njit(inline="always")
+def _merge_state(a, b):
+    """Merge moments state ``b`` into ``a`` in place (Chan et al.)."""
+    wb = b[0]
+    if b[10] > a[10]:
+        a[10] = b[10]
+    if wb == 0:
+        return
+    wa = a[0]
+    if wa == 0:
+        for f in range(10):
+            a[f] = b[f]
+        return
+    W = wa + wb
+    frac = wb / W
+    cross = wa * frac
+    d_true = b[1] - a[1]
+    d_pred = b[3] - a[3]
+    d_err = b[6] - a[6]
+    a[0] = W
+    a[1] += d_true * frac
+    a[3] += d_pred * frac
+    a[6] += d_err * frac
+    a[2] += b[2] + d_true * d_true * cross
+    a[4] += b[4] + d_pred * d_pred * cross
+    a[5] += b[5] + d_true * d_pred * cross
+    a[7] += b[7] + d_err * d_err * cross
+    a[8] += b[8]
+    a[9] += b[9]
+
+
+@njit(parallel=True, nogil=True, cache=True)
+def _moments_loop(y_true, y_pred, weight, shift_true, shift_pred, private, n_chunks):
+    # Means are taken of the data minus a shift (the column's first value), so that the
+    # block means Chan's merge subtracts keep their precision when the data sit far from 0.
+    K, N, L = y_pred.shape
+    eps = np.finfo(np.float64).eps
+    for task in prange(K * n_chunks):
+        k, start, stop = _task_span(task, n_chunks, N)
+        kt = min(k, y_true.shape[0] - 1)
+        yt = y_true[kt]
+        yp = y_pred[k]
+        block = np.zeros(11)
+        for b0 in range(start, stop, _MOMENT_BLOCK):
+            b1 = min(b0 + _MOMENT_BLOCK, stop)
+            for j in range(L):
+                W = 0.0
+                st = 0.0
+                sp = 0.0
+                se = 0.0
+                for i in range(b0, b1):
+                    wi = 1.0 if weight is None else weight[min(k, weight.shape[0] - 1), i]
+                    t = np.float64(yt[i, j])
+                    p = np.float64(yp[i, j])
+                    W += wi
+                    st += wi * (t - shift_true[kt, j])
+                    sp += wi * (p - shift_pred[k, j])
+                    se += wi * (p - t)
+                safe = W if W != 0 else 1.0
+                mt = st / safe
+                mp = sp / safe
+                me = se / safe
+                m2t = 0.0
+                m2p = 0.0
+                c = 0.0
+                m2e = 0.0
+                sabs = 0.0
+                sape = 0.0
+                mx = 0.0
+                for i in range(b0, b1):
+                    wi = 1.0 if weight is None else weight[min(k, weight.shape[0] - 1), i]
+                    t = np.float64(yt[i, j])
+                    p = np.float64(yp[i, j])
+                    e = p - t
+                    dt = (t - shift_true[kt, j]) - mt
+                    dp = (p - shift_pred[k, j]) - mp
+                    de = e - me
+                    m2t += wi * dt * dt
+                    m2p += wi * dp * dp
+                    c += wi * dt * dp
+                    m2e += wi * de * de
+                    ae = abs(e)
+                    sabs += wi * ae
+                    sape += wi * ae / max(abs(t), eps)
+                    mx = max(mx, ae)
+                block[0] = W
+                block[1] = mt
+                block[2] = m2t
+                block[3] = mp
+                block[4] = m2p
+                block[5] = c
+                block[6] = me
+                block[7] = m2e
+                block[8] = sabs
+                block[9] = sape
+                block[10] = mx
+                _merge_state(private[task, j], block)
+
+
+@njit(nogil=True, cache=True)
+def _merge_private(private, n_chunks, out):
+    K, L = out.shape[:2]
+    for k in range(K):
+        for c in range(n_chunks):
+            for j in range(L):
+                _merge_state(out[k, j], private[k * n_chunks + c, j])
+
+
+def moments(y_true, y_pred, sample_weight=None, out=None):
+    y_true, y_pred, w, out = _common.prepare_moments(y_true, y_pred, sample_weight, out)
+    K, N, L = y_pred.shape
+    n_chunks = _n_chunks(N * L, 11 * L)
+    private = np.zeros((K * n_chunks, L, 11), np.float64)
+    shift_true = np.ascontiguousarray(y_true[:, 0, :], dtype=np.float64)
+    shift_pred = np.ascontiguousarray(y_pred[:, 0, :], dtype=np.float64)
+    _moments_loop(y_true, y_pred, w, shift_true, shift_pred, private, n_chunks)
+    state = np.zeros_like(out)
+    _merge_private(private, n_chunks, state)
+    state[..., 1] += shift_true
+    state[..., 3] += shift_pred
+    out[...] = _common.merge_moments(out, state)
+    return out
+
+
+# --- losses ----------------------------------------------------------------------------
+
+@njit(parallel=True, nogil=True, cache=True)
+def _class_loss_loop(y_true, y_score, softmax, weight, ignore, eps, private, n_chunks):
+    # Cross-entropy of logits (log-sum-exp over the row, no softmax copy) or the log loss
+    # of clipped probabilities, for a class index per sample.
+    K, N, C = y_score.shape
+    norm_tol = 1e-8 + np.sqrt(eps)
+    n_cols = 2 if (not softmax and C == 1) else C
+    for task in prange(K * n_chunks):
+        k, start, stop = _task_span(task, n_chunks, N)
+        row = private[task]
+        yt = y_true[min(k, y_true.shape[0] - 1)]
+        for i in range(start, stop):
+            label = np.int64(yt[i])
+            if label == ignore:
+                continue
+            if label < 0 or label >= n_cols:
+                row[2] += 1
+                continue
+            x = y_score[k, i]
+            if softmax:
+                m = np.float64(x[0])
+                for c in range(1, C):
+                    m = max(m, np.float64(x[c]))
+                s = 0.0
+                for c in range(C):
+                    s += np.exp(np.float64(x[c]) - m)
+                loss = m + np.log(s) - np.float64(x[label])
+            else:
+                if C == 1:
+                    p = np.float64(x[0]) if label == 1 else 1.0 - np.float64(x[0])
+                else:
+                    p = np.float64(x[label])
+                    total = 0.0
+                    for c in range(C):
+                        total += np.float64(x[c])
+                    if abs(total - 1.0) > norm_tol:
+                        row[3] += 1
+                loss = -np.log(min(max(p, eps), 1.0 - eps))
+            wi = 1.0 if weight is None else weight[min(k, weight.shape[0] - 1), i]
+            row[0] += wi * loss
+            row[1] += wi
+
+
+@njit(parallel=True, nogil=True, cache=True)
+def _binary_loss_loop(y_true, y_score, from_logits, weight, private, n_chunks):
+    # Binary cross-entropy per column: softplus form for logits, logs clamped at -100 for
+    # probabilities.
+    K, N, C = y_score.shape
+    for task in prange(K * n_chunks):
+        k, start, stop = _task_span(task, n_chunks, N)
+        row = private[task]
+        yt = y_true[min(k, y_true.shape[0] - 1)]
+        for i in range(start, stop):
+            loss = 0.0
+            for c in range(C):
+                v = np.float64(y_score[k, i, c])
+                t = np.float64(yt[i, c])
+                if from_logits:
+                    loss += max(v, 0.0) - v * t + np.log1p(np.exp(-abs(v)))
+                else:
+                    log_p = max(np.log(v), -100.0) if v > 0 else -100.0
+                    log_q = max(np.log(1.0 - v), -100.0) if v < 1 else -100.0
+                    loss -= t * log_p + (1.0 - t) * log_q
+            wi = 1.0 if weight is None else weight[min(k, weight.shape[0] - 1), i]
+            row[0] += wi * loss
+            row[1] += wi * C
+
+
+def loss_sums(y_true, y_score, kind, sample_weight=None, ignore_index=None, eps=0.0, out=None):
+    y_true, y_score, w, ignore, out = _common.prepare_loss(
+        y_true, y_score, kind, sample_weight, ignore_index, out
+    )
+    K, N, C = y_score.shape
+    n_chunks = _n_chunks(N * C // 4 + 1, 4)
+    private = np.zeros((K * n_chunks, 4), np.float64)
+    if kind in ("softmax", "proba"):
+        _class_loss_loop(y_true, y_score, kind == "softmax", w, ignore, float(eps), private,
+                         n_chunks)
+    else:
+        _binary_loss_loop(y_true, y_score, kind == "sigmoid", w, private, n_chunks)
+    _sum_private(private, n_chunks, out)
     return out

@@ -126,3 +126,208 @@ def bincount(y, offset, size, out=None):
     shifted = shifted[(shifted >= 0) & (shifted < size)]
     out += np.bincount(shifted, minlength=size)
     return out
+
+
+# --- scores: ranges, histograms, exact ranking -----------------------------------------
+
+
+def score_range(y_score):
+    """``(K, L, 3)`` float64: smallest and largest finite score of each column, and the
+    number of non-finite scores (NaN, +-inf). A column with no finite score has min +inf
+    and max -inf."""
+    y_score = _common.as_score_array(y_score, "y_score")
+    if y_score.ndim != 3:
+        raise ValueError(f"y_score must be 3-D (K, N, L); got {y_score.ndim}-D.")
+    finite = np.isfinite(y_score)
+    out = np.empty(y_score.shape[:1] + y_score.shape[2:] + (3,), np.float64)
+    out[..., 0] = np.where(finite, y_score, np.inf).min(axis=1, initial=np.inf)
+    out[..., 1] = np.where(finite, y_score, -np.inf).max(axis=1, initial=-np.inf)
+    out[..., 2] = (~finite).sum(axis=1)
+    return out
+
+
+def _positives(y_true, K, N, L):
+    """``(K, N, L)`` booleans: which (sample, column) pairs are positives."""
+    if y_true.ndim == 3:
+        return np.broadcast_to(y_true != 0, (K, N, L))
+    return np.broadcast_to(y_true[:, :, None] == np.arange(L), (K, N, L))
+
+
+def bin_index(y_score, lo, hi, n_bins, edges):
+    """Bin of each score: ``floor((s - lo) * n_bins / (hi - lo))`` clipped to the bins, or
+    the number of ``edges`` at or below ``s``. Monotone in ``s``; NaN goes to bin 0."""
+    if edges is not None:
+        return np.searchsorted(edges, y_score, side="right")
+    width = hi - lo
+    scale = np.where(width > 0, n_bins / np.where(width > 0, width, 1.0), 0.0)
+    with np.errstate(invalid="ignore", over="ignore"):
+        f = (y_score.astype(np.float64) - lo[:, None, :]) * scale[:, None, :]
+        idx = np.where(f >= n_bins, n_bins - 1, np.where(f >= 0, f, 0))
+    return idx.astype(np.int64)
+
+
+def score_histogram(y_true, y_score, lo, hi, n_bins, edges=None, sample_weight=None, out=None):
+    """Add per-bin negative and positive counts ``out[k, l, bin, is_positive]``, shape
+    ``(K, L, B, 2)``, in one pass. Bins are ``B`` equal slices of ``[lo, hi]`` per column
+    (scores outside go to the end bins), or with ``edges`` (``E`` increasing thresholds),
+    ``E + 1`` bins where bin ``b`` holds scores in ``[edges[b - 1], edges[b])``."""
+    y_true, y_score, lo, hi, B, edges, w, out = _common.prepare_histogram(
+        y_true, y_score, lo, hi, n_bins, edges, sample_weight, out
+    )
+    K, N, L = y_score.shape
+    idx = bin_index(y_score, lo, hi, B, edges)
+    pos = _positives(y_true, K, N, L)
+    col = (np.arange(K)[:, None, None] * L + np.arange(L)) * B
+    flat = ((col + idx) * 2 + pos).reshape(-1)
+    weights = None if w is None else np.broadcast_to(w[:, :, None], (K, N, L)).reshape(-1)
+    counts = np.bincount(flat, weights=weights, minlength=out.size)
+    out += counts.reshape(out.shape).astype(out.dtype, copy=False)
+    return out
+
+
+def _tie_groups(s, pos, w):
+    """Sort one column; per distinct score, the positive and negative weight (or count)."""
+    order = np.argsort(s, kind="stable")
+    ss = s[order]
+    starts = np.flatnonzero(np.r_[True, ss[1:] != ss[:-1]])
+    p = pos[order]
+    if w is None:
+        ones = np.ones(s.shape[0], np.int64)
+        pw, nw = ones * p, ones * ~p
+    else:
+        ww = w[order]
+        pw, nw = ww * p, ww * ~p
+    return np.add.reduceat(pw, starts), np.add.reduceat(nw, starts)
+
+
+def rank_auc(y_true, y_score, sample_weight=None):
+    """Exact Mann-Whitney statistic of every column: ``(K, L, 3)`` float64 holding the
+    negative total, the positive total and ``U`` = sum over positives of the negatives
+    scored below plus half those tied, so that ``AUC = U / (P * N)``. Sort-based."""
+    y_true, y_score, w = _common.prepare_scores(y_true, y_score, sample_weight)
+    K, N, L = y_score.shape
+    pos = _positives(y_true, K, N, L)
+    out = np.zeros((K, L, 3), np.float64)
+    for k in range(K):
+        wk = None if w is None else w[min(k, w.shape[0] - 1)]
+        for j in range(L):
+            pg, ng = _tie_groups(y_score[k, :, j], pos[k, :, j], wk)
+            below = np.cumsum(ng) - ng
+            if w is None:  # exact integers: 2U fits int64 for any N below 2^31
+                out[k, j, 2] = float(np.sum(pg * (2 * below + ng))) / 2
+            else:
+                out[k, j, 2] = np.sum(pg * (below + 0.5 * ng))
+            out[k, j, 0] = ng.sum()
+            out[k, j, 1] = pg.sum()
+    return out
+
+
+def clf_curve(y_true, y_score, sample_weight=None):
+    """scikit-learn's binary curve of one column: distinct thresholds in decreasing order
+    and, at each, the false and true positives scored at or above it (float64). Samples of
+    zero weight are left out."""
+    y_true, y_score, w = _common.prepare_curve(y_true, y_score, sample_weight)
+    pos = y_true != 0
+    if w is not None:
+        keep = w != 0
+        y_score, pos, w = y_score[keep], pos[keep], w[keep]
+    order = np.argsort(y_score, kind="stable")[::-1]
+    s = y_score[order]
+    p = pos[order].astype(np.float64)
+    idx = np.r_[np.flatnonzero(np.diff(s)), s.shape[0] - 1] if s.shape[0] else np.arange(0)
+    if w is None:
+        tps = np.cumsum(p)[idx]
+        fps = 1 + idx - tps
+    else:
+        ww = w[order]
+        tps = np.cumsum(p * ww)[idx]
+        fps = np.cumsum((1 - p) * ww)[idx]
+    return s[idx], fps, tps
+
+
+# --- regression moments ----------------------------------------------------------------
+
+
+_EPS64 = np.finfo(np.float64).eps
+
+
+def moments(y_true, y_pred, sample_weight=None, out=None):
+    """Merge the regression state of every column into ``out`` ``(K, L, 11)`` (float64):
+    total weight; mean and sum of squared deviations of y_true, of y_pred and of the error
+    ``y_pred - y_true``; the co-moment of y_true and y_pred; the weighted sums of
+    ``|error|`` and ``|error| / max(|y_true|, eps)``; and the largest ``|error|``. Two-pass
+    per call, merged with Chan's formulas: no raw-moment cancellation."""
+    y_true, y_pred, w, out = _common.prepare_moments(y_true, y_pred, sample_weight, out)
+    K, N, L = y_pred.shape
+    t = np.broadcast_to(y_true, (K, N, L)).astype(np.float64)
+    p = y_pred.astype(np.float64)
+    e = p - t
+    ww = np.ones((K, N, 1)) if w is None else np.broadcast_to(w[:, :, None], (K, N, 1))
+    W = ww.sum(axis=1)  # (K, 1)
+    safe = np.where(W != 0, W, 1.0)
+    state = np.zeros((K, L, 11))
+    state[..., 0] = W
+    dev = {}
+    for field, x in ((1, t), (3, p), (6, e)):
+        mean = (ww * x).sum(axis=1) / safe
+        state[..., field] = mean
+        dev[field] = x - mean[:, None, :]
+        state[..., field + 1] = (ww * dev[field] ** 2).sum(axis=1)
+    state[..., 5] = (ww * dev[1] * dev[3]).sum(axis=1)
+    state[..., 8] = (ww * np.abs(e)).sum(axis=1)
+    state[..., 9] = (ww * np.abs(e) / np.maximum(np.abs(t), _EPS64)).sum(axis=1)
+    state[..., 10] = np.abs(e).max(axis=1, initial=0.0)
+    out[...] = _common.merge_moments(out, state)
+    return out
+
+
+# --- losses ----------------------------------------------------------------------------
+
+
+def loss_sums(y_true, y_score, kind, sample_weight=None, ignore_index=None, eps=0.0, out=None):
+    """Add ``(K, 4)`` float64 loss sums: the weighted loss, the weight counted, samples whose
+    class label is outside ``[0, C)`` (left out), and rows of probabilities that do not sum
+    to one (``proba`` only). ``kind`` is one of ``_common.LOSSES``; ``eps`` clips
+    probabilities to ``[eps, 1 - eps]`` for ``proba``. Logits are reduced with log-sum-exp;
+    no softmax copy is made."""
+    y_true, y_score, w, ignore, out = _common.prepare_loss(
+        y_true, y_score, kind, sample_weight, ignore_index, out
+    )
+    K, N, C = y_score.shape
+    x = y_score.astype(np.float64)
+    ww = np.ones((K, N)) if w is None else np.broadcast_to(w, (K, N)).astype(np.float64)
+    if kind in ("softmax", "proba"):
+        t = np.broadcast_to(y_true, (K, N)).astype(np.int64)
+        keep = t != ignore
+        n_cols = 2 if (kind == "proba" and C == 1) else C
+        valid = keep & (t >= 0) & (t < n_cols)
+        tc = np.where(valid, t, 0)
+        if kind == "softmax":
+            m = x.max(axis=2)
+            lse = m + np.log(np.exp(x - m[..., None]).sum(axis=2))
+            loss = lse - np.take_along_axis(x, tc[..., None], axis=2)[..., 0]
+            unnormalised = np.zeros((K, N), bool)
+        else:
+            if C == 1:
+                p = np.where(tc == 1, x[..., 0], 1.0 - x[..., 0])
+                unnormalised = np.zeros((K, N), bool)
+            else:
+                p = np.take_along_axis(x, tc[..., None], axis=2)[..., 0]
+                unnormalised = np.abs(x.sum(axis=2) - 1.0) > 1e-8 + np.sqrt(eps)
+            loss = -np.log(np.clip(p, eps, 1.0 - eps))
+        out[:, 0] += np.where(valid, ww * loss, 0.0).sum(axis=1)
+        out[:, 1] += np.where(valid, ww, 0.0).sum(axis=1)
+        out[:, 2] += (keep & ~valid).sum(axis=1)
+        out[:, 3] += unnormalised.sum(axis=1)
+        return out
+    t = np.broadcast_to(y_true, (K, N, C)).astype(np.float64)
+    if kind == "sigmoid":
+        loss = np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
+    else:
+        with np.errstate(divide="ignore"):
+            log_p = np.maximum(np.log(x), -100.0)
+            log_q = np.maximum(np.log(1.0 - x), -100.0)
+        loss = -(t * log_p + (1.0 - t) * log_q)
+    out[:, 0] += (ww * loss.sum(axis=2)).sum(axis=1)
+    out[:, 1] += ww.sum(axis=1) * C
+    return out

@@ -16,24 +16,61 @@ from gpumetrics.functional.classification import (
     recall_score,
     specificity_score,
 )
+from gpumetrics.functional.losses import binary_cross_entropy, cross_entropy, log_loss, vgap
+from gpumetrics.functional.ranking import (
+    Binned,
+    average_precision_score,
+    det_curve,
+    precision_recall_curve,
+    roc_auc_score,
+    roc_curve,
+)
+from gpumetrics.functional.regression import (
+    explained_variance_score,
+    max_error,
+    mean_absolute_error,
+    mean_absolute_percentage_error,
+    mean_squared_error,
+    pearson_corrcoef,
+    r2_score,
+    root_mean_squared_error,
+)
 from gpumetrics.functional.report import classification_report
 from gpumetrics.functional.topk import top_k_accuracy_score
 
 __all__ = [
+    "Binned",
     "accuracy_score",
+    "average_precision_score",
     "balanced_accuracy_score",
+    "binary_cross_entropy",
     "classification_report",
     "cohen_kappa_score",
     "confusion_matrix",
+    "cross_entropy",
+    "det_curve",
+    "explained_variance_score",
     "f1_score",
     "fbeta_score",
     "hamming_loss",
     "jaccard_score",
+    "log_loss",
     "matthews_corrcoef",
+    "max_error",
+    "mean_absolute_error",
+    "mean_absolute_percentage_error",
+    "mean_squared_error",
     "multilabel_confusion_matrix",
+    "pearson_corrcoef",
+    "precision_recall_curve",
     "precision_recall_fscore_support",
     "precision_score",
+    "r2_score",
     "recall_score",
+    "roc_auc_score",
+    "roc_curve",
+    "root_mean_squared_error",
     "specificity_score",
     "top_k_accuracy_score",
+    "vgap",
 ]

@@ -1,0 +1,202 @@
+"""Losses: scikit-learn's ``log_loss``, cross-entropy of logits, binary cross-entropy of
+logits or probabilities, and the validation gap ``vgap``.
+
+Logits are reduced row by row with log-sum-exp inside the ``loss_sums`` kernel: no softmax
+or sigmoid copy of the input is made, and extreme logits (1e4) stay finite.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from gpumetrics import _arrays
+from gpumetrics.functional._batching import batch_result, batchable
+from gpumetrics.functional._scores import Scores, check_scores, unique_labels
+
+REDUCTIONS = ("mean", "sum")
+
+
+def _reduce(sums: np.ndarray, reduction: str, sc: Scores, batched: bool):
+    if reduction == "sum":
+        return batch_result(sums[:, 0], sc.ctx, batched)
+    if (sums[:, 1] == 0).any():
+        raise ZeroDivisionError("Weights sum to zero, can't be normalized")
+    return batch_result(sums[:, 0] / sums[:, 1], sc.ctx, batched)
+
+
+def _check_reduction(reduction):
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}; got {reduction!r}.")
+
+
+@batchable
+def log_loss(
+    y_true, y_proba, *, normalize=True, sample_weight=None, labels=None, backend=None,
+    _batched,
+):
+    """Log loss (logistic loss, cross-entropy) of predicted probabilities, clipped to
+    ``[eps, 1 - eps]`` with eps the machine epsilon of ``y_proba``'s dtype.
+
+    ``y_proba`` is ``(n_samples, n_classes)`` with columns in the sorted order of the
+    labels, or ``(n_samples,)``: the probability of the greater of two labels.
+
+    >>> round(log_loss(["spam", "ham", "ham", "spam"],
+    ...                [[.1, .9], [.9, .1], [.8, .2], [.35, .65]]), 6)
+    0.216162
+    """
+    sc = check_scores(y_true, y_proba, sample_weight, batched=_batched, backend=backend,
+                      score_name="y_proba")
+    rng = sc.score_range()
+    if rng[..., 2].any():
+        raise ValueError("y_proba contains NaN or infinity.")
+    if rng[..., 1].max() > 1:
+        raise ValueError(f"y_prob contains values greater than 1: {rng[..., 1].max()}")
+    if rng[..., 0].min() < 0:
+        raise ValueError(f"y_prob contains values lower than 0: {rng[..., 0].min()}")
+    t = sc.y_true
+    if t.ndim == 2 and t.shape[1] == 1:
+        t = t[:, 0]
+    if t.ndim != 1:
+        raise ValueError(f"y_true must be 1-D class labels; got shape {tuple(t.shape)}.")
+    present = unique_labels(t, sc.kernels)
+    if labels is not None:
+        classes = np.unique(np.asarray(_arrays.to_host(_arrays.to_kernel(labels, "labels"))))
+        missing = np.setdiff1d(present, classes)
+        if missing.shape[0]:
+            raise ValueError(
+                f"y_true contains values {set(missing.tolist())} not belonging to the passed "
+                f"labels {classes}."
+            )
+    else:
+        classes = present
+    if classes.shape[0] == 1:
+        if labels is None:
+            raise ValueError(
+                f"y_true contains only one label ({classes[0]}). Please provide the list of "
+                "all expected class labels explicitly through the labels argument."
+            )
+        raise ValueError(f"The labels array needs to contain at least two labels, got {classes}.")
+    s = sc.y_score
+    n_cols = 2 if (s.ndim == 2 or s.shape[2] == 1) else s.shape[2]
+    if classes.shape[0] != n_cols:
+        if labels is None:
+            raise ValueError(
+                f"y_true and y_prob contain different number of classes: {classes.shape[0]} "
+                f"vs {n_cols}. Please provide the true labels explicitly through the labels "
+                f"argument. Classes found in y_true: {classes}"
+            )
+        raise ValueError(
+            "The number of classes in labels is different from that in y_prob. Classes found "
+            f"in labels: {classes}"
+        )
+    host = np.asarray(_arrays.to_host(t))
+    codes = np.searchsorted(classes, host).astype(np.int64)
+    scores = s[:, :, None] if s.ndim == 2 else s
+    eps = float(np.finfo(scores.dtype if scores.dtype.kind == "f" else np.float64).eps)
+    sums = _arrays.to_host(
+        sc.kernels.loss_sums(codes[None], scores, "proba", sc.weights, eps=eps)
+    )
+    if sums[:, 3].any():
+        warnings.warn(
+            "The y_prob values do not sum to one. Make sure to pass probabilities.",
+            UserWarning,
+            stacklevel=3,
+        )
+    if normalize:
+        return _reduce(sums, "mean", sc, _batched)
+    return batch_result(sums[:, 0], sc.ctx, _batched)
+
+
+@batchable
+def cross_entropy(
+    y_true, logits, *, sample_weight=None, ignore_index=None, reduction="mean", backend=None,
+    _batched,
+):
+    """Cross-entropy of class logits ``(n_samples, n_classes)`` against class indices
+    ``0..C-1``: ``logsumexp(logits) - logits[y]``, computed without a softmax copy.
+    Samples whose label equals ``ignore_index`` are left out, as in PyTorch.
+
+    >>> round(cross_entropy([0, 2], [[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]]), 6)
+    0.175456
+    """
+    _check_reduction(reduction)
+    sc = check_scores(y_true, logits, sample_weight, batched=_batched, backend=backend,
+                      score_name="logits")
+    sc.check_finite("logits")
+    if sc.y_score.ndim != 3:
+        raise ValueError("logits must have shape (n_samples, n_classes).")
+    t = sc.y_true
+    if t.ndim != 1 or t.dtype.kind not in "biu":
+        raise ValueError("y_true must be a 1-D array of integer class indices.")
+    sums = _arrays.to_host(sc.kernels.loss_sums(t[None], sc.y_score, "softmax", sc.weights,
+                                                ignore_index=ignore_index))
+    if sums[:, 2].any():
+        raise ValueError(
+            f"y_true holds class indices outside [0, {sc.y_score.shape[2]}) (the columns of "
+            "logits)."
+        )
+    return _reduce(sums, reduction, sc, _batched)
+
+
+@batchable
+def binary_cross_entropy(
+    y_true, y_score, *, from_logits=False, sample_weight=None, reduction="mean", backend=None,
+    _batched,
+):
+    """Binary cross-entropy of probabilities, or of logits with ``from_logits=True``
+    (computed as ``max(x, 0) - x * y + log1p(exp(-|x|))``, stable for any logit). Targets
+    are in ``[0, 1]`` (soft labels allowed), one per score; log-probabilities are clamped
+    at -100 as in PyTorch.
+
+    >>> round(binary_cross_entropy([0, 1, 1], [0.1, 0.8, 0.6]), 6)
+    0.279777
+    >>> round(binary_cross_entropy([0, 1], [-1e4, 1e4], from_logits=True), 6)
+    0.0
+    """
+    _check_reduction(reduction)
+    sc = check_scores(y_true, y_score, sample_weight, batched=_batched, backend=backend)
+    rng = sc.score_range()
+    if rng[..., 2].any():
+        raise ValueError("y_score contains NaN or infinity.")
+    if not from_logits and (rng[..., 0].min() < 0 or rng[..., 1].max() > 1):
+        raise ValueError(
+            "y_score must hold probabilities in [0, 1]; pass from_logits=True for logits."
+        )
+    t = sc.y_true
+    s = sc.y_score[:, :, None] if sc.y_score.ndim == 2 else sc.y_score
+    t3 = (t[:, None] if t.ndim == 1 else t)[None]
+    if t3.shape[1:] != s.shape[1:]:
+        raise ValueError(
+            f"y_true has shape {tuple(t.shape)} but y_score has {tuple(sc.y_score.shape[1:])}."
+        )
+    if t.dtype.kind not in "biuf":
+        raise ValueError(f"y_true must hold targets in [0, 1]; got dtype {t.dtype}.")
+    t_rng = sc.kernels.score_range(t3)
+    if t_rng[..., 2].any() or t_rng[..., 0].min() < 0 or t_rng[..., 1].max() > 1:
+        raise ValueError("y_true must hold finite targets in [0, 1].")
+    kind = "sigmoid" if from_logits else "binary_proba"
+    sums = _arrays.to_host(sc.kernels.loss_sums(t3, s, kind, sc.weights))
+    return _reduce(sums, reduction, sc, _batched)
+
+
+def vgap(train_loss, val_loss):
+    """Validation gap ``|train_loss - val_loss|``, per epoch when given sequences.
+
+    >>> vgap(0.21, 0.35)
+    0.13999999999999999
+    >>> vgap([0.9, 0.5, 0.3], [1.0, 0.6, 0.5]).round(3).tolist()
+    [0.1, 0.1, 0.2]
+    """
+    ctx = _arrays.context_of(train_loss=train_loss, val_loss=val_loss)
+    train = np.asarray(_arrays.to_host(_arrays.to_kernel(train_loss, "train_loss", ctx)),
+                       dtype=np.float64)
+    val = np.asarray(_arrays.to_host(_arrays.to_kernel(val_loss, "val_loss", ctx)),
+                     dtype=np.float64)
+    if train.shape != val.shape:
+        raise ValueError(
+            f"train_loss and val_loss must have one shape; got {train.shape} and {val.shape}."
+        )
+    gap = np.abs(train - val)
+    return _arrays.wrap(gap if gap.ndim else float(gap), ctx)

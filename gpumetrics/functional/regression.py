@@ -1,0 +1,243 @@
+"""Regression metrics with scikit-learn's names, arguments and edge cases (multioutput,
+sample_weight, force_finite), plus ``pearson_corrcoef``.
+
+All of them read one float64 state per output, built in one pass by the ``moments``
+kernel: the total weight, the means and sums of squared deviations of y_true, y_pred and
+the error, their co-moment, the absolute and absolute-percentage error sums, and the
+largest error. States merge by Chan's formulas, never through raw moments, so data far from
+zero (mean 1e8, std 1) lose no precision.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from gpumetrics import _arrays
+from gpumetrics._warnings import UndefinedMetricWarning
+from gpumetrics.functional._batching import batch_result, batchable
+from gpumetrics.functional._scores import check_scores
+
+W, MEAN_TRUE, M2_TRUE, MEAN_PRED, M2_PRED, COMOMENT, MEAN_ERR, M2_ERR, ABS, APE, MAX = range(11)
+MULTIOUTPUT = ("raw_values", "uniform_average", "variance_weighted")
+
+
+def _state(y_true, y_pred, sample_weight, backend, batched, multioutput, allowed):
+    """Checked inputs, the ``(K, L, 11)`` moments state and the output weights."""
+    sc = check_scores(y_true, y_pred, sample_weight, batched=batched, backend=backend,
+                      score_name="y_pred")
+    t, p = sc.y_true, sc.y_score
+    if t.dtype.kind not in "biuf":
+        raise ValueError(f"y_true must hold numbers; got dtype {t.dtype}.")
+    t2 = t[:, None] if t.ndim == 1 else t
+    p3 = p[:, :, None] if p.ndim == 2 else p
+    if t2.shape[1] != p3.shape[2]:
+        raise ValueError(
+            f"y_true and y_pred have different number of output ({t2.shape[1]}!={p3.shape[2]})"
+        )
+    if sc.score_range()[..., 2].any() or (
+        t.dtype.kind == "f" and sc.kernels.score_range(t2[None])[..., 2].any()
+    ):
+        raise ValueError("Input contains NaN or infinity; y_true and y_pred must be finite.")
+    n_outputs = t2.shape[1]
+    if isinstance(multioutput, str):
+        if multioutput not in allowed:
+            raise ValueError(
+                f"Allowed 'multioutput' string values are {allowed}. You provided "
+                f"multioutput={multioutput!r}"
+            )
+    elif multioutput is not None:
+        multioutput = np.asarray(_arrays.to_host(_arrays.to_kernel(multioutput, "multioutput")),
+                                 dtype=np.float64)
+        if n_outputs == 1:
+            raise ValueError("Custom weights are useful only in multi-output cases.")
+        if multioutput.shape != (n_outputs,):
+            raise ValueError(
+                f"There must be equally many custom weights ({multioutput.shape[0]}) as "
+                f"outputs ({n_outputs})."
+            )
+    state = _arrays.to_host(sc.kernels.moments(t2[None], p3, sc.weights))
+    return sc, state, multioutput
+
+
+def _weights_sum(state):
+    total = state[..., W]
+    if (total == 0).any():
+        raise ZeroDivisionError("Weights sum to zero, can't be normalized")
+    return total
+
+
+def _combine(per_output, multioutput, sc, batched, denominator=None):
+    """Average the ``(K, L)`` per-output values as ``multioutput`` says."""
+    if isinstance(multioutput, str) and multioutput == "raw_values":
+        return _arrays.wrap(per_output if batched else per_output[0], sc.ctx)
+    if isinstance(multioutput, str) and multioutput == "variance_weighted":
+        weights = denominator
+    elif isinstance(multioutput, np.ndarray):
+        weights = np.broadcast_to(multioutput, per_output.shape)
+    else:
+        weights = None
+    if weights is None:
+        values = per_output.mean(axis=1)
+    else:
+        values = np.array([
+            np.average(v, weights=w) if np.any(w) else np.mean(v)
+            for v, w in zip(per_output, weights, strict=True)
+        ])
+    return batch_result(values, sc.ctx, batched)
+
+
+def _squared_error(state):
+    return state[..., M2_ERR] + state[..., W] * state[..., MEAN_ERR] ** 2
+
+
+@batchable
+def mean_squared_error(
+    y_true, y_pred, *, sample_weight=None, multioutput="uniform_average", backend=None,
+    _batched,
+):
+    """Mean squared error.
+
+    >>> mean_squared_error([3, -0.5, 2, 7], [2.5, 0.0, 2, 8])
+    0.375
+    """
+    sc, state, mo = _state(y_true, y_pred, sample_weight, backend, _batched, multioutput,
+                           MULTIOUTPUT[:2])
+    return _combine(_squared_error(state) / _weights_sum(state), mo, sc, _batched)
+
+
+@batchable
+def root_mean_squared_error(
+    y_true, y_pred, *, sample_weight=None, multioutput="uniform_average", backend=None,
+    _batched,
+):
+    """Root mean squared error (the root is taken per output, then averaged).
+
+    >>> root_mean_squared_error([3, -0.5, 2, 7], [2.5, 0.0, 2, 8])
+    0.6123724356957945
+    """
+    sc, state, mo = _state(y_true, y_pred, sample_weight, backend, _batched, multioutput,
+                           MULTIOUTPUT[:2])
+    return _combine(np.sqrt(_squared_error(state) / _weights_sum(state)), mo, sc, _batched)
+
+
+@batchable
+def mean_absolute_error(
+    y_true, y_pred, *, sample_weight=None, multioutput="uniform_average", backend=None,
+    _batched,
+):
+    """Mean absolute error.
+
+    >>> mean_absolute_error([3, -0.5, 2, 7], [2.5, 0.0, 2, 8])
+    0.5
+    """
+    sc, state, mo = _state(y_true, y_pred, sample_weight, backend, _batched, multioutput,
+                           MULTIOUTPUT[:2])
+    return _combine(state[..., ABS] / _weights_sum(state), mo, sc, _batched)
+
+
+@batchable
+def mean_absolute_percentage_error(
+    y_true, y_pred, *, sample_weight=None, multioutput="uniform_average", backend=None,
+    _batched,
+):
+    """Mean of ``|y_pred - y_true| / max(|y_true|, eps)`` (a fraction, not a percentage).
+
+    >>> mean_absolute_percentage_error([3, -0.5, 2, 7], [2.5, 0.0, 2, 8])
+    0.3273809523809524
+    """
+    sc, state, mo = _state(y_true, y_pred, sample_weight, backend, _batched, multioutput,
+                           MULTIOUTPUT[:2])
+    return _combine(state[..., APE] / _weights_sum(state), mo, sc, _batched)
+
+
+@batchable
+def max_error(y_true, y_pred, *, backend=None, _batched):
+    """Largest absolute error (single output only).
+
+    >>> max_error([3, 2, 7, 1], [4, 2, 7, 1])
+    1.0
+    """
+    sc, state, _ = _state(y_true, y_pred, None, backend, _batched, "uniform_average",
+                          MULTIOUTPUT)
+    if state.shape[1] != 1:
+        raise ValueError("Multioutput not supported in max_error")
+    return batch_result(state[:, 0, MAX], sc.ctx, _batched)
+
+
+def _assemble(numerator, denominator, multioutput, force_finite, sc, batched):
+    """scikit-learn's ``_assemble_r2_explained_variance`` on (K, L) arrays."""
+    nonzero_den = denominator != 0
+    if not force_finite:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scores = 1 - numerator / denominator
+    else:
+        nonzero_num = numerator != 0
+        scores = np.ones_like(numerator)
+        valid = nonzero_den & nonzero_num
+        scores[valid] = 1 - numerator[valid] / denominator[valid]
+        scores[nonzero_num & ~nonzero_den] = 0.0
+    if isinstance(multioutput, str) and multioutput == "variance_weighted":
+        weights = np.where(nonzero_den.any(axis=1, keepdims=True), denominator, 1.0)
+        return _combine(scores, "variance_weighted", sc, batched, weights)
+    return _combine(scores, multioutput, sc, batched)
+
+
+@batchable
+def r2_score(
+    y_true, y_pred, *, sample_weight=None, multioutput="uniform_average", force_finite=True,
+    backend=None, _batched,
+):
+    """Coefficient of determination, ``1 - SS_res / SS_tot``.
+
+    >>> r2_score([3, -0.5, 2, 7], [2.5, 0.0, 2, 8])
+    0.9486081370449679
+    """
+    sc, state, mo = _state(y_true, y_pred, sample_weight, backend, _batched, multioutput,
+                           MULTIOUTPUT)
+    if sc.n_samples < 2:
+        warnings.warn("R^2 score is not well-defined with less than two samples.",
+                      UndefinedMetricWarning, stacklevel=3)
+        return batch_result(np.full(state.shape[0], np.nan), sc.ctx, _batched)
+    return _assemble(_squared_error(state), state[..., M2_TRUE], mo, force_finite, sc,
+                     _batched)
+
+
+@batchable
+def explained_variance_score(
+    y_true, y_pred, *, sample_weight=None, multioutput="uniform_average", force_finite=True,
+    backend=None, _batched,
+):
+    """Explained variance, ``1 - Var(y_true - y_pred) / Var(y_true)``.
+
+    >>> explained_variance_score([3, -0.5, 2, 7], [2.5, 0.0, 2, 8])
+    0.9571734475374732
+    """
+    sc, state, mo = _state(y_true, y_pred, sample_weight, backend, _batched, multioutput,
+                           MULTIOUTPUT)
+    total = _weights_sum(state)
+    return _assemble(state[..., M2_ERR] / total, state[..., M2_TRUE] / total, mo, force_finite,
+                     sc, _batched)
+
+
+@batchable
+def pearson_corrcoef(
+    y_true, y_pred, *, sample_weight=None, multioutput="uniform_average", backend=None,
+    _batched,
+):
+    """Pearson correlation of y_true and y_pred, per output; NaN (with a warning) where
+    either is constant.
+
+    >>> round(pearson_corrcoef([1.0, 2.0, 3.0, 4.0], [1.1, 1.9, 3.2, 3.9]), 6)
+    0.993371
+    """
+    sc, state, mo = _state(y_true, y_pred, sample_weight, backend, _batched, multioutput,
+                           MULTIOUTPUT[:2])
+    denominator = np.sqrt(state[..., M2_TRUE] * state[..., M2_PRED])
+    if (denominator == 0).any():
+        warnings.warn("y_true or y_pred is constant; the correlation is undefined (NaN).",
+                      UndefinedMetricWarning, stacklevel=3)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(denominator > 0, state[..., COMOMENT] / denominator, np.nan)
+    return _combine(np.clip(r, -1.0, 1.0), mo, sc, _batched)
