@@ -222,6 +222,16 @@ def rank_auc(y_true, y_score, sample_weight=None):
     return out
 
 
+def refine_auc(y_true, y_score, lo, hi, n_bins, edges=None, sample_weight=None):
+    """The exact ``rank_auc`` of every column, reached from the score bins: only bins
+    holding both classes need sorting (the others are ordered by the bins). This oracle
+    checks the arguments as the refining backends do and sorts everything."""
+    y_true, y_score, lo, hi, n_bins, edges, w, _ = _common.prepare_histogram(
+        y_true, y_score, lo, hi, n_bins, edges, sample_weight, None
+    )
+    return rank_auc(y_true, y_score, w)
+
+
 def clf_curve(y_true, y_score, sample_weight=None):
     """scikit-learn's binary curve of one column: distinct thresholds in decreasing order
     and, at each, the false and true positives scored at or above it (float64). Samples of
