@@ -28,7 +28,7 @@ rank_auc(y_true, y_score, sample_weight) -> (K, L, 3) exact [negatives, positive
 refine_auc(y_true, y_score, lo, hi, n_bins, edges, sample_weight) -> as rank_auc, sorting
     only the bins that hold both classes
 clf_curve(y_true, y_score, sample_weight) -> (thresholds, fps, tps) of one (N,) column
-moments(y_true, y_pred, sample_weight, out) -> (K, L, 11) Chan-merged regression state
+moments(y_true, y_pred, sample_weight, out) -> (K, L, 13) Chan-merged regression state
 loss_sums(y_true, y_score, kind, sample_weight, ignore_index, eps, out) -> (K, 4)
 """
 

@@ -151,8 +151,12 @@ def prepare_bincount(y, offset, size, out, xp=np):
 
 FLOAT_KINDS = "f"
 MOMENTS = ("weight", "mean_true", "m2_true", "mean_pred", "m2_pred", "comoment",
-           "mean_error", "m2_error", "abs_error", "abs_pct_error", "max_abs_error")
-"""Fields of the ``moments`` state, in order (last axis of its output)."""
+           "mean_error", "m2_error", "abs_error", "abs_pct_error", "max_abs_error",
+           "shift_true", "shift_pred")
+"""Fields of the ``moments`` state, in order (last axis of its output). ``mean_true`` and
+``mean_pred`` are taken relative to ``shift_true`` and ``shift_pred`` (a value of the data),
+so that the differences of means Chan's merge needs keep full precision when the data sit
+far from zero."""
 
 
 def as_score_array(y, name: str, xp=np):
@@ -243,17 +247,20 @@ def prepare_moments(y_true, y_pred, sample_weight, out, xp=np):
 
 
 def merge_moments(a, b):
-    """Merge two ``moments`` states (..., 11) with Chan's formulas; returns a new array."""
+    """Merge two ``moments`` states (..., 13) with Chan's formulas; returns a new array
+    (in ``a``'s shifts). Associative and commutative up to rounding."""
     a = np.asarray(a, np.float64)
     b = np.asarray(b, np.float64)
     wa, wb = a[..., 0], b[..., 0]
     W = wa + wb
     with np.errstate(invalid="ignore", divide="ignore"):
         f = np.where(W != 0, wb / np.where(W != 0, W, 1.0), 0.0)
-    out = a + b  # weight, abs sums and the m2 terms add; means and the rest fixed below
+    out = a + b  # weight and the absolute sums add; the rest is set below
     cross = wa * f
-    d_true = b[..., 1] - a[..., 1]
-    d_pred = b[..., 3] - a[..., 3]
+    # b's means in a's frame: the shifts are data values, so their difference is exact
+    # for data of one magnitude
+    d_true = (b[..., 1] + (b[..., 11] - a[..., 11])) - a[..., 1]
+    d_pred = (b[..., 3] + (b[..., 12] - a[..., 12])) - a[..., 3]
     d_err = b[..., 6] - a[..., 6]
     out[..., 1] = a[..., 1] + d_true * f
     out[..., 3] = a[..., 3] + d_pred * f
@@ -262,6 +269,7 @@ def merge_moments(a, b):
     out[..., 4] = a[..., 4] + b[..., 4] + d_pred * d_pred * cross
     out[..., 5] = a[..., 5] + b[..., 5] + d_true * d_pred * cross
     out[..., 7] = a[..., 7] + b[..., 7] + d_err * d_err * cross
+    out[..., 11:] = a[..., 11:]
     empty_b = wb == 0
     out[empty_b] = a[empty_b]
     empty_a = (wa == 0) & ~empty_b

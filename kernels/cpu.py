@@ -701,7 +701,8 @@ _MOMENT_BLOCK = 1024  # samples per two-pass block: the block stays in L1 betwee
 
 @njit(inline="always")
 def _merge_state(a, b):
-    """Merge moments state ``b`` into ``a`` in place (Chan et al.)."""
+    """Merge moments state ``b`` into ``a`` in place (Chan et al.; ``_common.merge_moments``
+    for one column)."""
     wb = b[0]
     if b[10] > a[10]:
         a[10] = b[10]
@@ -709,14 +710,15 @@ def _merge_state(a, b):
         return
     wa = a[0]
     if wa == 0:
-        for f in range(10):
-            a[f] = b[f]
+        for f in range(13):
+            if f != 10:
+                a[f] = b[f]
         return
     W = wa + wb
     frac = wb / W
     cross = wa * frac
-    d_true = b[1] - a[1]
-    d_pred = b[3] - a[3]
+    d_true = (b[1] + (b[11] - a[11])) - a[1]
+    d_pred = (b[3] + (b[12] - a[12])) - a[3]
     d_err = b[6] - a[6]
     a[0] = W
     a[1] += d_true * frac
@@ -741,7 +743,7 @@ def _moments_loop(y_true, y_pred, weight, shift_true, shift_pred, private, n_chu
         kt = min(k, y_true.shape[0] - 1)
         yt = y_true[kt]
         yp = y_pred[k]
-        block = np.zeros(11)
+        block = np.zeros(13)
         for b0 in range(start, stop, _MOMENT_BLOCK):
             b1 = min(b0 + _MOMENT_BLOCK, stop)
             for j in range(L):
@@ -795,6 +797,8 @@ def _moments_loop(y_true, y_pred, weight, shift_true, shift_pred, private, n_chu
                 block[8] = sabs
                 block[9] = sape
                 block[10] = mx
+                block[11] = shift_true[kt, j]
+                block[12] = shift_pred[k, j]
                 _merge_state(private[task, j], block)
 
 
@@ -810,15 +814,14 @@ def _merge_private(private, n_chunks, out):
 def moments(y_true, y_pred, sample_weight=None, out=None):
     y_true, y_pred, w, out = _common.prepare_moments(y_true, y_pred, sample_weight, out)
     K, N, L = y_pred.shape
-    n_chunks = _n_chunks(N * L, 11 * L)
-    private = np.zeros((K * n_chunks, L, 11), np.float64)
+    fields = len(_common.MOMENTS)
+    n_chunks = _n_chunks(N * L, fields * L)
+    private = np.zeros((K * n_chunks, L, fields), np.float64)
     shift_true = np.ascontiguousarray(y_true[:, 0, :], dtype=np.float64)
     shift_pred = np.ascontiguousarray(y_pred[:, 0, :], dtype=np.float64)
     _moments_loop(y_true, y_pred, w, shift_true, shift_pred, private, n_chunks)
     state = np.zeros_like(out)
     _merge_private(private, n_chunks, state)
-    state[..., 1] += shift_true
-    state[..., 3] += shift_pred
     out[...] = _common.merge_moments(out, state)
     return out
 

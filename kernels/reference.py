@@ -262,23 +262,27 @@ _EPS64 = np.finfo(np.float64).eps
 
 
 def moments(y_true, y_pred, sample_weight=None, out=None):
-    """Merge the regression state of every column into ``out`` ``(K, L, 11)`` (float64):
-    total weight; mean and sum of squared deviations of y_true, of y_pred and of the error
-    ``y_pred - y_true``; the co-moment of y_true and y_pred; the weighted sums of
-    ``|error|`` and ``|error| / max(|y_true|, eps)``; and the largest ``|error|``. Two-pass
-    per call, merged with Chan's formulas: no raw-moment cancellation."""
+    """Merge the regression state of every column into ``out`` ``(K, L, 13)`` (float64,
+    fields ``_common.MOMENTS``): total weight; mean and sum of squared deviations of
+    y_true, of y_pred and of the error ``y_pred - y_true``; the co-moment of y_true and
+    y_pred; the weighted sums of ``|error|`` and ``|error| / max(|y_true|, eps)``; the
+    largest ``|error|``; and the shifts (each column's first values) the means of y_true
+    and y_pred are taken from. Two-pass per call, merged with Chan's formulas: no raw
+    moments, no cancellation."""
     y_true, y_pred, w, out = _common.prepare_moments(y_true, y_pred, sample_weight, out)
     K, N, L = y_pred.shape
     t = np.broadcast_to(y_true, (K, N, L)).astype(np.float64)
     p = y_pred.astype(np.float64)
     e = p - t
+    shift_t = t[:, :1, :]
+    shift_p = p[:, :1, :]
     ww = np.ones((K, N, 1)) if w is None else np.broadcast_to(w[:, :, None], (K, N, 1))
     W = ww.sum(axis=1)  # (K, 1)
     safe = np.where(W != 0, W, 1.0)
-    state = np.zeros((K, L, 11))
+    state = np.zeros((K, L, len(_common.MOMENTS)))
     state[..., 0] = W
     dev = {}
-    for field, x in ((1, t), (3, p), (6, e)):
+    for field, x in ((1, t - shift_t), (3, p - shift_p), (6, e)):
         mean = (ww * x).sum(axis=1) / safe
         state[..., field] = mean
         dev[field] = x - mean[:, None, :]
@@ -287,6 +291,8 @@ def moments(y_true, y_pred, sample_weight=None, out=None):
     state[..., 8] = (ww * np.abs(e)).sum(axis=1)
     state[..., 9] = (ww * np.abs(e) / np.maximum(np.abs(t), _EPS64)).sum(axis=1)
     state[..., 10] = np.abs(e).max(axis=1, initial=0.0)
+    state[..., 11] = shift_t[:, 0, :]
+    state[..., 12] = shift_p[:, 0, :]
     out[...] = _common.merge_moments(out, state)
     return out
 

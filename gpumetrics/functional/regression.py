@@ -20,11 +20,12 @@ from gpumetrics.functional._batching import batch_result, batchable
 from gpumetrics.functional._scores import check_scores
 
 W, MEAN_TRUE, M2_TRUE, MEAN_PRED, M2_PRED, COMOMENT, MEAN_ERR, M2_ERR, ABS, APE, MAX = range(11)
+# (fields 11 and 12 are the shifts of the means, which no metric here needs)
 MULTIOUTPUT = ("raw_values", "uniform_average", "variance_weighted")
 
 
 def _state(y_true, y_pred, sample_weight, backend, batched, multioutput, allowed):
-    """Checked inputs, the ``(K, L, 11)`` moments state and the output weights."""
+    """Checked inputs, the ``(K, L, 13)`` moments state and the output weights."""
     sc = check_scores(y_true, y_pred, sample_weight, batched=batched, backend=backend,
                       score_name="y_pred")
     t, p = sc.y_true, sc.y_score

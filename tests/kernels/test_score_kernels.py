@@ -1,0 +1,178 @@
+"""The score kernels (ranges, histograms, exact ranking, curves, moments, losses) of every
+implementation against the NumPy reference."""
+
+import numpy as np
+import pytest
+from gpumetrics.kernels import _common
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gpumetrics import dispatch
+
+reference = dispatch._load("reference")
+OTHERS = [name for name in dispatch.available() if name not in ("reference", "cuda")]
+SCORE_DTYPES = [np.float32, np.float64]
+
+
+@pytest.fixture(params=OTHERS, scope="module")
+def impl(request):
+    return dispatch._load(request.param)
+
+
+def close(actual, expected, rtol=1e-12):
+    assert actual.dtype == expected.dtype and actual.shape == expected.shape
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=1e-9)
+
+
+@st.composite
+def score_case(draw):
+    """(y_true, y_score, weight): indicators or class codes, tied or continuous scores."""
+    K = draw(st.integers(1, 3))
+    N = draw(st.integers(1, 400))
+    L = draw(st.integers(1, 4))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    dtype = draw(st.sampled_from(SCORE_DTYPES))
+    levels = draw(st.sampled_from([None, 2, 10]))  # None: continuous; else many ties
+    scores = rng.normal(scale=draw(st.sampled_from([1.0, 1e3])), size=(K, N, L))
+    if levels is not None:
+        scores = rng.integers(0, levels, size=(K, N, L)).astype(float)
+    scores = scores.astype(dtype)
+    if draw(st.booleans()):
+        y_true = (rng.random((draw(st.sampled_from([1, K])), N, L)) < 0.4).astype(np.uint8)
+    else:
+        y_true = rng.integers(-1, L + 1, size=(draw(st.sampled_from([1, K])), N))
+    weight = None
+    if draw(st.booleans()):
+        weight = rng.random((draw(st.sampled_from([1, K])), N))
+        weight[:, ::3] = 0
+    return y_true, scores, weight
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=score_case(), n_bins=st.sampled_from([1, 3, 64]), use_edges=st.booleans())
+def test_histogram_and_refinement_match_reference(impl, case, n_bins, use_edges):
+    y_true, scores, weight = case
+    rng_ = reference.score_range(scores)
+    close(impl.score_range(scores), rng_)
+    lo, hi = rng_[..., 0], rng_[..., 1]
+    edges = np.linspace(-1.0, 1.0, n_bins) if use_edges else None
+    expected = reference.score_histogram(y_true, scores, lo, hi, n_bins, edges, weight)
+    actual = impl.score_histogram(y_true, scores, lo, hi, n_bins, edges, weight)
+    close(actual, expected)
+    # every sample lands in exactly one bin
+    total = expected.sum(axis=(2, 3))
+    if weight is None:
+        assert (total == scores.shape[1]).all()
+    exact = reference.rank_auc(y_true, scores, weight)
+    close(impl.rank_auc(y_true, scores, weight), exact)
+    close(impl.refine_auc(y_true, scores, lo, hi, n_bins, edges, weight), exact)
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=score_case())
+def test_curve_matches_reference(impl, case):
+    y_true, scores, weight = case
+    t = (y_true[0, :, 0] if y_true.ndim == 3 else y_true[0] == 0).astype(np.uint8)
+    s = scores[0, :, 0]
+    w = None if weight is None else weight[0]
+    for a, b in zip(impl.clf_curve(t, s, w), reference.clf_curve(t, s, w), strict=True):
+        close(a, b)
+
+
+def test_rank_auc_counts_ties_as_one_half(impl):
+    y = np.array([0, 1, 0, 1], np.uint8)[None, :, None]
+    s = np.array([0.5, 0.5, 0.2, 0.9])[None, :, None]
+    neg, pos, u = impl.rank_auc(y, s)[0, 0]
+    assert (neg, pos, u) == (2.0, 2.0, 3.5)  # AUC 0.875
+
+
+def test_rank_auc_is_exact_beyond_float_counts(impl):
+    # 2U is counted in int64: no rounding for counts far past float32's 2^24
+    n = 1 << 13
+    y = np.r_[np.zeros(n, np.uint8), np.ones(n, np.uint8)][None, :, None]
+    s = np.r_[np.arange(n), np.arange(n) + 0.5][None, :, None]
+    neg, pos, u = impl.rank_auc(y, s)[0, 0]
+    assert u == n * (n + 1) / 2
+
+
+def absolute(state):
+    """A moments state without its shifts (means from zero): comparable across frames."""
+    state = np.array(state, np.float64)
+    state[..., 1] += state[..., 11]
+    state[..., 3] += state[..., 12]
+    return state[..., :11]
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), K=st.integers(1, 3), N=st.integers(1, 3000),
+       L=st.integers(1, 3), offset=st.sampled_from([0.0, 1e8]), weighted=st.booleans())
+def test_moments_match_two_pass(impl, seed, K, N, L, offset, weighted):
+    rng = np.random.default_rng(seed)
+    y_true = rng.normal(offset, 1.0, (1, N, L))
+    y_pred = y_true + rng.normal(0, 0.5, (K, N, L))
+    w = rng.random((1, N)) if weighted else None
+    expected = reference.moments(y_true, y_pred, w)
+    np.testing.assert_allclose(absolute(impl.moments(y_true, y_pred, w)), absolute(expected),
+                               rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), N=st.integers(2, 2000), cuts=st.integers(1, 5))
+def test_moments_merge_any_split(impl, seed, N, cuts):
+    """Streaming: states of any split, merged in any order, equal the one-shot state."""
+    rng = np.random.default_rng(seed)
+    y_true = rng.normal(1e8, 1.0, (1, N, 1))
+    y_pred = y_true + rng.normal(0, 1.0, (1, N, 1))
+    whole = impl.moments(y_true, y_pred)
+    bounds = np.unique(np.r_[0, np.sort(rng.integers(0, N, cuts)), N])
+    pieces = list(zip(bounds[:-1], bounds[1:], strict=True))
+    states = [impl.moments(y_true[:, a:b], y_pred[:, a:b]) for a, b in pieces]
+    rng.shuffle(states)
+    merged = states[0]
+    for state in states[1:]:
+        merged = _common.merge_moments(merged, state)
+    np.testing.assert_allclose(absolute(merged), absolute(whole), rtol=1e-12, atol=1e-12)
+    streamed = np.zeros_like(whole)
+    for a, b in pieces:
+        impl.moments(y_true[:, a:b], y_pred[:, a:b], out=streamed)
+    np.testing.assert_allclose(absolute(streamed), absolute(whole), rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), K=st.integers(1, 3), N=st.integers(1, 300),
+       C=st.integers(1, 6), kind=st.sampled_from(_common.LOSSES), weighted=st.booleans(),
+       scale=st.sampled_from([1.0, 1e4]))
+def test_loss_sums_match_reference(impl, seed, K, N, C, kind, weighted, scale):
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(0, scale, (K, N, C))
+    w = rng.random((1, N)) if weighted else None
+    if kind in ("softmax", "proba"):
+        y_true = rng.integers(-1, C + 1, (1, N))
+        scores = logits
+        if kind == "proba":
+            e = np.exp(logits / scale - (logits / scale).max(axis=2, keepdims=True))
+            scores = e / e.sum(axis=2, keepdims=True) if C > 1 else rng.random((K, N, 1))
+        expected = reference.loss_sums(y_true, scores, kind, w, ignore_index=-1, eps=1e-15)
+        actual = impl.loss_sums(y_true, scores, kind, w, ignore_index=-1, eps=1e-15)
+    else:
+        y_true = rng.random((1, N, C))
+        scores = logits if kind == "sigmoid" else 1 / (1 + np.exp(-logits))
+        expected = reference.loss_sums(y_true, scores, kind, w)
+        actual = impl.loss_sums(y_true, scores, kind, w)
+    assert np.isfinite(actual).all()
+    close(actual, expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["reference", *OTHERS])
+def test_score_kernels_reject_bad_shapes(name):
+    k = dispatch._load(name)
+    with pytest.raises(ValueError, match="y_score must be 3-D"):
+        k.rank_auc(np.zeros((1, 3), np.int64), np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="does not match"):
+        k.score_histogram(np.zeros((1, 4, 2), np.uint8), np.zeros((1, 3, 2)), 0.0, 1.0, 4)
+    with pytest.raises(ValueError, match="n_bins must be >= 1"):
+        k.score_histogram(np.zeros((1, 3), np.int64), np.zeros((1, 3, 1)), 0.0, 1.0, 0)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        k.loss_sums(np.zeros((1, 3), np.int64), np.zeros((1, 3, 2)), "hinge")
+    with pytest.raises(ValueError, match="y_score must hold numeric"):
+        k.clf_curve(np.zeros(2, np.uint8), np.array(["a", "b"]))
