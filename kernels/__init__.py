@@ -21,7 +21,7 @@ label_range(y) -> (min, max);  bincount(y, offset, size, out) -> (size,)
 Score kernels take ``y_score`` as ``(K, N, L)`` (L score columns) and ``y_true`` as
 ``(1 or K, N, L)`` indicators or ``(1 or K, N)`` class indices (positive where == l):
 
-score_range(y_score) -> (K, L, 3) min, max, non-finite count
+score_range(y_score) -> (K, L, 3) min, max, 1 if any score is NaN or infinite
 score_histogram(y_true, y_score, lo, hi, n_bins, edges, sample_weight, out)
     -> (K, L, B, 2) per-bin [negatives, positives]
 rank_auc(y_true, y_score, sample_weight) -> (K, L, 3) exact [negatives, positives, U]

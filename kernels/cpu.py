@@ -316,39 +316,41 @@ def bincount(y, offset, size, out=None):
 # --- scores: ranges, histograms, exact ranking -----------------------------------------
 
 
-@njit(parallel=True, nogil=True, cache=True)
-def _range_scores_loop(y_score, private, n_chunks):
-    K, N, L = y_score.shape
-    for task in prange(K * n_chunks):
-        k, start, stop = _task_span(task, n_chunks, N)
-        row = private[task]
-        for j in range(L):
-            row[j, 0] = np.inf
-            row[j, 1] = -np.inf
-        for i in range(start, stop):
-            for j in range(L):
-                v = np.float64(y_score[k, i, j])
-                if np.isfinite(v):
-                    row[j, 0] = min(row[j, 0], v)
-                    row[j, 1] = max(row[j, 1], v)
-                else:
-                    row[j, 2] += 1
-
-
 def score_range(y_score):
     y_score = _common.as_score_array(y_score, "y_score")
     if y_score.ndim != 3:
         raise ValueError(f"y_score must be 3-D (K, N, L); got {y_score.ndim}-D.")
     K, N, L = y_score.shape
-    n_chunks = _n_chunks(N * L, 3 * L)
-    private = np.zeros((K * n_chunks, L, 3), np.float64)
-    _range_scores_loop(y_score, private, n_chunks)
-    private = private.reshape(K, n_chunks, L, 3)
-    out = np.empty((K, L, 3), np.float64)
-    out[..., 0] = private[..., 0].min(axis=1)
-    out[..., 1] = private[..., 1].max(axis=1)
-    out[..., 2] = private[..., 2].sum(axis=1)
+    out = np.zeros((K, L, 3), np.float64)
+    if N == 0:
+        out[..., 0], out[..., 1] = np.inf, -np.inf
+        return out
+    # NumPy's vectorised min and max, one slice of samples per thread: NaN propagates to
+    # both, so the two reductions also say whether any score is NaN or infinite.
+    cuts = np.linspace(0, N, min(numba.get_num_threads(), -(-N // _MIN_CHUNK)) + 1)
+    cuts = cuts.astype(np.int64)
+
+    def part(span):
+        piece = y_score[:, span[0]:span[1]]
+        return piece.min(axis=1), piece.max(axis=1)
+
+    spans = list(zip(cuts[:-1], cuts[1:], strict=True))
+    parts = list(_threads().map(part, spans)) if len(spans) > 1 else [part(spans[0])]
+    out[..., 0] = np.min([p[0] for p in parts], axis=0)
+    out[..., 1] = np.max([p[1] for p in parts], axis=0)
+    out[..., 2] = ~(np.isfinite(out[..., 0]) & np.isfinite(out[..., 1]))
     return out
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _threads() -> ThreadPoolExecutor:
+    """A shared pool for NumPy work that releases the GIL (reductions, sorts)."""
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max(2, numba.get_num_threads()))
+    return _POOL
 
 
 @njit(inline="always")
@@ -397,6 +399,48 @@ def _histogram_loop(y_true, indicator, y_score, lo, scale, n_bins, edges, weight
         private[task] += hist
 
 
+@njit(parallel=True, nogil=True, cache=True)
+def _histogram_count_loop(y_true, indicator, y_score, lo, scale, n_bins, edges, private,
+                          n_chunks):
+    # Unweighted: uint32 task-local counts (a task holds fewer than 2^32 samples) halve the
+    # histogram's cache footprint; 4096 bins x 2 classes then fit in L1.
+    K, N, L = y_score.shape
+    cells = private.shape[1]
+    for task in prange(K * n_chunks):
+        k, start, stop = _task_span(task, n_chunks, N)
+        hist = np.zeros(cells, dtype=np.uint32)
+        for i in range(start, stop):
+            for j in range(L):
+                b = _bin_of(y_score[k, i, j], lo[k, j], scale[k, j], n_bins, edges)
+                hist[(j * n_bins + b) * 2 + _is_positive(y_true, k, i, j, indicator)] += 1
+        for c in range(cells):
+            private[task, c] += hist[c]
+
+
+@njit(parallel=True, nogil=True, cache=True)
+def _histogram_column_loop(y_true, y_score, lo, scale, n_bins, private, n_chunks):
+    # The common case: one column of indicators, equal-width bins, no weights. Rows are
+    # hoisted and the bin is clamped without a data-dependent branch on the class.
+    K, N = y_score.shape
+    top = np.float64(n_bins - 1)
+    for task in prange(K * n_chunks):
+        k, start, stop = _task_span(task, n_chunks, N)
+        scores = y_score[k]
+        labels = y_true[min(k, y_true.shape[0] - 1)]
+        low = lo[k, 0]
+        step = scale[k, 0]
+        hist = np.zeros(2 * n_bins, dtype=np.uint32)
+        for i in range(start, stop):
+            f = (np.float64(scores[i]) - low) * step
+            if not f >= 0:  # also NaN: bin 0, as the reference
+                f = 0.0
+            if f > top:
+                f = top
+            hist[2 * np.int64(f) + (labels[i] != 0)] += 1
+        for c in range(2 * n_bins):
+            private[task, c] += hist[c]
+
+
 def score_histogram(y_true, y_score, lo, hi, n_bins, edges=None, sample_weight=None, out=None):
     y_true, y_score, lo, hi, B, edges, w, out = _common.prepare_histogram(
         y_true, y_score, lo, hi, n_bins, edges, sample_weight, out
@@ -408,7 +452,13 @@ def score_histogram(y_true, y_score, lo, hi, n_bins, edges=None, sample_weight=N
     n_chunks = _n_chunks(N * L, cells)
     private = np.zeros((K * n_chunks, cells), dtype=out.dtype)
     lo, scale = np.ascontiguousarray(lo), np.ascontiguousarray(scale)
-    _histogram_loop(*_as_3d(y_true), y_score, lo, scale, B, edges, w, private, n_chunks)
+    if w is None and edges is None and L == 1 and y_true.ndim == 3:
+        _histogram_column_loop(y_true[:, :, 0], y_score[:, :, 0], lo, scale, B, private,
+                               n_chunks)
+    elif w is None:
+        _histogram_count_loop(*_as_3d(y_true), y_score, lo, scale, B, edges, private, n_chunks)
+    else:
+        _histogram_loop(*_as_3d(y_true), y_score, lo, scale, B, edges, w, private, n_chunks)
     _sum_private(private, n_chunks, out.reshape(K, cells))
     return out
 

@@ -132,17 +132,16 @@ def bincount(y, offset, size, out=None):
 
 
 def score_range(y_score):
-    """``(K, L, 3)`` float64: smallest and largest finite score of each column, and the
-    number of non-finite scores (NaN, +-inf). A column with no finite score has min +inf
-    and max -inf."""
+    """``(K, L, 3)`` float64: the smallest and largest score of each column, and 1 where
+    the column holds a NaN or an infinite score (then the min and max are not meaningful).
+    An empty column has min +inf and max -inf."""
     y_score = _common.as_score_array(y_score, "y_score")
     if y_score.ndim != 3:
         raise ValueError(f"y_score must be 3-D (K, N, L); got {y_score.ndim}-D.")
-    finite = np.isfinite(y_score)
     out = np.empty(y_score.shape[:1] + y_score.shape[2:] + (3,), np.float64)
-    out[..., 0] = np.where(finite, y_score, np.inf).min(axis=1, initial=np.inf)
-    out[..., 1] = np.where(finite, y_score, -np.inf).max(axis=1, initial=-np.inf)
-    out[..., 2] = (~finite).sum(axis=1)
+    out[..., 0] = y_score.min(axis=1, initial=np.inf)
+    out[..., 1] = y_score.max(axis=1, initial=-np.inf)
+    out[..., 2] = ~np.isfinite(y_score).all(axis=1)
     return out
 
 

@@ -38,6 +38,10 @@ class Scores:
             self._range = _arrays.to_host(self.kernels.score_range(columns(self.y_score)))
         return self._range
 
+    def check_weights(self):
+        if self.weights is not None and not self.weights.any(axis=1).all():
+            raise ValueError("sample_weight must contain at least one non-zero number.")
+
     def check_finite(self, name: str = "y_score"):
         if self.score_range()[..., 2].any():
             raise ValueError(f"{name} contains NaN or infinity; scores must be finite.")

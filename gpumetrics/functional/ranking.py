@@ -288,7 +288,8 @@ def _det_from_counts(fps, tps, thresholds, drop_intermediate):
     first = first - 1 if first > 0 else None
     last = np.searchsorted(tps, tps[-1]) + 1
     sl = slice(first, last)
-    return fps[sl][::-1] / fps[-1], fns[sl][::-1] / tps[-1], thresholds[sl][::-1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return fps[sl][::-1] / fps[-1], fns[sl][::-1] / tps[-1], thresholds[sl][::-1]
 
 
 def _average_precision(fps, tps, thresholds) -> float:
@@ -490,10 +491,13 @@ def roc_auc_score(
         y01 = _labels_binary(sc.y_true, classes, classes[-1] if classes.shape[0] == 2 else None)
         if classes.shape[0] < 2:
             y01 = y01 & 0
+        else:
+            sc.check_weights()
         value, bound = score(_binary_problem(sc, y01))
         value, bound = value[:, 0], None if bound is None else bound[:, 0]
     elif ytype == "multilabel-indicator":
         _check_average(average)
+        sc.check_weights()
         problem, sample_avg = _multilabel_problems(sc, average)
         value, bound = score(problem)
         if average == "micro":
@@ -546,6 +550,7 @@ def _multiclass_auc(sc: Scores, classes, labels, multi_class, average, score):
             "Number of classes in y_true not equal to the number of columns in 'y_score'"
         )
     codes = _class_codes(sc.y_true, classes)
+    sc.check_weights()
     if multi_class == "ovo":
         if sc.weights is not None:
             raise ValueError(
@@ -609,6 +614,7 @@ def average_precision_score(
     """
     sc = check_scores(y_true, y_score, sample_weight, batched=_batched, backend=backend)
     sc.check_finite()
+    sc.check_weights()
     ytype, classes = target_type(sc.y_true, sc.kernels)
 
     def score(problem):
@@ -673,14 +679,20 @@ def _pos_label(classes: np.ndarray, pos_label):
 
 
 def _binary_curve(y_true, y_score, pos_label, sample_weight, thresholds, backend, batched,
-                  finish):
+                  finish, two_classes=False):
     sc = check_scores(y_true, y_score, sample_weight, batched=batched, backend=backend,
                       max_score_ndim=1)
     sc.check_finite()
+    sc.check_weights()
     ytype, classes = target_type(sc.y_true, sc.kernels)
     if not (ytype == "binary" or (ytype == "multiclass" and pos_label is not None)):
         raise ValueError(f"{ytype} format is not supported")
     pos = _pos_label(classes, pos_label)
+    if two_classes and classes.shape[0] != 2:
+        raise ValueError(
+            "Only one class is present in y_true. Detection error tradeoff curve is not "
+            "defined in that case."
+        )
     problem = _binary_problem(sc, _labels_binary(sc.y_true, classes, pos))
     h = None if thresholds is None else _histogram(problem, thresholds)
     curves = []
@@ -740,16 +752,10 @@ def det_curve(
     >>> fnr
     array([0. , 0.5, 0.5])
     """
-    def finish(fps, tps, thr):
-        if fps[-1] == 0 or tps[-1] == 0:
-            raise ValueError(
-                "Only one class is present in y_true. Detection error tradeoff curve is not "
-                "defined in that case."
-            )
-        return _det_from_counts(fps, tps, thr, drop_intermediate)
-
-    return _binary_curve(y_true, y_score, pos_label, sample_weight, None, backend, _batched,
-                         finish)
+    return _binary_curve(
+        y_true, y_score, pos_label, sample_weight, None, backend, _batched,
+        lambda f, t, thr: _det_from_counts(f, t, thr, drop_intermediate), two_classes=True,
+    )
 
 
 __all__ = [

@@ -37,10 +37,6 @@ def _state(y_true, y_pred, sample_weight, backend, batched, multioutput, allowed
         raise ValueError(
             f"y_true and y_pred have different number of output ({t2.shape[1]}!={p3.shape[2]})"
         )
-    if sc.score_range()[..., 2].any() or (
-        t.dtype.kind == "f" and sc.kernels.score_range(t2[None])[..., 2].any()
-    ):
-        raise ValueError("Input contains NaN or infinity; y_true and y_pred must be finite.")
     n_outputs = t2.shape[1]
     if isinstance(multioutput, str):
         if multioutput not in allowed:
@@ -59,6 +55,12 @@ def _state(y_true, y_pred, sample_weight, backend, batched, multioutput, allowed
                 f"outputs ({n_outputs})."
             )
     state = _arrays.to_host(sc.kernels.moments(t2[None], p3, sc.weights))
+    # One pass: a NaN or infinity in the inputs leaves the state non-finite.
+    if not np.isfinite(state).all():
+        raise ValueError(
+            "Input contains NaN or infinity (or values whose squares overflow float64); "
+            "y_true and y_pred must be finite."
+        )
     return sc, state, multioutput
 
 
