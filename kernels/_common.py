@@ -251,6 +251,11 @@ def merge_moments(a, b):
     (in ``a``'s shifts). Associative and commutative up to rounding."""
     a = np.asarray(a, np.float64)
     b = np.asarray(b, np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):  # a NaN state stays NaN, quietly
+        return _merge_moments(a, b)
+
+
+def _merge_moments(a, b):
     wa, wb = a[..., 0], b[..., 0]
     W = wa + wb
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -269,6 +269,11 @@ def moments(y_true, y_pred, sample_weight=None, out=None):
     and y_pred are taken from. Two-pass per call, merged with Chan's formulas: no raw
     moments, no cancellation."""
     y_true, y_pred, w, out = _common.prepare_moments(y_true, y_pred, sample_weight, out)
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN input: a NaN state, no warning
+        return _moments(y_true, y_pred, w, out)
+
+
+def _moments(y_true, y_pred, w, out):
     K, N, L = y_pred.shape
     t = np.broadcast_to(y_true, (K, N, L)).astype(np.float64)
     p = y_pred.astype(np.float64)

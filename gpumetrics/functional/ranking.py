@@ -63,8 +63,11 @@ class _Problem:
     def shape(self) -> tuple[int, int]:
         return self.scores.shape[0], self.scores.shape[2]
 
-    def class_counts(self) -> np.ndarray:
-        """``(L, 2)`` unweighted negatives and positives of each column."""
+    def class_counts(self, totals=None) -> np.ndarray:
+        """``(L, 2)`` unweighted negatives and positives of each column; ``totals``
+        ``(K, L, 2)`` from a kernel are those counts already when there are no weights."""
+        if totals is not None and self.weights is None:
+            return np.asarray(totals[0], np.int64)
         n, L = self.scores.shape[1], self.scores.shape[2]
         if self.y_pos.ndim == 3:
             pos = np.asarray(_arrays.to_host((self.y_pos[0] != 0).sum(axis=0)), np.int64)
@@ -116,12 +119,11 @@ def _auc_defined(counts: np.ndarray, totals: np.ndarray) -> np.ndarray:
 
 
 def _exact_auc(problem: _Problem, max_fpr):
-    counts = problem.class_counts()
     if max_fpr is not None and max_fpr != 1:
-        return _partial_auc(problem, counts, max_fpr), None
+        return _partial_auc(problem, problem.class_counts(), max_fpr), None
     stats = _arrays.to_host(problem.kernels.rank_auc(problem.y_pos, problem.scores,
                                                      problem.weights))
-    ok = _auc_defined(counts, stats[..., :2])
+    ok = _auc_defined(problem.class_counts(stats[..., :2]), stats[..., :2])
     with np.errstate(invalid="ignore", divide="ignore"):
         auc = stats[..., 2] / (stats[..., 0] * stats[..., 1])
     return np.where(ok, auc, np.nan), None
@@ -208,7 +210,8 @@ def _binned_auc(problem: _Problem, thresholds, refine: bool):
     h = _histogram(problem, thresholds)
     neg, pos = h.counts[..., 0], h.counts[..., 1]
     P, N = pos.sum(axis=2), neg.sum(axis=2)
-    ok = _auc_defined(problem.class_counts(), np.stack([N, P], axis=-1))
+    totals = np.stack([N, P], axis=-1)
+    ok = _auc_defined(problem.class_counts(totals), totals)
     pairs = np.where(ok, P * N, np.nan)
     if refine:
         stats = _arrays.to_host(problem.kernels.refine_auc(
@@ -414,6 +417,9 @@ def _labels_binary(t, classes, pos) -> object:
     """``y_true == pos`` as uint8, on the kernel's device."""
     if t.ndim == 2:
         t = t[:, 0]
+    if t.dtype.kind == "b" or (t.dtype == np.uint8 and classes.tolist() in ([0, 1], [1])):
+        if pos in (1, True):  # already 0/1 indicators: no copy
+            return t.view(np.uint8) if t.dtype.kind == "b" else t
     if t.dtype.kind in "biu" or t.dtype.kind == "f":
         return (t == pos).view(np.uint8) if isinstance(t, np.ndarray) else (t == pos)
     return (np.asarray(_arrays.to_host(t)) == pos).view(np.uint8)
