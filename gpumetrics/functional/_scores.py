@@ -92,6 +92,8 @@ def unique_labels(y, kernels) -> np.ndarray:
     """Sorted distinct values of a label array: counted for integers, sorted otherwise."""
     if y.dtype.kind in "biu" and y.shape[0]:
         lo, hi = kernels.label_range(y)
+        if hi - lo <= 1:  # the min and the max occur: nothing else to look for
+            return np.unique(np.array([lo, hi])).astype(y.dtype)
         if hi - lo < _targets._TABLE_RANGE:
             seen = _arrays.to_host(kernels.bincount(y, lo, hi - lo + 1))
             return (lo + np.flatnonzero(seen)).astype(y.dtype)
