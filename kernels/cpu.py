@@ -381,13 +381,16 @@ def _bin_of(v, lo, scale, n_bins, edges):
 
 
 @njit(parallel=True, nogil=True, cache=True)
-def _histogram_loop(y_true, indicator, y_score, lo, scale, n_bins, edges, weight, private,
-                    n_chunks):
+def _histogram_loop(y_true, indicator, y_score, lo, scale, n_bins, edges, weight, local,
+                    private, n_chunks):
+    # Task-local counts take ``local``'s dtype: uint32 without weights (a task holds fewer
+    # than 2^32 samples), which halves the histogram's cache footprint so that 4096 bins x
+    # 2 classes fit in L1; float64 weight sums otherwise.
     K, N, L = y_score.shape
     cells = private.shape[1]
     for task in prange(K * n_chunks):
         k, start, stop = _task_span(task, n_chunks, N)
-        hist = np.zeros(cells, dtype=private.dtype)
+        hist = np.zeros(cells, dtype=local.dtype)
         for i in range(start, stop):
             for j in range(L):
                 b = _bin_of(y_score[k, i, j], lo[k, j], scale[k, j], n_bins, edges)
@@ -396,23 +399,6 @@ def _histogram_loop(y_true, indicator, y_score, lo, scale, n_bins, edges, weight
                     hist[cell] += 1
                 else:
                     hist[cell] += weight[min(k, weight.shape[0] - 1), i]
-        private[task] += hist
-
-
-@njit(parallel=True, nogil=True, cache=True)
-def _histogram_count_loop(y_true, indicator, y_score, lo, scale, n_bins, edges, private,
-                          n_chunks):
-    # Unweighted: uint32 task-local counts (a task holds fewer than 2^32 samples) halve the
-    # histogram's cache footprint; 4096 bins x 2 classes then fit in L1.
-    K, N, L = y_score.shape
-    cells = private.shape[1]
-    for task in prange(K * n_chunks):
-        k, start, stop = _task_span(task, n_chunks, N)
-        hist = np.zeros(cells, dtype=np.uint32)
-        for i in range(start, stop):
-            for j in range(L):
-                b = _bin_of(y_score[k, i, j], lo[k, j], scale[k, j], n_bins, edges)
-                hist[(j * n_bins + b) * 2 + _is_positive(y_true, k, i, j, indicator)] += 1
         for c in range(cells):
             private[task, c] += hist[c]
 
@@ -455,10 +441,10 @@ def score_histogram(y_true, y_score, lo, hi, n_bins, edges=None, sample_weight=N
     if w is None and edges is None and L == 1 and y_true.ndim == 3:
         _histogram_column_loop(y_true[:, :, 0], y_score[:, :, 0], lo, scale, B, private,
                                n_chunks)
-    elif w is None:
-        _histogram_count_loop(*_as_3d(y_true), y_score, lo, scale, B, edges, private, n_chunks)
     else:
-        _histogram_loop(*_as_3d(y_true), y_score, lo, scale, B, edges, w, private, n_chunks)
+        local = np.zeros(0, np.uint32 if w is None else np.float64)
+        _histogram_loop(*_as_3d(y_true), y_score, lo, scale, B, edges, w, local, private,
+                        n_chunks)
     _sum_private(private, n_chunks, out.reshape(K, cells))
     return out
 
