@@ -96,6 +96,12 @@ def setwise_counts(
 def multiclass_counts(targets, labels, num_classes) -> SetwiseCounts:
     """Per-label counts over ``labels``, or over the labels present in each set."""
     counts = _targets.count_classes(targets, labels=labels, num_classes=num_classes)
+    return from_class_counts(counts, labels)
+
+
+def from_class_counts(counts: _targets.ClassCounts, labels) -> SetwiseCounts:
+    """Per-label counts of a confusion state: over all its classes when ``labels`` were
+    given, else over the classes present in each set."""
     K = counts.cm.shape[0]
     mask = counts.present if labels is None else np.ones((K, counts.n_classes), bool)
     return SetwiseCounts(
@@ -144,25 +150,32 @@ def _matches(classes: np.ndarray, value) -> np.ndarray:
     return np.asarray(result, bool).reshape(classes.shape)
 
 
+def label_columns(labels, n_labels: int) -> np.ndarray:
+    """The multilabel columns that ``labels`` selects (all of them for None)."""
+    if labels is None:
+        return np.arange(n_labels)
+    columns = _targets._labels_array(labels)
+    if columns.dtype.kind not in "iu":
+        raise ValueError(f"labels for multilabel targets must be column indices; got {labels}.")
+    if columns.max() >= n_labels:
+        raise ValueError(
+            "All labels must be in [0, n labels) for multilabel targets. "
+            f"Got {columns.max()} > {n_labels - 1}"
+        )
+    if columns.min() < 0:
+        raise ValueError(
+            "All labels must be in [0, n labels) for multilabel targets. "
+            f"Got {columns.min()} < 0"
+        )
+    return columns
+
+
 def _multilabel(targets, labels, average) -> SetwiseCounts:
     if average == "binary":
         raise _targets_kind_error("multilabel")
     L = targets.y_pred.shape[2]
-    columns = np.arange(L)
+    columns = label_columns(labels, L)
     if labels is not None:
-        columns = _targets._labels_array(labels)
-        if columns.dtype.kind not in "iu":
-            raise ValueError(f"labels for multilabel targets must be column indices; got {labels}.")
-        if columns.max() >= L:
-            raise ValueError(
-                "All labels must be in [0, n labels) for multilabel targets. "
-                f"Got {columns.max()} > {L - 1}"
-            )
-        if columns.min() < 0:
-            raise ValueError(
-                "All labels must be in [0, n labels) for multilabel targets. "
-                f"Got {columns.min()} < 0"
-            )
         if average == "samples" and not np.array_equal(columns, np.arange(L)):
             targets.y_true = np.ascontiguousarray(targets.y_true[:, :, columns])
             targets.y_pred = np.ascontiguousarray(targets.y_pred[:, :, columns])
@@ -180,9 +193,13 @@ def _multilabel(targets, labels, average) -> SetwiseCounts:
         return SetwiseCounts(
             tp, pred, true, total, np.ones((K, N), bool), np.arange(N), w, "multilabel",
         )
-    c = counts.counts[:, columns]
+    return from_label_counts(counts.counts, columns)
+
+
+def from_label_counts(counts: np.ndarray, columns: np.ndarray) -> SetwiseCounts:
+    """Per-label counts of the ``(K, L, 2, 2)`` multilabel state, for the given columns."""
+    c = counts[:, columns]
     tp = c[..., 1, 1]
-    K = tp.shape[0]
     total = c[:, :1].sum(axis=(2, 3))
     return SetwiseCounts(
         tp, tp + c[..., 0, 1], tp + c[..., 1, 0], total, np.ones(tp.shape, bool), columns,

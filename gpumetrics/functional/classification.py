@@ -97,10 +97,7 @@ def confusion_matrix(
     array([[3, 1],
            [1, 4]])
     """
-    if normalize not in (None, "true", "pred", "all"):
-        raise ValueError(
-            f"normalize must be one of 'true', 'pred', 'all' or None; got {normalize!r}."
-        )
+    check_normalize(normalize)
     targets = _targets.check_targets(y_true, y_pred, sample_weight, batched=_batched,
                                      backend=backend)
     if targets.kind == "multilabel":
@@ -108,6 +105,19 @@ def confusion_matrix(
     counts = _targets.count_classes(targets, labels=labels, num_classes=num_classes)
     if labels is not None and not counts.in_true.any(axis=1).all():
         raise ValueError("At least one label specified must be in y_true")
+    cm = confusion_matrix_from(counts, normalize)
+    return _arrays.wrap(cm if _batched else cm[0], targets.ctx)
+
+
+def check_normalize(normalize):
+    if normalize not in (None, "true", "pred", "all"):
+        raise ValueError(
+            f"normalize must be one of 'true', 'pred', 'all' or None; got {normalize!r}."
+        )
+
+
+def confusion_matrix_from(counts: _targets.ClassCounts, normalize) -> np.ndarray:
+    """``(K, C, C)`` confusion matrices, normalised as ``normalize`` says."""
     cm = np.ascontiguousarray(counts.inner)
     if counts.weighted and counts.integer_weights:
         cm = cm.astype(np.int64)
@@ -117,7 +127,7 @@ def confusion_matrix(
             cm = cm / cm.sum(axis=axis, keepdims=True)
         cm = np.nan_to_num(cm)
     _warn_if_single_label(counts)
-    return _arrays.wrap(cm if _batched else cm[0], targets.ctx)
+    return cm
 
 
 def _warn_if_single_label(counts: _targets.ClassCounts):
@@ -256,6 +266,28 @@ def precision_recall_fscore_support(
     )
 
 
+def setwise_score(which, s: SetwiseCounts, beta, average, zero_division, ctx, batched):
+    """One set-wise metric (``precision``, ``recall``, ``f-score``, ``specificity`` or
+    ``jaccard``) from per-label counts, averaged as ``average`` says."""
+    if which in ("precision", "recall", "f-score"):
+        s2, precision, recall, f = _prf(s, beta, average, (which,), zero_division)
+        values = {"precision": precision, "recall": recall, "f-score": f}[which]
+    else:
+        s2 = s.micro() if average == "micro" else s
+        if which == "specificity":
+            tn = s2.tn
+            values = F.divide(tn, tn + s2.pred - s2.tp, "specificity", "negative", average,
+                              ("specificity",), zero_division, s2.mask)
+        else:
+            union = s2.true + s2.pred - s2.tp
+            values = F.divide(s2.tp, union, "jaccard", "true or predicted", average,
+                              ("jaccard",), zero_division, s2.mask)
+    if average is None:
+        return _per_label(values, s, ctx, batched)
+    kind = "plain" if which == "jaccard" else "nan"
+    return _result(_reduce(values, s2, average, weights_kind=kind), ctx, batched)
+
+
 def _one_score(which, y_true, y_pred, beta, labels, pos_label, average, sample_weight,
                zero_division, num_classes, backend, batched):
     F.check_zero_division(zero_division)
@@ -263,11 +295,7 @@ def _one_score(which, y_true, y_pred, beta, labels, pos_label, average, sample_w
         y_true, y_pred, labels=labels, pos_label=pos_label, average=average,
         sample_weight=sample_weight, num_classes=num_classes, batched=batched, backend=backend,
     )
-    s2, precision, recall, f = _prf(s, beta, average, (which,), zero_division)
-    values = {"precision": precision, "recall": recall, "f-score": f}[which]
-    if average is None:
-        return _per_label(values, s, ctx, batched)
-    return _result(_reduce(values, s2, average), ctx, batched)
+    return setwise_score(which, s, beta, average, zero_division, ctx, batched)
 
 
 @batchable
@@ -340,18 +368,8 @@ def specificity_score(
     >>> specificity_score([1, 1, 1, 0, 0, 1, 0, 1, 0], [1, 1, 0, 0, 1, 1, 0, 1, 0])
     0.75
     """
-    F.check_zero_division(zero_division)
-    s, ctx = setwise_counts(
-        y_true, y_pred, labels=labels, pos_label=pos_label, average=average,
-        sample_weight=sample_weight, num_classes=num_classes, batched=_batched, backend=backend,
-    )
-    s2 = s.micro() if average == "micro" else s
-    tn = s2.tn
-    values = F.divide(tn, tn + s2.pred - s2.tp, "specificity", "negative", average,
-                      ("specificity",), zero_division, s2.mask)
-    if average is None:
-        return _per_label(values, s, ctx, _batched)
-    return _result(_reduce(values, s2, average), ctx, _batched)
+    return _one_score("specificity", y_true, y_pred, 1.0, labels, pos_label, average,
+                      sample_weight, zero_division, num_classes, backend, _batched)
 
 
 @batchable
@@ -364,18 +382,8 @@ def jaccard_score(
     >>> jaccard_score([1, 1, 1, 0, 0, 1, 0, 1, 0], [1, 1, 0, 0, 1, 1, 0, 1, 0])
     0.6666666666666666
     """
-    F.check_zero_division(zero_division)
-    s, ctx = setwise_counts(
-        y_true, y_pred, labels=labels, pos_label=pos_label, average=average,
-        sample_weight=sample_weight, num_classes=num_classes, batched=_batched, backend=backend,
-    )
-    s2 = s.micro() if average == "micro" else s
-    union = s2.true + s2.pred - s2.tp
-    values = F.divide(s2.tp, union, "jaccard", "true or predicted", average, ("jaccard",),
-                      zero_division, s2.mask)
-    if average is None:
-        return _per_label(values, s, ctx, _batched)
-    return _result(_reduce(values, s2, average, weights_kind="plain"), ctx, _batched)
+    return _one_score("jaccard", y_true, y_pred, 1.0, labels, pos_label, average,
+                      sample_weight, zero_division, num_classes, backend, _batched)
 
 
 # --- single-number summaries of the confusion matrix -----------------------------------
@@ -397,6 +405,11 @@ def balanced_accuracy_score(
     if targets.kind == "multilabel":
         raise ValueError("multilabel-indicator is not supported")
     counts = _targets.count_classes(targets, num_classes=num_classes)
+    return _result(balanced_accuracy_from(counts, adjusted), targets.ctx, _batched)
+
+
+def balanced_accuracy_from(counts: _targets.ClassCounts, adjusted: bool) -> np.ndarray:
+    """``(K,)`` balanced accuracy of confusion counts."""
     _warn_if_single_label(counts)
     scores = np.empty(counts.cm.shape[0])
     warned = False
@@ -413,7 +426,7 @@ def balanced_accuracy_score(
                 chance = np.float64(1.0) / per_class.shape[0]
                 score = (score - chance) / (1 - chance)
         scores[k] = score
-    return _result(scores, targets.ctx, _batched)
+    return scores
 
 
 @batchable
@@ -429,9 +442,12 @@ def matthews_corrcoef(y_true, y_pred, *, sample_weight=None, num_classes=None, b
     if targets.kind == "multilabel":
         raise ValueError("multilabel-indicator is not supported")
     counts = _targets.count_classes(targets, num_classes=num_classes)
+    return _result(mcc_from(counts), targets.ctx, _batched)
+
+
+def mcc_from(counts: _targets.ClassCounts) -> list[float]:
     _warn_if_single_label(counts)
-    scores = [F.mcc_from_confusion(cm) for cm in counts.inner]
-    return _result(scores, targets.ctx, _batched)
+    return [F.mcc_from_confusion(cm) for cm in counts.inner]
 
 
 @batchable
@@ -456,6 +472,11 @@ def cohen_kappa_score(
             "At least one label in `labels` must be present in `y1` (even though "
             "`cohen_kappa_score` is otherwise agnostic to the order of `y1` and `y2`)."
         )
+    return _result(kappa_from(counts, labels, weights, replace_undefined_by), targets.ctx,
+                   _batched)
+
+
+def kappa_from(counts: _targets.ClassCounts, labels, weights, replace_undefined_by) -> list:
     _warn_if_single_label(counts)
     scores = []
     for k, cm in enumerate(counts.inner):
@@ -465,4 +486,4 @@ def cohen_kappa_score(
             present = counts.present[k]
             cm = cm[present][:, present]
         scores.append(F.kappa_from_confusion(cm, weights, replace_undefined_by))
-    return _result(scores, targets.ctx, _batched)
+    return scores

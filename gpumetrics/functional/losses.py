@@ -19,11 +19,16 @@ REDUCTIONS = ("mean", "sum")
 
 
 def _reduce(sums: np.ndarray, reduction: str, sc: Scores, batched: bool):
+    return reduce_sums(sums, reduction, sc.ctx, batched)
+
+
+def reduce_sums(sums: np.ndarray, reduction: str, ctx, batched: bool):
+    """The loss from ``(K, 4)`` ``loss_sums``: its weighted mean or its sum."""
     if reduction == "sum":
-        return batch_result(sums[:, 0], sc.ctx, batched)
+        return batch_result(sums[:, 0], ctx, batched)
     if (sums[:, 1] == 0).any():
         raise ZeroDivisionError("Weights sum to zero, can't be normalized")
-    return batch_result(sums[:, 0] / sums[:, 1], sc.ctx, batched)
+    return batch_result(sums[:, 0] / sums[:, 1], ctx, batched)
 
 
 def _check_reduction(reduction):

@@ -218,6 +218,13 @@ def _binned_auc(problem: _Problem, thresholds, refine: bool):
             problem.y_pos, problem.scores, problem.score_range()[..., 0],
             problem.score_range()[..., 1], *_check_thresholds(thresholds), problem.weights))
         return stats[..., 2] / pairs, None
+    return auc_from_histogram(h.counts, pairs)
+
+
+def auc_from_histogram(counts: np.ndarray, pairs: np.ndarray):
+    """Binned AUC of ``(K, L, B, 2)`` [negatives, positives] counts and its bound; ``pairs``
+    ``(K, L)`` is P * N, NaN where the AUC is undefined."""
+    neg, pos = counts[..., 0], counts[..., 1]
     below = np.cumsum(neg, axis=2) - neg
     u = (pos * (below + 0.5 * neg)).sum(axis=2)
     bound = (pos * neg).sum(axis=2) / (2 * pairs)
@@ -313,8 +320,12 @@ def _binned_ap(problem: _Problem, thresholds):
     """Binned AP and its bound: within bin b, a positive's precision lies between
     ``T / (T + F + n_b)`` and ``(T + p_b) / (T + F + p_b)`` (T, F: weight above the bin);
     the binned value takes ``(T + p_b) / (T + F + p_b + n_b)``, inside that interval."""
-    h = _histogram(problem, thresholds)
-    K, L = problem.shape
+    return ap_from_histogram(_histogram(problem, thresholds))
+
+
+def ap_from_histogram(h: _Histogram):
+    """Binned average precision of each column of a histogram, and its bound."""
+    K, L = h.counts.shape[:2]
     value = np.empty((K, L))
     bound = np.empty((K, L))
     for k in range(K):
@@ -349,8 +360,10 @@ def _label_weight(y_pos, weights, k: int) -> np.ndarray:
     return t.T @ weights[min(k, weights.shape[0] - 1)]
 
 
-def _average_columns(value, bound, average, y_pos, weights, sample_average_weight=None):
-    """Average (K, L) per-column values (and bounds) as scikit-learn does."""
+def _average_columns(value, bound, average, y_pos, weights, sample_average_weight=None,
+                     support=None):
+    """Average (K, L) per-column values (and bounds) as scikit-learn does; ``support``
+    (K, L), when known, is each column's weight of positives."""
     if average is None:
         return value, bound
     K = value.shape[0]
@@ -361,7 +374,8 @@ def _average_columns(value, bound, average, y_pos, weights, sample_average_weigh
         b = None if bound is None else bound[k].copy()
         avg_weight = None
         if average == "weighted":
-            avg_weight = _label_weight(y_pos, weights, k)
+            avg_weight = (_label_weight(y_pos, weights, k) if support is None
+                          else support[k])
             if np.isclose(avg_weight.sum(), 0.0):
                 out[k] = 0.0
                 if out_bound is not None:

@@ -24,6 +24,38 @@ W, MEAN_TRUE, M2_TRUE, MEAN_PRED, M2_PRED, COMOMENT, MEAN_ERR, M2_ERR, ABS, APE,
 MULTIOUTPUT = ("raw_values", "uniform_average", "variance_weighted")
 
 
+def check_multioutput(multioutput, n_outputs: int, allowed):
+    """``multioutput`` as a string from ``allowed`` or a float64 array of output weights."""
+    if isinstance(multioutput, str):
+        if multioutput not in allowed:
+            raise ValueError(
+                f"Allowed 'multioutput' string values are {allowed}. You provided "
+                f"multioutput={multioutput!r}"
+            )
+        return multioutput
+    if multioutput is None:
+        return None
+    multioutput = np.asarray(_arrays.to_host(_arrays.to_kernel(multioutput, "multioutput")),
+                             dtype=np.float64)
+    if n_outputs == 1:
+        raise ValueError("Custom weights are useful only in multi-output cases.")
+    if multioutput.shape != (n_outputs,):
+        raise ValueError(
+            f"There must be equally many custom weights ({multioutput.shape[0]}) as "
+            f"outputs ({n_outputs})."
+        )
+    return multioutput
+
+
+def check_finite_state(state: np.ndarray):
+    """A NaN or infinity in the inputs leaves the state non-finite: no extra pass."""
+    if not np.isfinite(state).all():
+        raise ValueError(
+            "Input contains NaN or infinity (or values whose squares overflow float64); "
+            "y_true and y_pred must be finite."
+        )
+
+
 def _state(y_true, y_pred, sample_weight, backend, batched, multioutput, allowed):
     """Checked inputs, the ``(K, L, 13)`` moments state and the output weights."""
     sc = check_scores(y_true, y_pred, sample_weight, batched=batched, backend=backend,
@@ -37,30 +69,9 @@ def _state(y_true, y_pred, sample_weight, backend, batched, multioutput, allowed
         raise ValueError(
             f"y_true and y_pred have different number of output ({t2.shape[1]}!={p3.shape[2]})"
         )
-    n_outputs = t2.shape[1]
-    if isinstance(multioutput, str):
-        if multioutput not in allowed:
-            raise ValueError(
-                f"Allowed 'multioutput' string values are {allowed}. You provided "
-                f"multioutput={multioutput!r}"
-            )
-    elif multioutput is not None:
-        multioutput = np.asarray(_arrays.to_host(_arrays.to_kernel(multioutput, "multioutput")),
-                                 dtype=np.float64)
-        if n_outputs == 1:
-            raise ValueError("Custom weights are useful only in multi-output cases.")
-        if multioutput.shape != (n_outputs,):
-            raise ValueError(
-                f"There must be equally many custom weights ({multioutput.shape[0]}) as "
-                f"outputs ({n_outputs})."
-            )
+    multioutput = check_multioutput(multioutput, t2.shape[1], allowed)
     state = _arrays.to_host(sc.kernels.moments(t2[None], p3, sc.weights))
-    # One pass: a NaN or infinity in the inputs leaves the state non-finite.
-    if not np.isfinite(state).all():
-        raise ValueError(
-            "Input contains NaN or infinity (or values whose squares overflow float64); "
-            "y_true and y_pred must be finite."
-        )
+    check_finite_state(state)
     return sc, state, multioutput
 
 
@@ -71,10 +82,10 @@ def _weights_sum(state):
     return total
 
 
-def _combine(per_output, multioutput, sc, batched, denominator=None):
+def combine(per_output, multioutput, ctx, batched, denominator=None):
     """Average the ``(K, L)`` per-output values as ``multioutput`` says."""
     if isinstance(multioutput, str) and multioutput == "raw_values":
-        return _arrays.wrap(per_output if batched else per_output[0], sc.ctx)
+        return _arrays.wrap(per_output if batched else per_output[0], ctx)
     if isinstance(multioutput, str) and multioutput == "variance_weighted":
         weights = denominator
     elif isinstance(multioutput, np.ndarray):
@@ -88,88 +99,14 @@ def _combine(per_output, multioutput, sc, batched, denominator=None):
             np.average(v, weights=w) if np.any(w) else np.mean(v)
             for v, w in zip(per_output, weights, strict=True)
         ])
-    return batch_result(values, sc.ctx, batched)
+    return batch_result(values, ctx, batched)
 
 
 def _squared_error(state):
     return state[..., M2_ERR] + state[..., W] * state[..., MEAN_ERR] ** 2
 
 
-@batchable
-def mean_squared_error(
-    y_true, y_pred, *, sample_weight=None, multioutput="uniform_average", backend=None,
-    _batched,
-):
-    """Mean squared error.
-
-    >>> mean_squared_error([3, -0.5, 2, 7], [2.5, 0.0, 2, 8])
-    0.375
-    """
-    sc, state, mo = _state(y_true, y_pred, sample_weight, backend, _batched, multioutput,
-                           MULTIOUTPUT[:2])
-    return _combine(_squared_error(state) / _weights_sum(state), mo, sc, _batched)
-
-
-@batchable
-def root_mean_squared_error(
-    y_true, y_pred, *, sample_weight=None, multioutput="uniform_average", backend=None,
-    _batched,
-):
-    """Root mean squared error (the root is taken per output, then averaged).
-
-    >>> root_mean_squared_error([3, -0.5, 2, 7], [2.5, 0.0, 2, 8])
-    0.6123724356957945
-    """
-    sc, state, mo = _state(y_true, y_pred, sample_weight, backend, _batched, multioutput,
-                           MULTIOUTPUT[:2])
-    return _combine(np.sqrt(_squared_error(state) / _weights_sum(state)), mo, sc, _batched)
-
-
-@batchable
-def mean_absolute_error(
-    y_true, y_pred, *, sample_weight=None, multioutput="uniform_average", backend=None,
-    _batched,
-):
-    """Mean absolute error.
-
-    >>> mean_absolute_error([3, -0.5, 2, 7], [2.5, 0.0, 2, 8])
-    0.5
-    """
-    sc, state, mo = _state(y_true, y_pred, sample_weight, backend, _batched, multioutput,
-                           MULTIOUTPUT[:2])
-    return _combine(state[..., ABS] / _weights_sum(state), mo, sc, _batched)
-
-
-@batchable
-def mean_absolute_percentage_error(
-    y_true, y_pred, *, sample_weight=None, multioutput="uniform_average", backend=None,
-    _batched,
-):
-    """Mean of ``|y_pred - y_true| / max(|y_true|, eps)`` (a fraction, not a percentage).
-
-    >>> mean_absolute_percentage_error([3, -0.5, 2, 7], [2.5, 0.0, 2, 8])
-    0.3273809523809524
-    """
-    sc, state, mo = _state(y_true, y_pred, sample_weight, backend, _batched, multioutput,
-                           MULTIOUTPUT[:2])
-    return _combine(state[..., APE] / _weights_sum(state), mo, sc, _batched)
-
-
-@batchable
-def max_error(y_true, y_pred, *, backend=None, _batched):
-    """Largest absolute error (single output only).
-
-    >>> max_error([3, 2, 7, 1], [4, 2, 7, 1])
-    1.0
-    """
-    sc, state, _ = _state(y_true, y_pred, None, backend, _batched, "uniform_average",
-                          MULTIOUTPUT)
-    if state.shape[1] != 1:
-        raise ValueError("Multioutput not supported in max_error")
-    return batch_result(state[:, 0, MAX], sc.ctx, _batched)
-
-
-def _assemble(numerator, denominator, multioutput, force_finite, sc, batched):
+def _assemble(numerator, denominator, multioutput, force_finite, ctx, batched):
     """scikit-learn's ``_assemble_r2_explained_variance`` on (K, L) arrays."""
     nonzero_den = denominator != 0
     if not force_finite:
@@ -183,8 +120,117 @@ def _assemble(numerator, denominator, multioutput, force_finite, sc, batched):
         scores[nonzero_num & ~nonzero_den] = 0.0
     if isinstance(multioutput, str) and multioutput == "variance_weighted":
         weights = np.where(nonzero_den.any(axis=1, keepdims=True), denominator, 1.0)
-        return _combine(scores, "variance_weighted", sc, batched, weights)
-    return _combine(scores, multioutput, sc, batched)
+        return combine(scores, "variance_weighted", ctx, batched, weights)
+    return combine(scores, multioutput, ctx, batched)
+
+
+METRICS = ("mse", "rmse", "mae", "mape", "max_error", "r2", "explained_variance", "pearson")
+
+
+def from_state(metric: str, state: np.ndarray, multioutput, ctx, batched: bool, *,
+               force_finite=True, n_samples=None):
+    """A regression metric (one of ``METRICS``) from a finite ``(K, L, 13)`` moments state;
+    ``n_samples`` is the number of samples the state holds (R^2 needs two)."""
+    if metric == "max_error":
+        if state.shape[1] != 1:
+            raise ValueError("Multioutput not supported in max_error")
+        return batch_result(state[:, 0, MAX], ctx, batched)
+    if metric == "r2":
+        if n_samples is not None and n_samples < 2:
+            warnings.warn("R^2 score is not well-defined with less than two samples.",
+                          UndefinedMetricWarning, stacklevel=3)
+            return batch_result(np.full(state.shape[0], np.nan), ctx, batched)
+        return _assemble(_squared_error(state), state[..., M2_TRUE], multioutput,
+                         force_finite, ctx, batched)
+    if metric == "explained_variance":
+        total = _weights_sum(state)
+        return _assemble(state[..., M2_ERR] / total, state[..., M2_TRUE] / total, multioutput,
+                         force_finite, ctx, batched)
+    if metric == "pearson":
+        denominator = np.sqrt(state[..., M2_TRUE] * state[..., M2_PRED])
+        if (denominator == 0).any():
+            warnings.warn("y_true or y_pred is constant; the correlation is undefined (NaN).",
+                          UndefinedMetricWarning, stacklevel=3)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.where(denominator > 0, state[..., COMOMENT] / denominator, np.nan)
+        return combine(np.clip(r, -1.0, 1.0), multioutput, ctx, batched)
+    per_output = {
+        "mse": lambda: _squared_error(state) / _weights_sum(state),
+        "rmse": lambda: np.sqrt(_squared_error(state) / _weights_sum(state)),
+        "mae": lambda: state[..., ABS] / _weights_sum(state),
+        "mape": lambda: state[..., APE] / _weights_sum(state),
+    }[metric]()
+    return combine(per_output, multioutput, ctx, batched)
+
+
+def _metric(metric, y_true, y_pred, sample_weight, multioutput, backend, batched,
+            allowed=MULTIOUTPUT[:2], **options):
+    sc, state, mo = _state(y_true, y_pred, sample_weight, backend, batched, multioutput,
+                           allowed)
+    return from_state(metric, state, mo, sc.ctx, batched, n_samples=sc.n_samples, **options)
+
+
+@batchable
+def mean_squared_error(
+    y_true, y_pred, *, sample_weight=None, multioutput="uniform_average", backend=None,
+    _batched,
+):
+    """Mean squared error.
+
+    >>> mean_squared_error([3, -0.5, 2, 7], [2.5, 0.0, 2, 8])
+    0.375
+    """
+    return _metric("mse", y_true, y_pred, sample_weight, multioutput, backend, _batched)
+
+
+@batchable
+def root_mean_squared_error(
+    y_true, y_pred, *, sample_weight=None, multioutput="uniform_average", backend=None,
+    _batched,
+):
+    """Root mean squared error (the root is taken per output, then averaged).
+
+    >>> root_mean_squared_error([3, -0.5, 2, 7], [2.5, 0.0, 2, 8])
+    0.6123724356957945
+    """
+    return _metric("rmse", y_true, y_pred, sample_weight, multioutput, backend, _batched)
+
+
+@batchable
+def mean_absolute_error(
+    y_true, y_pred, *, sample_weight=None, multioutput="uniform_average", backend=None,
+    _batched,
+):
+    """Mean absolute error.
+
+    >>> mean_absolute_error([3, -0.5, 2, 7], [2.5, 0.0, 2, 8])
+    0.5
+    """
+    return _metric("mae", y_true, y_pred, sample_weight, multioutput, backend, _batched)
+
+
+@batchable
+def mean_absolute_percentage_error(
+    y_true, y_pred, *, sample_weight=None, multioutput="uniform_average", backend=None,
+    _batched,
+):
+    """Mean of ``|y_pred - y_true| / max(|y_true|, eps)`` (a fraction, not a percentage).
+
+    >>> mean_absolute_percentage_error([3, -0.5, 2, 7], [2.5, 0.0, 2, 8])
+    0.3273809523809524
+    """
+    return _metric("mape", y_true, y_pred, sample_weight, multioutput, backend, _batched)
+
+
+@batchable
+def max_error(y_true, y_pred, *, backend=None, _batched):
+    """Largest absolute error (single output only).
+
+    >>> max_error([3, 2, 7, 1], [4, 2, 7, 1])
+    1.0
+    """
+    return _metric("max_error", y_true, y_pred, None, "uniform_average", backend, _batched,
+                   MULTIOUTPUT)
 
 
 @batchable
@@ -197,14 +243,8 @@ def r2_score(
     >>> r2_score([3, -0.5, 2, 7], [2.5, 0.0, 2, 8])
     0.9486081370449679
     """
-    sc, state, mo = _state(y_true, y_pred, sample_weight, backend, _batched, multioutput,
-                           MULTIOUTPUT)
-    if sc.n_samples < 2:
-        warnings.warn("R^2 score is not well-defined with less than two samples.",
-                      UndefinedMetricWarning, stacklevel=3)
-        return batch_result(np.full(state.shape[0], np.nan), sc.ctx, _batched)
-    return _assemble(_squared_error(state), state[..., M2_TRUE], mo, force_finite, sc,
-                     _batched)
+    return _metric("r2", y_true, y_pred, sample_weight, multioutput, backend, _batched,
+                   MULTIOUTPUT, force_finite=force_finite)
 
 
 @batchable
@@ -217,11 +257,8 @@ def explained_variance_score(
     >>> explained_variance_score([3, -0.5, 2, 7], [2.5, 0.0, 2, 8])
     0.9571734475374732
     """
-    sc, state, mo = _state(y_true, y_pred, sample_weight, backend, _batched, multioutput,
-                           MULTIOUTPUT)
-    total = _weights_sum(state)
-    return _assemble(state[..., M2_ERR] / total, state[..., M2_TRUE] / total, mo, force_finite,
-                     sc, _batched)
+    return _metric("explained_variance", y_true, y_pred, sample_weight, multioutput, backend,
+                   _batched, MULTIOUTPUT, force_finite=force_finite)
 
 
 @batchable
@@ -235,12 +272,4 @@ def pearson_corrcoef(
     >>> round(pearson_corrcoef([1.0, 2.0, 3.0, 4.0], [1.1, 1.9, 3.2, 3.9]), 6)
     0.993371
     """
-    sc, state, mo = _state(y_true, y_pred, sample_weight, backend, _batched, multioutput,
-                           MULTIOUTPUT[:2])
-    denominator = np.sqrt(state[..., M2_TRUE] * state[..., M2_PRED])
-    if (denominator == 0).any():
-        warnings.warn("y_true or y_pred is constant; the correlation is undefined (NaN).",
-                      UndefinedMetricWarning, stacklevel=3)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = np.where(denominator > 0, state[..., COMOMENT] / denominator, np.nan)
-    return _combine(np.clip(r, -1.0, 1.0), mo, sc, _batched)
+    return _metric("pearson", y_true, y_pred, sample_weight, multioutput, backend, _batched)
