@@ -1,0 +1,834 @@
+"""Streaming metrics: ``update()`` batch after batch, ``compute()`` at the end.
+
+Every metric keeps sufficient statistics (``gpumetrics.states``), never the samples
+(except the exact-mode ranking metrics, which buffer scores), and gives the same result as
+its function in ``gpumetrics`` called on all the data at once::
+
+    >>> import numpy as np
+    >>> from gpumetrics.metrics import Accuracy, F1Score, MetricSet
+    >>> metrics = MetricSet({"acc": Accuracy(task="multiclass", num_classes=3),
+    ...                      "f1": F1Score(task="multiclass", num_classes=3)})
+    >>> metrics.update(np.array([0, 1, 2]), np.array([0, 2, 2]))
+    >>> metrics.update(np.array([1, 1]), np.array([1, 0]))
+    >>> {name: round(value, 4) for name, value in metrics.compute().items()}
+    {'acc': 0.6, 'f1': 0.6111}
+
+Arguments follow scikit-learn's order: ``update(y_true, y_pred, sample_weight=None)``;
+swapping them silently swaps precision and recall. Label metrics take labels, or scores
+that they turn into labels (``>= threshold`` for one score per label, argmax over classes).
+
+A ``MetricSet`` shares states by construction: Accuracy, F1 and MCC in one set read one
+confusion state, which ``update()`` counts once. ``merge`` folds in the state of another
+instance (another shard, another process); ``sync`` does it over ``torch.distributed`` with
+one all-reduce. With ``validate=False``, ``update()`` reads no value back from the device:
+bad labels are then caught at ``compute()`` from the state (out-of-range labels land in an
+overflow bin, NaN leaves the moments non-finite).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+
+from gpumetrics import _arrays, dispatch
+from gpumetrics import states as S
+from gpumetrics.functional import _formulas, _setwise, _targets
+from gpumetrics.functional import classification as _clf
+from gpumetrics.functional import losses as _losses
+from gpumetrics.functional import ranking as _ranking
+from gpumetrics.functional import regression as _regression
+from gpumetrics.functional._batching import batch_result
+
+TASKS = ("binary", "multiclass", "multilabel")
+
+
+class _Engine:
+    """What a metric and a set of metrics share: unique states, update, merge, sync."""
+
+    def _init_engine(self, validate: bool, backend, threshold: float):
+        self.validate = bool(validate)
+        self.backend = backend
+        self.threshold = float(threshold)
+        self._ctx: _arrays.ArrayContext | None = None
+        self._states: dict[str, S.State] = {}
+
+    def _adopt(self, state: S.State) -> S.State:
+        """The set's state with ``state``'s key (registering ``state`` if new)."""
+        return self._states.setdefault(state.key, state)
+
+    @property
+    def states(self) -> dict[str, S.State]:
+        """The distinct states, by key: each is updated once per ``update()``."""
+        return dict(self._states)
+
+    def update(self, y_true, y_pred, sample_weight=None) -> None:
+        """Add a batch: ``y_true`` first, then predictions (labels or scores)."""
+        ctx = _arrays.context_of(y_true=y_true, y_pred=y_pred, sample_weight=sample_weight)
+        if self._ctx is None:
+            self._ctx = ctx
+            like = _arrays.to_kernel(y_pred, "y_pred", ctx)
+            for state in self._states.values():
+                state.to_device_of(like)
+        elif (ctx.on_gpu or self._ctx.on_gpu) and ctx.device != self._ctx.device:
+            raise ValueError(
+                f"this metric's states live on {self._ctx.device}; the batch is on "
+                f"{ctx.device}. Move the batch, or use one metric per device and merge them."
+            )
+        kernels = dispatch.kernels(self.backend, ctx.on_gpu)
+        batch = S.Inputs(y_true, y_pred, sample_weight, kernels=kernels, ctx=ctx,
+                         validate=self.validate, threshold=self.threshold)
+        states = list(self._states.values())
+        for state in states:  # every view is built and checked before any state changes
+            state.inputs(batch)
+        if batch.n_samples == 0:
+            return
+        for state in states:
+            state.update(batch)
+
+    def reset(self) -> None:
+        """Forget every update (buffers stay on their device)."""
+        for state in self._states.values():
+            like = None
+            if self._ctx is not None and self._ctx.on_gpu:
+                like = next(iter(state.arrays.values()), None)
+            state.reset(like if not isinstance(like, list) else None)
+
+    def merge(self, other):
+        """Fold in the states of ``other`` (the same metrics, updated elsewhere); returns
+        self. Counts add exactly; moments merge by Chan's formulas; exact-mode buffers are
+        appended, so merge order only changes the order of samples."""
+        if type(other) is not type(self) or set(other._states) != set(self._states):
+            raise ValueError(
+                "merge needs a metric of the same kind and configuration; got "
+                f"{type(other).__name__} with states {sorted(other._states)}."
+            )
+        for key, state in self._states.items():
+            state.merge(other._states[key])
+        if self._ctx is None:
+            self._ctx = other._ctx
+        return self
+
+    def state_dict(self) -> dict:
+        """Host copies of every state, by key (plain NumPy arrays: picklable, savable)."""
+        return {key: state.state_dict() for key, state in self._states.items()}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        missing = set(self._states) - set(state_dict)
+        if missing:
+            raise ValueError(f"state_dict lacks the states {sorted(missing)}.")
+        for key, state in self._states.items():
+            state.load_state_dict(state_dict[key])
+
+    def sync(self, group=None):
+        """Merge the states of every process of a ``torch.distributed`` group into each
+        process: one all-reduce of one packed buffer (plus one all-gather when exact-mode
+        scores are buffered). Returns self."""
+        from gpumetrics.distributed import sync_states
+
+        sync_states(list(self._states.values()), group)
+        return self
+
+    def _result_ctx(self) -> _arrays.ArrayContext:
+        return self._ctx or _arrays.HOST
+
+
+# --- the metric base class -------------------------------------------------------------------
+
+
+class Metric(_Engine):
+    """A streaming metric. Subclasses declare their states in ``_make_states`` and compute
+    from them in ``_compute``."""
+
+    def __init__(self, *, validate: bool = True, backend: str | None = None,
+                 threshold: float = 0.5):
+        self._init_engine(validate, backend, threshold)
+        self._roles = {role: self._adopt(state) for role, state in self._make_states().items()}
+
+    @property
+    def name(self) -> str:
+        """The class name in snake case (``F1Score`` -> ``f1_score``, ``AUROC`` -> ``auroc``)."""
+        words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_",
+                       type(self).__name__)
+        return words.lower()
+
+    def _make_states(self) -> dict[str, S.State]:
+        raise NotImplementedError
+
+    def _compute(self, states: dict[str, S.State], ctx):
+        raise NotImplementedError
+
+    def compute(self):
+        """The metric over every batch so far, in the caller's array library."""
+        return self._compute(self._roles, self._result_ctx())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(map(repr, self._states))})"
+
+
+class MetricSet(_Engine):
+    """Named metrics updated together; metrics that read the same statistics share one
+    state, so ``update()`` runs each distinct kernel once.
+
+    ``metrics`` is a dict of name -> metric, or a list of metrics (named by their class).
+    Every metric must agree on ``validate``, ``backend`` and ``threshold``.
+    """
+
+    def __init__(self, metrics, *, validate: bool | None = None, backend=None,
+                 threshold: float | None = None):
+        if not isinstance(metrics, dict):
+            metrics = list(metrics)
+            names = [m.name if isinstance(m, Metric) else repr(m) for m in metrics]
+            if len(set(names)) < len(names):
+                raise ValueError(
+                    f"metrics named by class collide ({', '.join(names)}); pass a dict of "
+                    "name -> metric instead."
+                )
+            metrics = dict(zip(names, metrics, strict=True))
+        if not metrics:
+            raise ValueError("metrics must name at least one metric.")
+        for name, m in metrics.items():
+            if not isinstance(m, Metric):
+                raise ValueError(f"metrics[{name!r}] must be a Metric; got {type(m).__name__}.")
+        first = next(iter(metrics.values()))
+
+        def agreed(attr, given):
+            if given is not None:
+                return given
+            values = {getattr(m, attr) for m in metrics.values()}
+            if len(values) > 1:
+                raise ValueError(f"the metrics of a set must share one {attr}; got {values}.")
+            return getattr(first, attr)
+
+        self._init_engine(agreed("validate", validate), backend or first.backend,
+                          agreed("threshold", threshold))
+        self.metrics = dict(metrics)
+        for m in self.metrics.values():
+            m._roles = {role: self._adopt(state) for role, state in m._roles.items()}
+            m._states = {state.key: state for state in m._roles.values()}
+            m.validate, m.backend, m.threshold = self.validate, self.backend, self.threshold
+
+    def compute(self) -> dict:
+        """Every metric's value, by name."""
+        ctx = self._result_ctx()
+        return {name: m._compute(m._roles, ctx) for name, m in self.metrics.items()}
+
+    def __getitem__(self, name: str) -> Metric:
+        return self.metrics[name]
+
+    def __iter__(self):
+        return iter(self.metrics)
+
+    def __len__(self) -> int:
+        return len(self.metrics)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{n!r}: {type(m).__name__}" for n, m in self.metrics.items())
+        return f"MetricSet({{{inner}}}, {len(self._states)} states)"
+
+
+# --- classification --------------------------------------------------------------------------
+
+
+def _check_task(task, num_classes, num_labels) -> int:
+    """The size of the label axis: 2 for binary, C for multiclass, L for multilabel."""
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}; got {task!r}.")
+    if task == "binary":
+        return 2
+    name, value = ("num_classes", num_classes) if task == "multiclass" else (
+        "num_labels", num_labels)
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"task={task!r} needs {name}, a positive integer; got {value!r}.")
+    return int(value)
+
+
+class _Classification(Metric):
+    """Metrics of predicted labels; ``task`` is binary, multiclass (``num_classes``) or
+    multilabel (``num_labels``)."""
+
+    multilabel_ok = True
+
+    def __init__(self, task: str = "binary", *, num_classes: int | None = None,
+                 num_labels: int | None = None, **engine):
+        self.task = task
+        self.size = _check_task(task, num_classes, num_labels)
+        if task == "multilabel" and not self.multilabel_ok:
+            raise ValueError(f"{type(self).__name__} does not support multilabel targets.")
+        super().__init__(**engine)
+
+    def _make_states(self):
+        if self.task == "multilabel":
+            return {"counts": S.LabelCounts(self.size)}
+        return {"counts": S.Confusion(self.size)}
+
+    def _class_counts(self, state: S.Confusion, labels=None) -> _targets.ClassCounts:
+        cm, weighted, integer, occurrences = state.totals()
+        C = self.size
+        seen = cm if occurrences is None else occurrences
+        if seen[:, C, :].any() or seen[:, :, C].any():
+            which = "y_true" if seen[:, C, :].any() else "y_pred"
+            raise ValueError(
+                f"{which} had labels outside [0, {C}) in some update (not checked then: "
+                "validate=False)."
+            )
+        counts = _targets.ClassCounts(cm, np.arange(C), weighted, integer, occurrences)
+        return counts if labels is None else _select_labels(counts, labels)
+
+
+def _select_labels(counts: _targets.ClassCounts, labels) -> _targets.ClassCounts:
+    """Counts over ``labels`` (in their order); every other class joins the overflow bin."""
+    chosen = _targets._labels_array(labels)
+    C = counts.n_classes
+    if chosen.dtype.kind not in "iu" or chosen.min() < 0 or chosen.max() >= C:
+        raise ValueError(f"labels must be class indices in [0, {C}); got {labels!r}.")
+    rest = np.setdiff1d(np.arange(C + 1), chosen)
+    order = np.r_[chosen, rest]
+    J = chosen.shape[0]
+
+    def fold(cm):
+        if cm is None:
+            return None
+        m = cm[:, order][:, :, order]
+        out = np.zeros((cm.shape[0], J + 1, J + 1), cm.dtype)
+        out[:, :J, :J] = m[:, :J, :J]
+        out[:, :J, J] = m[:, :J, J:].sum(axis=2)
+        out[:, J, :J] = m[:, J:, :J].sum(axis=1)
+        out[:, J, J] = m[:, J:, J:].sum(axis=(1, 2))
+        return out
+
+    return _targets.ClassCounts(fold(counts.cm), chosen, counts.weighted,
+                                counts.integer_weights, fold(counts.occurrences))
+
+
+class Accuracy(_Classification):
+    """Fraction (or count, ``normalize=False``) of correct predictions; multilabel: subset
+    accuracy. Equals ``accuracy_score`` on all the data."""
+
+    def __init__(self, task="binary", *, num_classes=None, num_labels=None, normalize=True,
+                 **engine):
+        self.normalize = normalize
+        super().__init__(task, num_classes=num_classes, num_labels=num_labels, **engine)
+
+    def _make_states(self):
+        if self.task == "multilabel":
+            return {"hits": S.SubsetHits(self.size)}
+        return super()._make_states()
+
+    def _compute(self, states, ctx):
+        if self.task == "multilabel":
+            hits, total = states["hits"].host("sums")[:, 0], states["hits"].host("sums")[:, 1]
+        else:
+            counts = self._class_counts(states["counts"])
+            hits = np.trace(counts.inner, axis1=1, axis2=2).astype(np.float64)
+            total = counts.total.astype(np.float64)
+        if self.normalize:
+            if (total == 0).any():
+                raise ZeroDivisionError("Weights sum to zero, can't be normalized")
+            hits = hits / total
+        return batch_result(hits, ctx, False)
+
+
+class HammingLoss(Accuracy):
+    """Fraction of wrong labels. Equals ``hamming_loss`` on all the data."""
+
+    def __init__(self, task="binary", *, num_classes=None, num_labels=None, **engine):
+        super().__init__(task, num_classes=num_classes, num_labels=num_labels, **engine)
+
+    def _compute(self, states, ctx):
+        if self.task == "multilabel":
+            sums = states["hits"].host("sums")
+            return batch_result(sums[:, 2] / (self.size * sums[:, 1]), ctx, False)
+        counts = self._class_counts(states["counts"])
+        wrong = counts.total - np.trace(counts.inner, axis1=1, axis2=2)
+        total = counts.total.astype(np.float64)
+        if (total == 0).any():
+            raise ZeroDivisionError("Weights sum to zero, can't be normalized")
+        return batch_result(wrong / total, ctx, False)
+
+
+class _Setwise(_Classification):
+    """Per-label counts averaged as scikit-learn does: ``average`` defaults to ``binary``
+    for binary tasks and ``macro`` otherwise."""
+
+    which = "precision"
+
+    def __init__(self, task="binary", *, num_classes=None, num_labels=None, average="auto",
+                 labels=None, pos_label=1, zero_division="warn", beta=1.0, **engine):
+        if average == "auto":
+            average = "binary" if task == "binary" else "macro"
+        _formulas.check_average(average)
+        _formulas.check_zero_division(zero_division)
+        if average == "samples":
+            raise ValueError(
+                "average='samples' needs every sample's counts; a streaming metric keeps "
+                "per-label counts only. Use the function on all the data instead."
+            )
+        if average == "binary" and task != "binary":
+            raise _setwise._targets_kind_error(task)
+        self.average, self.labels, self.pos_label = average, labels, pos_label
+        self.zero_division, self.beta = zero_division, beta
+        super().__init__(task, num_classes=num_classes, num_labels=num_labels, **engine)
+
+    def _counts(self, states) -> _setwise.SetwiseCounts:
+        if self.task == "multilabel":
+            counts = states["counts"].totals()[0]
+            return _setwise.from_label_counts(counts,
+                                              _setwise.label_columns(self.labels, self.size))
+        counts = self._class_counts(states["counts"], self.labels)
+        if self.average == "binary":
+            return _setwise._binary(counts, self.pos_label)
+        return _setwise.from_class_counts(counts, self.labels)
+
+    def _compute(self, states, ctx):
+        return _clf.setwise_score(self.which, self._counts(states), self.beta, self.average,
+                                  self.zero_division, ctx, False)
+
+
+class Precision(_Setwise):
+    """``tp / (tp + fp)``. Equals ``precision_score`` on all the data."""
+
+    which = "precision"
+
+
+class Recall(_Setwise):
+    """``tp / (tp + fn)``. Equals ``recall_score`` on all the data."""
+
+    which = "recall"
+
+
+class FBetaScore(_Setwise):
+    """F-beta (``beta`` required). Equals ``fbeta_score`` on all the data."""
+
+    which = "f-score"
+
+    def __init__(self, task="binary", *, beta, **kwargs):
+        _clf._check_beta(beta)
+        super().__init__(task, beta=beta, **kwargs)
+
+
+class F1Score(_Setwise):
+    """F1. Equals ``f1_score`` on all the data."""
+
+    which = "f-score"
+
+
+class Specificity(_Setwise):
+    """``tn / (tn + fp)``. Equals ``specificity_score`` on all the data."""
+
+    which = "specificity"
+
+
+class JaccardIndex(_Setwise):
+    """``tp / (tp + fp + fn)``. Equals ``jaccard_score`` on all the data."""
+
+    which = "jaccard"
+
+
+class BalancedAccuracy(_Classification):
+    """Mean per-class recall. Equals ``balanced_accuracy_score`` on all the data."""
+
+    multilabel_ok = False
+
+    def __init__(self, task="binary", *, num_classes=None, adjusted=False, **engine):
+        self.adjusted = adjusted
+        super().__init__(task, num_classes=num_classes, **engine)
+
+    def _compute(self, states, ctx):
+        counts = self._class_counts(states["counts"])
+        return batch_result(_clf.balanced_accuracy_from(counts, self.adjusted), ctx, False)
+
+
+class MatthewsCorrCoef(_Classification):
+    """Matthews correlation coefficient. Equals ``matthews_corrcoef`` on all the data."""
+
+    multilabel_ok = False
+
+    def _compute(self, states, ctx):
+        return batch_result(_clf.mcc_from(self._class_counts(states["counts"])), ctx, False)
+
+
+class CohenKappa(_Classification):
+    """Cohen's kappa (``weights``: None, linear, quadratic). Equals ``cohen_kappa_score``
+    on all the data."""
+
+    multilabel_ok = False
+
+    def __init__(self, task="binary", *, num_classes=None, labels=None, weights=None,
+                 replace_undefined_by=np.nan, **engine):
+        if weights not in (None, "linear", "quadratic"):
+            raise ValueError(f"weights must be None, 'linear' or 'quadratic'; got {weights!r}.")
+        self.labels, self.weights, self.replace_undefined_by = labels, weights, \
+            replace_undefined_by
+        super().__init__(task, num_classes=num_classes, **engine)
+
+    def _compute(self, states, ctx):
+        counts = self._class_counts(states["counts"], self.labels)
+        if self.labels is not None and not counts.in_true.any(axis=1).all():
+            raise ValueError(
+                "At least one label in `labels` must be present in `y1` (even though "
+                "`cohen_kappa_score` is otherwise agnostic to the order of `y1` and `y2`)."
+            )
+        scores = _clf.kappa_from(counts, self.labels, self.weights, self.replace_undefined_by)
+        return batch_result(scores, ctx, False)
+
+
+class ConfusionMatrix(_Classification):
+    """``C[i, j]``: samples of true class i predicted as class j, over every class 0..C-1
+    (or ``labels``), normalised by ``normalize``. Equals ``confusion_matrix`` called with
+    ``labels=range(C)``."""
+
+    multilabel_ok = False
+
+    def __init__(self, task="binary", *, num_classes=None, labels=None, normalize=None,
+                 **engine):
+        _clf.check_normalize(normalize)
+        self.labels, self.normalize = labels, normalize
+        super().__init__(task, num_classes=num_classes, **engine)
+
+    def _compute(self, states, ctx):
+        labels = np.arange(self.size) if self.labels is None else self.labels
+        counts = self._class_counts(states["counts"], labels)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # a 1 x 1 matrix was asked for
+            cm = _clf.confusion_matrix_from(counts, self.normalize)
+        return _arrays.wrap(cm[0], ctx)
+
+
+class TopKAccuracy(Metric):
+    """Share of samples whose true class is among the ``k`` highest of ``num_classes``
+    scores. Equals ``top_k_accuracy_score(..., labels=range(C))`` on all the data."""
+
+    def __init__(self, k: int = 2, *, num_classes: int, normalize=True, **engine):
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+            raise ValueError(f"k must be a positive integer; got {k!r}.")
+        self.k, self.size, self.normalize = int(k), _check_task("multiclass", num_classes,
+                                                                 None), normalize
+        super().__init__(**engine)
+
+    def _make_states(self):
+        return {"outcomes": S.TopK(self.k, self.size)}
+
+    def _compute(self, states, ctx):
+        outcomes = states["outcomes"].totals()[0].astype(np.float64)
+        if outcomes[:, 2].any():
+            raise ValueError(f"y_true had labels outside [0, {self.size}) in some update.")
+        if outcomes[:, 3].any():
+            raise ValueError("y_pred had NaN or infinite scores in some update.")
+        correct, total = outcomes[:, 1], outcomes[:, :2].sum(axis=1)
+        if self.normalize:
+            if (total == 0).any():
+                raise ZeroDivisionError("Weights sum to zero, can't be normalized")
+            correct = correct / total
+        return batch_result(correct, ctx, False)
+
+
+# --- ranking ---------------------------------------------------------------------------------
+
+
+def _edges(thresholds) -> tuple | None:
+    """Inner bin edges: ``thresholds=B`` gives B equal bins over [0, 1]."""
+    if thresholds is None:
+        return None
+    if isinstance(thresholds, int | np.integer) and not isinstance(thresholds, bool):
+        if thresholds < 2:
+            raise ValueError(f"thresholds must be at least 2 bins; got {thresholds}.")
+        return tuple(np.linspace(0.0, 1.0, int(thresholds) + 1)[1:-1].tolist())
+    _, edges = _ranking._check_thresholds(thresholds)
+    return tuple(edges.tolist())
+
+
+class _Ranking(Metric):
+    """Score metrics: exact (scores buffered, ``thresholds=None``) or binned into fixed
+    bins (``thresholds=B`` equal bins over [0, 1], or an increasing array of thresholds),
+    which returns ``Binned(value, bound)`` as the functions do."""
+
+    curve = False
+
+    def __init__(self, task="binary", *, num_classes=None, num_labels=None, thresholds=None,
+                 average="macro", **engine):
+        self.task = task
+        self.size = _check_task(task, num_classes, num_labels)
+        self.columns = 1 if task == "binary" else self.size
+        self.edges = _edges(thresholds)
+        self.average = average
+        super().__init__(**engine)
+
+    def _make_states(self):
+        if self.edges is None:
+            return {"scores": S.ScoreBuffer(self.task, self.columns)}
+        made = {"histogram": S.ScoreHistogram(self.edges, self.columns, self.task)}
+        if self.curve:
+            made["range"] = S.ScoreRange(self.columns, self.task)
+        return made
+
+    def _buffered(self, states):
+        buf = states["scores"]
+        weighted = int(buf.host("weighted_updates")[0]) > 0
+        w = buf.host("sample_weight") if weighted else None
+        return buf.host("y_true"), buf.host("y_score"), w
+
+    def _histogram(self, states) -> np.ndarray:
+        return np.asarray(states["histogram"].totals()[0], np.float64)
+
+    def _binned(self, states, per_column):
+        """Average per-column binned values as the functions do; ``per_column(counts)``
+        maps (1, L, B, 2) counts to (1, L) values and bounds."""
+        counts = self._histogram(states)
+        if self.task == "binary" or self.average == "micro":
+            value, bound = per_column(counts.sum(axis=1, keepdims=True))
+            return value[:, 0], bound[:, 0]
+        support = counts[..., 1].sum(axis=2)
+        return _ranking._average_columns(*per_column(counts), self.average, None, None,
+                                         support=support)
+
+    def _finish(self, value, bound, ctx):
+        wrap = (lambda v: batch_result(v, ctx, False)) if value.ndim == 1 else (
+            lambda v: _arrays.wrap(v[0], ctx))
+        return _ranking.Binned(wrap(value), wrap(bound))
+
+
+def _auc_columns(counts):
+    totals = counts.sum(axis=2)
+    ok = _ranking._auc_defined(totals[0], totals)
+    pairs = np.where(ok, totals[..., 0] * totals[..., 1], np.nan)
+    return _ranking.auc_from_histogram(counts, pairs)
+
+
+class AUROC(_Ranking):
+    """Area under the ROC curve. Exact mode equals ``roc_auc_score`` on all the data
+    (multiclass: ``labels=range(C)``); binned mode equals it with the same thresholds."""
+
+    def __init__(self, task="binary", *, num_classes=None, num_labels=None, thresholds=None,
+                 average="macro", max_fpr=None, multi_class="ovr", **engine):
+        if thresholds is not None and (max_fpr is not None or multi_class != "ovr"):
+            raise ValueError("max_fpr and multi_class='ovo' need the exact mode "
+                             "(thresholds=None).")
+        self.max_fpr, self.multi_class = max_fpr, multi_class
+        super().__init__(task, num_classes=num_classes, num_labels=num_labels,
+                         thresholds=thresholds, average=average, **engine)
+
+    def _compute(self, states, ctx):
+        if self.edges is None:
+            t, s, w = self._buffered(states)
+            labels = np.arange(self.size) if self.task == "multiclass" else None
+            value = _ranking.roc_auc_score(
+                t, s, sample_weight=w, average=self.average, max_fpr=self.max_fpr,
+                multi_class=self.multi_class, labels=labels)
+            return _arrays.wrap(value, ctx) if ctx.library != "numpy" else value
+        return self._finish(*self._binned(states, _auc_columns), ctx)
+
+
+class AveragePrecision(_Ranking):
+    """Step-wise area under the precision-recall curve; exact or binned as ``AUROC``."""
+
+    def _compute(self, states, ctx):
+        if self.edges is None:
+            t, s, w = self._buffered(states)
+            if self.task == "multiclass":
+                t = (t[:, None] == np.arange(self.size)).astype(np.uint8)
+            value = _ranking.average_precision_score(t, s, sample_weight=w,
+                                                     average=self.average)
+            return _arrays.wrap(value, ctx) if ctx.library != "numpy" else value
+        lower = np.r_[-np.inf, self.edges]
+
+        def per_column(counts):
+            lows = np.broadcast_to(lower, counts.shape[:3])
+            return _ranking.ap_from_histogram(_ranking._Histogram(counts, lows))
+
+        return self._finish(*self._binned(states, per_column), ctx)
+
+
+class _Curve(_Ranking):
+    curve = True
+
+    def __init__(self, *, thresholds=None, drop_intermediate=False, **engine):
+        self.drop_intermediate = drop_intermediate
+        super().__init__("binary", thresholds=thresholds, **engine)
+
+    def _compute(self, states, ctx):
+        if self.edges is None:
+            t, s, w = self._buffered(states)
+            curve = self.function(t, s, pos_label=1, sample_weight=w,
+                                  drop_intermediate=self.drop_intermediate)
+            return tuple(_arrays.wrap(np.asarray(a), ctx) for a in curve)
+        counts = self._histogram(states)
+        lo = states["range"].host("lo")
+        lower = np.broadcast_to(np.r_[-np.inf, self.edges], counts.shape[:3]).copy()
+        lower[..., 0] = np.minimum(lo, self.edges[0] if self.edges else np.inf)
+        fps, tps, thr = _ranking._binned_curve_counts(_ranking._Histogram(counts, lower), 0, 0)
+        curve = self.from_counts(fps, tps, thr, self.drop_intermediate)
+        return tuple(_arrays.wrap(np.asarray(a), ctx) for a in curve)
+
+
+class ROCCurve(_Curve):
+    """``(fpr, tpr, thresholds)`` of binary scores; equals ``roc_curve`` on all the data."""
+
+    function = staticmethod(_ranking.roc_curve)
+    from_counts = staticmethod(_ranking._roc_from_counts)
+
+    def __init__(self, *, thresholds=None, drop_intermediate=True, **engine):
+        super().__init__(thresholds=thresholds, drop_intermediate=drop_intermediate, **engine)
+
+
+class PRCurve(_Curve):
+    """``(precision, recall, thresholds)`` of binary scores; equals
+    ``precision_recall_curve`` on all the data."""
+
+    function = staticmethod(_ranking.precision_recall_curve)
+    from_counts = staticmethod(_ranking._pr_from_counts)
+
+
+# --- regression ------------------------------------------------------------------------------
+
+
+class _Regression(Metric):
+    """Metrics of the moments state; ``num_outputs`` columns of targets and predictions."""
+
+    metric = "mse"
+    allowed = _regression.MULTIOUTPUT[:2]
+
+    def __init__(self, *, num_outputs: int = 1, multioutput="uniform_average", **engine):
+        self.num_outputs = _check_task("multilabel", None, num_outputs)
+        self.multioutput = _regression.check_multioutput(multioutput, self.num_outputs,
+                                                         self.allowed)
+        self.options = {}
+        super().__init__(**engine)
+
+    def _make_states(self):
+        return {"moments": S.Moments(self.num_outputs)}
+
+    def _compute(self, states, ctx):
+        state = states["moments"].host("moments")
+        _regression.check_finite_state(state)
+        n = int(states["moments"].host("samples")[0])
+        return _regression.from_state(self.metric, state, self.multioutput, ctx, False,
+                                      n_samples=n, **self.options)
+
+
+class MeanSquaredError(_Regression):
+    """Equals ``mean_squared_error`` on all the data."""
+
+    metric = "mse"
+
+
+class RootMeanSquaredError(_Regression):
+    """Equals ``root_mean_squared_error`` on all the data."""
+
+    metric = "rmse"
+
+
+class MeanAbsoluteError(_Regression):
+    """Equals ``mean_absolute_error`` on all the data."""
+
+    metric = "mae"
+
+
+class MeanAbsolutePercentageError(_Regression):
+    """Equals ``mean_absolute_percentage_error`` on all the data."""
+
+    metric = "mape"
+
+
+class MaxError(_Regression):
+    """Equals ``max_error`` on all the data (single output)."""
+
+    metric = "max_error"
+
+
+class PearsonCorrCoef(_Regression):
+    """Equals ``pearson_corrcoef`` on all the data."""
+
+    metric = "pearson"
+
+
+class R2Score(_Regression):
+    """Equals ``r2_score`` on all the data."""
+
+    metric = "r2"
+    allowed = _regression.MULTIOUTPUT
+
+    def __init__(self, *, force_finite=True, **kwargs):
+        super().__init__(**kwargs)
+        self.options = {"force_finite": force_finite}
+
+
+class ExplainedVariance(R2Score):
+    """Equals ``explained_variance_score`` on all the data."""
+
+    metric = "explained_variance"
+
+
+# --- losses ----------------------------------------------------------------------------------
+
+
+class _Loss(Metric):
+    kind = "softmax"
+
+    def __init__(self, *, num_classes: int = 2, reduction="mean", ignore_index=None, **engine):
+        _losses._check_reduction(reduction)
+        self.size = _check_task("multiclass", num_classes, None)
+        self.reduction, self.ignore_index = reduction, ignore_index
+        super().__init__(**engine)
+
+    def _make_states(self):
+        return {"sums": S.LossSums(self.kind, self.size, self.ignore_index)}
+
+    def _sums(self, states) -> np.ndarray:
+        sums = states["sums"].host("sums")
+        if sums[:, 2].any():
+            raise ValueError(f"y_true had class indices outside [0, {self.size}) in some update.")
+        return sums
+
+    def _compute(self, states, ctx):
+        return _losses.reduce_sums(self._sums(states), self.reduction, ctx, False)
+
+
+class CrossEntropy(_Loss):
+    """Cross-entropy of logits ``(N, C)`` against class indices (``ignore_index`` left
+    out). Equals ``cross_entropy`` on all the data."""
+
+    kind = "softmax"
+
+
+class LogLoss(_Loss):
+    """scikit-learn's log loss of probabilities ``(N, C)`` (or ``(N,)`` for two classes)
+    against class indices 0..C-1. Equals ``log_loss(..., labels=range(C))``."""
+
+    kind = "proba"
+
+    def __init__(self, *, num_classes: int = 2, normalize=True, **engine):
+        super().__init__(num_classes=num_classes, reduction="mean" if normalize else "sum",
+                         **engine)
+
+    def _compute(self, states, ctx):
+        sums = self._sums(states)
+        if sums[:, 3].any():
+            warnings.warn("The y_prob values do not sum to one. Make sure to pass "
+                          "probabilities.", UserWarning, stacklevel=3)
+        return _losses.reduce_sums(sums, self.reduction, ctx, False)
+
+
+class BinaryCrossEntropy(_Loss):
+    """Binary cross-entropy of probabilities (or logits, ``from_logits=True``) against
+    targets in [0, 1]. Equals ``binary_cross_entropy`` on all the data."""
+
+    def __init__(self, *, from_logits=False, reduction="mean", **engine):
+        self.kind = "sigmoid" if from_logits else "binary_proba"
+        super().__init__(num_classes=2, reduction=reduction, **engine)
+
+
+METRICS = {
+    cls.__name__: cls for cls in (
+        Accuracy, HammingLoss, Precision, Recall, F1Score, FBetaScore, Specificity,
+        JaccardIndex, BalancedAccuracy, MatthewsCorrCoef, CohenKappa, ConfusionMatrix,
+        TopKAccuracy, AUROC, AveragePrecision, ROCCurve, PRCurve, MeanSquaredError,
+        RootMeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError, MaxError,
+        R2Score, ExplainedVariance, PearsonCorrCoef, LogLoss, CrossEntropy,
+        BinaryCrossEntropy,
+    )
+}
+"""Every streaming metric class, by name."""
+
+__all__ = ["Metric", "MetricSet", *METRICS]

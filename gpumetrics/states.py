@@ -1,0 +1,714 @@
+"""Sufficient statistics of the streaming metrics: small objects around arrays.
+
+A state is a set of named arrays, each with a merge rule:
+
+* ``sum`` - counts (int64) or weight sums (float64) that add;
+* ``min`` / ``max`` - running extremes;
+* ``moments`` - the ``(..., 13)`` regression state, merged with Chan's formulas;
+* ``concat`` - variable-length buffers (exact-mode scores), appended in order.
+
+Every state is sized when it is built, so states made by different processes from
+different shards (an empty shard included) always have the same fields and shapes and can
+be merged, packed into one buffer and reduced. ``update`` adds one batch with one kernel
+call into the state's own buffers (``out=``): no host synchronisation, no data-dependent
+Python branching. Merging is associative and commutative: counts exactly, float64 moments
+up to rounding.
+
+States with the same ``key`` hold the same statistics, so a ``MetricSet`` keeps one of each
+and every metric reading it shares it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gpumetrics import _arrays
+from gpumetrics.kernels import _common
+
+SUM, MIN, MAX, MOMENTS, CONCAT = "sum", "min", "max", "moments", "concat"
+RULES = (SUM, MIN, MAX, MOMENTS, CONCAT)
+
+
+class State:
+    """Named arrays with merge rules; subclasses define ``fields`` and ``update``."""
+
+    #: field name -> (rule, dtype); shapes come from ``shape(field)``
+    fields: dict[str, tuple[str, str]] = {}
+
+    def __init__(self, **params):
+        self.params = params
+        self.arrays: dict[str, object] = {}
+        self.reset()
+
+    # --- identity ------------------------------------------------------------------
+
+    @property
+    def key(self) -> str:
+        """Equal keys mean equal statistics: a ``MetricSet`` keeps one state per key."""
+        args = ", ".join(f"{k}={_short(v)}" for k, v in sorted(self.params.items()))
+        return f"{type(self).__name__}({args})"
+
+    def __repr__(self) -> str:
+        return self.key
+
+    def shape(self, name: str) -> tuple:
+        raise NotImplementedError
+
+    # --- life cycle ----------------------------------------------------------------
+
+    def reset(self, like=None):
+        """Zeroed buffers, on the device of the kernel array ``like`` (host by default)."""
+        xp = _namespace(like)
+        for name, (rule, dtype) in self.fields.items():
+            if rule == CONCAT:
+                self.arrays[name] = []
+            else:
+                self.arrays[name] = xp.full(self.shape(name), _initial(rule, dtype), dtype)
+
+    def to_device_of(self, like):
+        """Move the buffers next to the kernel array ``like`` (on the first update)."""
+        xp = _namespace(like)
+        if xp is np:
+            return
+        for name, (rule, _) in self.fields.items():
+            if rule != CONCAT:
+                self.arrays[name] = xp.asarray(self.arrays[name])
+
+    def inputs(self, batch):
+        """The views of ``batch`` this state reads; built (and checked) before any state
+        of a set is updated, so that bad input leaves every state untouched."""
+        raise NotImplementedError
+
+    def update(self, batch) -> None:
+        raise NotImplementedError
+
+    def merge(self, other: State) -> State:
+        """Fold ``other`` (a state with the same key) into this one; returns self."""
+        if other.key != self.key:
+            raise ValueError(f"cannot merge {other.key} into {self.key}: different statistics.")
+        for name, (rule, _) in self.fields.items():
+            a, b = self.arrays[name], other.arrays[name]
+            if rule == SUM:
+                self.arrays[name] = a + _like(b, a)
+            elif rule == MIN:
+                self.arrays[name] = _namespace(a).minimum(a, _like(b, a))
+            elif rule == MAX:
+                self.arrays[name] = _namespace(a).maximum(a, _like(b, a))
+            elif rule == MOMENTS:
+                merged = _common.merge_moments(_arrays.to_host(a), _arrays.to_host(b))
+                self.arrays[name] = _like(merged, a)
+            else:
+                self.arrays[name] = list(a) + list(b)
+        return self
+
+    # --- serialisation -------------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        """Host copies of every field (buffers concatenated)."""
+        out = {}
+        for name, (rule, _) in self.fields.items():
+            value = self.arrays[name]
+            if rule == CONCAT:
+                value = _concat(value, self.shape(name))
+            out[name] = np.array(_arrays.to_host(value), copy=True)
+        return out
+
+    def load_state_dict(self, state: dict) -> None:
+        missing = set(self.fields) - set(state)
+        if missing:
+            raise ValueError(f"state of {self.key} lacks the fields {sorted(missing)}.")
+        for name, (rule, dtype) in self.fields.items():
+            value = np.asarray(state[name])
+            if rule == CONCAT:
+                self.arrays[name] = [value] if value.shape[0] else []
+                continue
+            if value.shape != self.shape(name):
+                raise ValueError(
+                    f"field {name!r} of {self.key} must have shape {self.shape(name)}; "
+                    f"got {value.shape}."
+                )
+            self.arrays[name] = value.astype(dtype, copy=True)
+
+    def host(self, name: str) -> np.ndarray:
+        """One field on the host (buffers concatenated): for formulas at ``compute()``."""
+        value = self.arrays[name]
+        if self.fields[name][0] == CONCAT:
+            value = _concat(value, self.shape(name))
+        return np.asarray(_arrays.to_host(value))
+
+
+def _short(value) -> str:
+    if isinstance(value, tuple) and len(value) > 6:
+        return f"<{len(value)} values, hash {hash(value) & 0xFFFFFFFF:08x}>"
+    return repr(value)
+
+
+def _initial(rule: str, dtype: str):
+    if rule == MIN:
+        return np.inf
+    if rule == MAX:
+        return -np.inf
+    return 0
+
+
+def _namespace(x):
+    if x is None or isinstance(x, np.ndarray | list):
+        return np
+    return _arrays._cupy()
+
+
+def _like(b, a):
+    """``b`` on the device of ``a``."""
+    if isinstance(a, np.ndarray):
+        return np.asarray(_arrays.to_host(b))
+    return _namespace(a).asarray(b)
+
+
+def _concat(chunks: list, shape: tuple):
+    if not chunks:
+        return np.zeros((0, *shape[1:]))
+    if len(chunks) == 1:
+        return chunks[0]
+    return _namespace(chunks[0]).concatenate(chunks, axis=0)
+
+
+# --- counting states ---------------------------------------------------------------------
+
+
+class _Counts(State):
+    """Counts from one counting kernel, exact whatever the mix of weighted and unweighted
+    updates: ``counts`` (int64) adds the unweighted updates, ``weighted`` (float64) the
+    weight sums of the weighted ones, and ``weighted_updates`` says whether there were
+    any. ``occurrences`` (kept when ``occurrences=True``) counts every sample of every
+    update, weight or not, for label discovery that zero weights must not hide (it
+    holds the weighted updates' samples; the unweighted ones are in ``counts``)."""
+
+    fields = {
+        "counts": (SUM, "int64"),
+        "weighted": (SUM, "float64"),
+        "occurrences": (SUM, "int64"),
+        "weighted_updates": (SUM, "int64"),
+        "integer_weights": (SUM, "int64"),  # updates whose weights had an integer dtype
+    }
+    track_occurrences = False
+
+    def count_shape(self) -> tuple:
+        raise NotImplementedError
+
+    def shape(self, name):
+        if name in ("weighted_updates", "integer_weights"):
+            return (1,)
+        if name == "occurrences" and not self.track_occurrences:
+            return (0,)
+        return self.count_shape()
+
+    def count(self, batch, weights, out) -> None:
+        raise NotImplementedError
+
+    def update(self, batch):
+        w = batch.weights
+        if w is None:
+            self.count(batch, None, self.arrays["counts"])
+            return
+        self.count(batch, w, self.arrays["weighted"])
+        if self.track_occurrences:
+            self.count(batch, None, self.arrays["occurrences"])
+        self.arrays["weighted_updates"] += 1
+        if batch.weight_dtype.kind in "biu":
+            self.arrays["integer_weights"] += 1
+
+    def inputs(self, batch):
+        raise NotImplementedError
+
+    def totals(self) -> tuple[np.ndarray, bool, bool, np.ndarray | None]:
+        """Host ``(counts, weighted, integer_weights, occurrences)`` over all updates, as
+        a one-shot call on all the data would count them."""
+        counts = self.host("counts")
+        n_weighted = int(self.host("weighted_updates")[0])
+        if n_weighted == 0:
+            return counts, False, False, None
+        total = self.host("weighted") + counts
+        integer = int(self.host("integer_weights")[0]) == n_weighted
+        occurrences = None
+        if self.track_occurrences:
+            occurrences = self.host("occurrences") + counts
+        return total, True, integer, occurrences
+
+
+class Confusion(_Counts):
+    """``(1, C + 1, C + 1)`` confusion counts [true, pred] over classes 0..C-1; row and
+    column C count labels outside that range (an error at ``compute()``)."""
+
+    track_occurrences = True
+
+    def __init__(self, num_classes: int):
+        super().__init__(num_classes=int(num_classes))
+
+    def count_shape(self):
+        C = self.params["num_classes"]
+        return (1, C + 1, C + 1)
+
+    def inputs(self, batch):
+        return batch.class_labels(self.params["num_classes"])
+
+    def count(self, batch, weights, out):
+        t, p = self.inputs(batch)
+        batch.kernels.confusion(t, p, self.params["num_classes"], sample_weight=weights, out=out)
+
+
+class LabelCounts(_Counts):
+    """``(1, L, 2, 2)`` multilabel counts [label, true, pred]."""
+
+    def __init__(self, num_labels: int):
+        super().__init__(num_labels=int(num_labels))
+
+    def count_shape(self):
+        return (1, self.params["num_labels"], 2, 2)
+
+    def inputs(self, batch):
+        return batch.indicator_labels(self.params["num_labels"])
+
+    def count(self, batch, weights, out):
+        t, p = self.inputs(batch)
+        batch.kernels.label_counts(t, p, sample_weight=weights, out=out)
+
+
+class TopK(_Counts):
+    """``(1, 4)`` top-k outcomes: miss, hit, label outside 0..C-1, non-finite row."""
+
+    def __init__(self, k: int, num_classes: int):
+        super().__init__(k=int(k), num_classes=int(num_classes))
+
+    def count_shape(self):
+        return (1, 4)
+
+    def inputs(self, batch):
+        C = self.params["num_classes"]
+        return batch.class_targets(C), batch.class_scores(C)
+
+    def count(self, batch, weights, out):
+        t, s = self.inputs(batch)
+        batch.kernels.topk_outcomes(t, s, self.params["k"], sample_weight=weights, out=out)
+
+
+class SubsetHits(State):
+    """Multilabel per-sample sums: ``[sum w * (all labels right), sum w, sum w * wrong
+    labels, samples]`` (float64), for subset accuracy and the Hamming loss."""
+
+    fields = {"sums": (SUM, "float64"), "weighted_updates": (SUM, "int64")}
+
+    def __init__(self, num_labels: int):
+        super().__init__(num_labels=int(num_labels))
+
+    def shape(self, name):
+        return (1, 4) if name == "sums" else (1,)
+
+    def inputs(self, batch):
+        return batch.indicator_labels(self.params["num_labels"])
+
+    def update(self, batch):
+        t, p = self.inputs(batch)
+        per = batch.kernels.sample_label_counts(t, p)  # (1, N, 4): tp, pred, true, differing
+        diff = per[..., 3]
+        xp = _namespace(diff)
+        w = xp.ones(diff.shape, xp.float64) if batch.weights is None else batch.weights
+        sums = self.arrays["sums"]
+        sums[:, 0] += (w * (diff == 0)).sum(axis=1)
+        sums[:, 1] += w.sum(axis=1)
+        sums[:, 2] += (w * diff).sum(axis=1)
+        sums[:, 3] += diff.shape[1]
+        if batch.weights is not None:
+            self.arrays["weighted_updates"] += 1
+
+
+# --- score states ------------------------------------------------------------------------
+
+
+class ScoreHistogram(_Counts):
+    """``(1, L, B, 2)`` [negatives, positives] per score bin and column, with bins fixed
+    when the state is built (``edges``: the B - 1 inner thresholds)."""
+
+    def __init__(self, edges: tuple, num_columns: int, target: str):
+        super().__init__(edges=tuple(float(e) for e in edges), num_columns=int(num_columns),
+                         target=target)
+
+    def count_shape(self):
+        return (1, self.params["num_columns"], len(self.params["edges"]) + 1, 2)
+
+    def inputs(self, batch):
+        return batch.score_columns(self.params["target"], self.params["num_columns"])
+
+    def count(self, batch, weights, out):
+        y_pos, s = self.inputs(batch)
+        edges = batch.device_array(self.params["edges"])
+        n_bins = len(self.params["edges"]) + 1
+        zeros = batch.device_array(np.zeros((1, self.params["num_columns"])))
+        batch.kernels.score_histogram(y_pos, s, zeros, zeros, n_bins, edges,
+                                      sample_weight=weights, out=out)
+
+
+class ScoreRange(State):
+    """Per-column score minimum and maximum, and a count of non-finite scores seen."""
+
+    fields = {"lo": (MIN, "float64"), "hi": (MAX, "float64"), "nonfinite": (SUM, "int64")}
+
+    def __init__(self, num_columns: int, target: str):
+        super().__init__(num_columns=int(num_columns), target=target)
+
+    def shape(self, name):
+        return (1, self.params["num_columns"])
+
+    def inputs(self, batch):
+        return batch.score_range(self.params["target"], self.params["num_columns"])
+
+    def update(self, batch):
+        rng = batch.score_range(self.params["target"], self.params["num_columns"])
+        xp = _namespace(rng)
+        self.arrays["lo"] = xp.minimum(self.arrays["lo"], rng[..., 0])
+        self.arrays["hi"] = xp.maximum(self.arrays["hi"], rng[..., 1])
+        self.arrays["nonfinite"] += rng[..., 2].astype(xp.int64)
+
+
+class ScoreBuffer(State):
+    """Exact mode: every target, score and weight, kept (copied) in arrival order."""
+
+    fields = {
+        "y_true": (CONCAT, "int64"),
+        "y_score": (CONCAT, "float64"),
+        "sample_weight": (CONCAT, "float64"),
+        "weighted_updates": (SUM, "int64"),
+    }
+
+    def __init__(self, task: str, num_columns: int):
+        super().__init__(task=task, num_columns=int(num_columns))
+
+    def shape(self, name):
+        L = self.params["num_columns"]
+        task = self.params["task"]
+        if name == "y_true":
+            return (0, L) if task == "multilabel" else (0,)
+        if name == "y_score":
+            return (0,) if task == "binary" else (0, L)
+        return (1,) if name == "weighted_updates" else (0,)
+
+    def inputs(self, batch):
+        return batch.raw_scores(self.params["task"], self.params["num_columns"])
+
+    def update(self, batch):
+        t, s = self.inputs(batch)
+        xp = _namespace(s)
+        self.arrays["y_true"].append(xp.array(t, copy=True))
+        self.arrays["y_score"].append(xp.array(s, copy=True))
+        n = s.shape[0]
+        w = xp.ones(n, xp.float64) if batch.weights is None else batch.weights[0]
+        self.arrays["sample_weight"].append(xp.array(w, dtype=xp.float64, copy=True))
+        if batch.weights is not None:
+            self.arrays["weighted_updates"] += 1
+
+
+# --- regression and losses ---------------------------------------------------------------
+
+
+class Moments(State):
+    """The ``(1, L, 13)`` regression state of ``kernels.moments`` and the sample count."""
+
+    fields = {"moments": (MOMENTS, "float64"), "samples": (SUM, "int64")}
+
+    def __init__(self, num_outputs: int):
+        super().__init__(num_outputs=int(num_outputs))
+
+    def shape(self, name):
+        if name == "samples":
+            return (1,)
+        return (1, self.params["num_outputs"], len(_common.MOMENTS))
+
+    def inputs(self, batch):
+        return batch.regression(self.params["num_outputs"])
+
+    def update(self, batch):
+        t, p = self.inputs(batch)
+        batch.kernels.moments(t, p, batch.weights, out=self.arrays["moments"])
+        self.arrays["samples"] += p.shape[1]
+
+
+class LossSums(State):
+    """``(1, 4)`` float64 sums of ``kernels.loss_sums``: weighted loss, weight, labels out
+    of range, rows of probabilities that do not sum to one."""
+
+    fields = {"sums": (SUM, "float64")}
+
+    def __init__(self, kind: str, num_classes: int, ignore_index=None, eps="auto"):
+        super().__init__(kind=kind, num_classes=int(num_classes), ignore_index=ignore_index,
+                         eps=eps if eps == "auto" else float(eps))
+
+    def shape(self, name):
+        return (1, 4)
+
+    def inputs(self, batch):
+        return batch.loss_inputs(self.params["kind"], self.params["num_classes"])
+
+    def update(self, batch):
+        t, s = self.inputs(batch)
+        eps = self.params["eps"]
+        if eps == "auto":  # the machine epsilon of the scores, as scikit-learn's log_loss
+            eps = float(np.finfo(s.dtype).eps)
+        batch.kernels.loss_sums(t, s, self.params["kind"], batch.weights,
+                                ignore_index=self.params["ignore_index"], eps=eps,
+                                out=self.arrays["sums"])
+
+
+# --- one update's inputs -----------------------------------------------------------------
+
+
+class Inputs:
+    """The inputs of one ``update()``, as kernel arrays, and the views states read.
+
+    Views are built once per update and shared by every state that reads them (a set of
+    F1, MCC and kappa thresholds scores once). Shape and dtype checks read metadata only;
+    value checks (labels in range, finite scores) run only with ``validate=True``, since
+    reading a value back synchronises with the device.
+    """
+
+    def __init__(self, y_true, y_pred, sample_weight, *, kernels, ctx, validate: bool,
+                 threshold: float = 0.5):
+        self.ctx = ctx
+        self.kernels = kernels
+        self.validate = validate
+        self.threshold = threshold
+        self.y_true = _arrays.to_kernel(y_true, "y_true", ctx)
+        self.y_pred = _arrays.to_kernel(y_pred, "y_pred", ctx)
+        if self.y_pred.ndim == 0 or self.y_true.ndim == 0:
+            raise ValueError("y_true and y_pred must be arrays of samples, not scalars.")
+        n = self.y_pred.shape[0]
+        if self.y_true.shape[0] != n:
+            raise ValueError(
+                f"y_true has {self.y_true.shape[0]} samples but y_pred has {n}; they must have "
+                "the same length."
+            )
+        self.n_samples = n
+        self.weights = None
+        self.weight_dtype = None
+        if sample_weight is not None:
+            w = _arrays.to_kernel(sample_weight, "sample_weight", ctx)
+            if w.ndim != 1 or w.shape[0] != n:
+                raise ValueError(
+                    f"sample_weight must be 1-D with one weight per sample ({n}); got shape "
+                    f"{tuple(w.shape)}."
+                )
+            if w.dtype.kind not in "biuf":
+                raise ValueError(f"sample_weight must be numeric; got dtype {w.dtype}.")
+            self.weight_dtype = w.dtype
+            self.weights = w.astype(_namespace(w).float64)[None]
+            if validate and not bool(_namespace(w).isfinite(self.weights).all()):
+                raise ValueError("sample_weight contains NaN or infinity.")
+        self._cache: dict = {}
+
+    def _cached(self, key, build):
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]
+
+    def device_array(self, host) -> object:
+        """A host constant on the inputs' device."""
+        host = np.asarray(host, dtype=np.float64)
+        return host if isinstance(self.y_pred, np.ndarray) else _namespace(self.y_pred).asarray(
+            host)
+
+    # --- labels ----------------------------------------------------------------------
+
+    def _labels(self, y, name: str, ndim: int, threshold: float):
+        """Integer labels from labels or scores: integer (and bool) arrays are labels;
+        float arrays are thresholded (``>= threshold``) when they hold one score per label,
+        or reduced with argmax over the class axis."""
+        xp = _namespace(y)
+        if y.dtype.kind in "biu":
+            if y.ndim != ndim:
+                raise ValueError(f"{name} must be {ndim}-D labels; got shape {tuple(y.shape)}.")
+            return y
+        if y.dtype.kind != "f":
+            raise ValueError(f"{name} must hold integer labels or float scores; got {y.dtype}.")
+        if y.ndim == ndim:
+            return (y >= threshold).view(xp.uint8)
+        if y.ndim == ndim + 1 and ndim == 1:
+            return y.argmax(axis=1)
+        raise ValueError(f"{name} must be {ndim}-D labels or scores; got shape {tuple(y.shape)}.")
+
+    def class_labels(self, num_classes: int):
+        """``(1, N)`` true and predicted class labels, checked against 0..C-1."""
+        def build():
+            t = self._labels(self.y_true, "y_true", 1, self.threshold)
+            p = self._labels(self.y_pred, "y_pred", 1, self.threshold)
+            if self.y_pred.ndim == 2 and self.y_pred.shape[1] != num_classes:
+                raise ValueError(
+                    f"y_pred holds scores for {self.y_pred.shape[1]} classes; "
+                    f"num_classes is {num_classes}."
+                )
+            if self.validate:
+                for name, y in (("y_true", t), ("y_pred", p)):
+                    _check_range(self.kernels, y, name, num_classes)
+            return t[None], p[None]
+        return self._cached(("class_labels", num_classes), build)
+
+    def indicator_labels(self, num_labels: int):
+        """``(1, N, L)`` multilabel indicators (scores thresholded)."""
+        def build():
+            out = []
+            for name, y in (("y_true", self.y_true), ("y_pred", self.y_pred)):
+                if y.ndim != 2 or y.shape[1] != num_labels:
+                    raise ValueError(
+                        f"{name} must be (n_samples, {num_labels}) label indicators; got "
+                        f"shape {tuple(y.shape)}."
+                    )
+                y = self._labels(y, name, 2, self.threshold)
+                if self.validate:
+                    _check_range(self.kernels, y, name, 2, "label indicators must be 0 or 1")
+                out.append(y[None])
+            return tuple(out)
+        return self._cached(("indicators", num_labels), build)
+
+    # --- scores ----------------------------------------------------------------------
+
+    def class_scores(self, num_classes: int):
+        """``(1, N, C)`` float scores of every class."""
+        def build():
+            s = self.y_pred
+            if s.ndim != 2 or s.shape[1] != num_classes:
+                raise ValueError(
+                    f"y_pred must be (n_samples, {num_classes}) class scores; got shape "
+                    f"{tuple(s.shape)}."
+                )
+            s = _common.as_score_array(s, "y_pred", _namespace(s))
+            self._check_finite(s[None])
+            return s[None]
+        return self._cached(("class_scores", num_classes), build)
+
+    def class_targets(self, num_classes: int):
+        """``(1, N)`` integer class indices of y_true."""
+        def build():
+            t = self.y_true
+            if t.dtype.kind not in "biu" or t.ndim != 1:
+                raise ValueError(
+                    f"y_true must be 1-D integer class indices; got {t.dtype} of shape "
+                    f"{tuple(t.shape)}."
+                )
+            if self.validate:
+                _check_range(self.kernels, t, "y_true", num_classes)
+            return t[None]
+        return self._cached(("class_targets", num_classes), build)
+
+    def score_columns(self, target: str, num_columns: int):
+        """``(y_pos, scores)`` for the score kernels: binary ``(1, N, 1)`` indicators of
+        ``y_true == 1``; multiclass ``(1, N)`` class indices; multilabel ``(1, N, L)``."""
+        def build():
+            s = self.y_pred
+            if s.dtype.kind not in "biuf":
+                raise ValueError(f"y_pred must hold scores; got dtype {s.dtype}.")
+            if target == "binary":
+                if s.ndim == 2 and s.shape[1] == 1:
+                    s = s[:, 0]
+                if s.ndim != 1:
+                    raise ValueError(
+                        f"y_pred must be 1-D scores for binary targets; got shape "
+                        f"{tuple(s.shape)}."
+                    )
+                t = self.y_true
+                if t.ndim != 1:
+                    raise ValueError(f"y_true must be 1-D; got shape {tuple(t.shape)}.")
+                y_pos = (t == 1).view(_namespace(t).uint8)[None, :, None]
+                s = s[None, :, None]
+            elif target == "multiclass":
+                s = self.class_scores(num_columns)[0][None]
+                y_pos = self.class_targets(num_columns)
+            else:
+                y_pos = self.indicator_labels(num_columns)[0]
+                if s.ndim != 2 or s.shape[1] != num_columns:
+                    raise ValueError(
+                        f"y_pred must be (n_samples, {num_columns}) scores; got shape "
+                        f"{tuple(s.shape)}."
+                    ) from None
+                s = s[None]
+            s = _common.as_score_array(s, "y_pred", _namespace(s))
+            self._check_finite(s)
+            return y_pos, s
+        return self._cached(("score_columns", target, num_columns), build)
+
+    def score_range(self, target: str, num_columns: int):
+        _, s = self.score_columns(target, num_columns)
+        return self._cached(("range", target, num_columns), lambda: self.kernels.score_range(s))
+
+    def _check_finite(self, s):
+        if self.validate:
+            rng = _arrays.to_host(self.kernels.score_range(s))
+            if rng[..., 2].any():
+                raise ValueError("y_pred contains NaN or infinity; scores must be finite.")
+
+    def raw_scores(self, task: str, num_columns: int):
+        """``(y_true, y_score)`` as given, shape-checked, for the exact-mode buffers."""
+        self.score_columns(task, num_columns)  # checks shapes (and values when validating)
+        s = self.y_pred
+        if task == "binary" and s.ndim == 2:
+            s = s[:, 0]
+        return self.y_true, s
+
+    # --- regression and losses ---------------------------------------------------------
+
+    def regression(self, num_outputs: int):
+        """``(1, N, L)`` float targets and predictions."""
+        def build():
+            out = []
+            for name, y in (("y_true", self.y_true), ("y_pred", self.y_pred)):
+                if y.dtype.kind not in "biuf":
+                    raise ValueError(f"{name} must hold numbers; got dtype {y.dtype}.")
+                y2 = y[:, None] if y.ndim == 1 else y
+                if y2.ndim != 2 or y2.shape[1] != num_outputs:
+                    raise ValueError(
+                        f"{name} must be (n_samples,) or (n_samples, {num_outputs}) for "
+                        f"num_outputs={num_outputs}; got shape {tuple(y.shape)}."
+                    )
+                out.append(_common.as_score_array(y2, name, _namespace(y2))[None])
+            return tuple(out)
+        return self._cached(("regression", num_outputs), build)
+
+    def loss_inputs(self, kind: str, num_classes: int):
+        """``(y_true, y_score)`` for ``loss_sums``."""
+        def build():
+            s = self.y_pred
+            if kind in ("softmax", "proba"):
+                t = self.class_targets(num_classes)
+                if kind == "proba" and num_classes == 2 and s.ndim == 1:
+                    s = s[:, None]
+                elif s.ndim != 2 or s.shape[1] != num_classes:
+                    raise ValueError(
+                        f"y_pred must be (n_samples, {num_classes}) "
+                        f"{'logits' if kind == 'softmax' else 'probabilities'}; got shape "
+                        f"{tuple(s.shape)}."
+                    )
+            else:
+                if s.ndim == 1:
+                    s = s[:, None]
+                t = self.y_true[:, None] if self.y_true.ndim == 1 else self.y_true
+                if t.shape != s.shape:
+                    raise ValueError(
+                        f"y_true has shape {tuple(self.y_true.shape)} but y_pred has "
+                        f"{tuple(self.y_pred.shape)}."
+                    )
+                t = _common.as_score_array(t, "y_true", _namespace(t))[None]
+            s = _common.as_score_array(s, "y_pred", _namespace(s))[None]
+            self._check_finite(s)
+            if self.validate and kind in ("proba", "binary_proba"):
+                rng = _arrays.to_host(self.kernels.score_range(s))
+                if rng[..., 0].min() < 0 or rng[..., 1].max() > 1:
+                    raise ValueError("y_pred must hold probabilities in [0, 1].")
+            return t, s
+        return self._cached(("loss", kind, num_classes), build)
+
+
+def _check_range(kernels, y, name: str, size: int, what: str | None = None):
+    if y.shape[0] == 0:
+        return
+    lo, hi = kernels.label_range(y)
+    if lo < 0 or hi >= size:
+        raise ValueError(
+            f"{name} has labels outside [0, {size}): "
+            + (what or f"class labels must be integers 0..{size - 1}") + f"; got {lo}..{hi}."
+        )
