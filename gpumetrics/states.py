@@ -249,10 +249,46 @@ class Confusion(_Counts):
         return (1, C + 1, C + 1)
 
     def inputs(self, batch):
-        return batch.class_labels(self.params["num_classes"])
+        """The batch's labels; when validating, also its unweighted counts, checked: a
+        label outside 0..C-1 lands in the overflow bin of the same pass, so validation
+        costs no extra pass over the labels."""
+        C = self.params["num_classes"]
+        labels = batch.class_labels(C)
+        if batch.validate and batch.n_samples:
+            counts = batch._cached(("confusion", C), lambda: self._checked_counts(batch, labels))
+            return labels, counts
+        return labels, None
+
+    def _checked_counts(self, batch, labels):
+        C = self.params["num_classes"]
+        counts = batch.kernels.confusion(*labels, C)
+        host = _arrays.to_host(counts)
+        for name, bad in (("y_true", host[0, C, :]), ("y_pred", host[0, :, C])):
+            if bad.any():
+                raise ValueError(
+                    f"{name} has labels outside [0, {C}): class labels must be integers "
+                    f"0..{C - 1}."
+                )
+        return counts
+
+    def update(self, batch):
+        (t, p), counts = self.inputs(batch)
+        C = self.params["num_classes"]
+        if counts is None:  # not validated: count straight into the state
+            super().update(batch)
+            return
+        if batch.weights is None:
+            self.arrays["counts"] += counts
+            return
+        batch.kernels.confusion(t, p, C, sample_weight=batch.weights,
+                                out=self.arrays["weighted"])
+        self.arrays["occurrences"] += counts
+        self.arrays["weighted_updates"] += 1
+        if batch.weight_dtype.kind in "biu":
+            self.arrays["integer_weights"] += 1
 
     def count(self, batch, weights, out):
-        t, p = self.inputs(batch)
+        (t, p), _ = self.inputs(batch)
         batch.kernels.confusion(t, p, self.params["num_classes"], sample_weight=weights, out=out)
 
 
@@ -534,7 +570,7 @@ class Inputs:
         raise ValueError(f"{name} must be {ndim}-D labels or scores; got shape {tuple(y.shape)}.")
 
     def class_labels(self, num_classes: int):
-        """``(1, N)`` true and predicted class labels, checked against 0..C-1."""
+        """``(1, N)`` true and predicted class labels."""
         def build():
             t = self._labels(self.y_true, "y_true", 1, self.threshold)
             p = self._labels(self.y_pred, "y_pred", 1, self.threshold)
@@ -543,9 +579,7 @@ class Inputs:
                     f"y_pred holds scores for {self.y_pred.shape[1]} classes; "
                     f"num_classes is {num_classes}."
                 )
-            if self.validate:
-                for name, y in (("y_true", t), ("y_pred", p)):
-                    _check_range(self.kernels, y, name, num_classes)
+            # (the range is checked by the confusion state from its own counts)
             return t[None], p[None]
         return self._cached(("class_labels", num_classes), build)
 
