@@ -93,7 +93,7 @@ def _check_metrics(metrics):
     return metrics, False
 
 
-def _finish(metrics, single, merged: dict, target):
+def _finish(metrics, single, merged: dict):
     """Merge the cluster's state into ``metrics`` and compute."""
     other = _fresh(metrics)
     other.load_state_dict(merged)
@@ -147,7 +147,7 @@ def score(metrics, y_true, y_pred, sample_weight=None, *, split_every: int = 8):
     parts = [state(template, t, p, w) for t, p, w in zip(t_parts, p_parts, w_parts,
                                                           strict=True)]
     (merged,) = dask.compute(_reduce(template, parts, split_every))
-    return _finish(metrics_set, single, merged, metrics)
+    return _finish(metrics_set, single, merged)
 
 
 def score_dataframe(metrics, frame, *, y_true: str, y_pred, sample_weight: str | None = None,
@@ -172,4 +172,4 @@ def score_dataframe(metrics, frame, *, y_true: str, y_pred, sample_weight: str |
     parts = [state(template, part, y_true, y_pred, sample_weight)
              for part in frame[wanted].to_delayed()]
     (merged,) = dask.compute(_reduce(template, parts, split_every))
-    return _finish(metrics_set, single, merged, metrics)
+    return _finish(metrics_set, single, merged)

@@ -90,10 +90,8 @@ class _Engine:
     def reset(self) -> None:
         """Forget every update (buffers stay on their device)."""
         for state in self._states.values():
-            like = None
-            if self._ctx is not None and self._ctx.on_gpu:
-                like = next(iter(state.arrays.values()), None)
-            state.reset(like if not isinstance(like, list) else None)
+            arrays = [a for a in state.arrays.values() if not isinstance(a, list)]
+            state.reset(arrays[0] if arrays else None)
 
     def merge(self, other):
         """Fold in the states of ``other`` (the same metrics, updated elsewhere); returns
@@ -459,8 +457,9 @@ class CohenKappa(_Classification):
                  replace_undefined_by=np.nan, **engine):
         if weights not in (None, "linear", "quadratic"):
             raise ValueError(f"weights must be None, 'linear' or 'quadratic'; got {weights!r}.")
-        self.labels, self.weights, self.replace_undefined_by = labels, weights, \
-            replace_undefined_by
+        self.labels = labels
+        self.weights = weights
+        self.replace_undefined_by = replace_undefined_by
         super().__init__(task, num_classes=num_classes, **engine)
 
     def _compute(self, states, ctx):
@@ -503,8 +502,9 @@ class TopKAccuracy(Metric):
     def __init__(self, k: int = 2, *, num_classes: int, normalize=True, **engine):
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
             raise ValueError(f"k must be a positive integer; got {k!r}.")
-        self.k, self.size, self.normalize = int(k), _check_task("multiclass", num_classes,
-                                                                 None), normalize
+        self.k = int(k)
+        self.size = _check_task("multiclass", num_classes, None)
+        self.normalize = normalize
         super().__init__(**engine)
 
     def _make_states(self):

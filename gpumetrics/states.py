@@ -659,7 +659,7 @@ class Inputs:
                     raise ValueError(
                         f"y_pred must be (n_samples, {num_columns}) scores; got shape "
                         f"{tuple(s.shape)}."
-                    ) from None
+                    )
                 s = s[None]
             s = _common.as_score_array(s, "y_pred", _namespace(s))
             self._check_finite(s)

@@ -581,3 +581,21 @@ def test_batch_permutations_give_identical_counts():
 def test_state_objects_report_their_key():
     assert S.Confusion(3).key == "Confusion(num_classes=3)"
     assert S.Confusion(3).key != S.Confusion(4).key
+
+
+def test_torch_batches_answer_in_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(10)
+    t = rng.integers(0, 3, 90)
+    s = rng.random((90, 3))
+    s /= s.sum(axis=1, keepdims=True)
+    metrics = MetricSet({"f1": F1Score("multiclass", num_classes=3, average=None),
+                         "auc": AUROC("multiclass", num_classes=3),
+                         "cm": ConfusionMatrix("multiclass", num_classes=3)})
+    for sl in (slice(0, 40), slice(40, 90)):
+        metrics.update(torch.from_numpy(t[sl]), torch.from_numpy(s[sl]))
+    out = metrics.compute()
+    assert all(isinstance(v, torch.Tensor) for v in out.values())
+    _same(out["f1"].numpy(), gm.f1_score(t, s.argmax(1), average=None, num_classes=3))
+    _same(float(out["auc"]), gm.roc_auc_score(t, s, multi_class="ovr"))
+    np.testing.assert_array_equal(out["cm"].numpy(), gm.confusion_matrix(t, s.argmax(1)))
