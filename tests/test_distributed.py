@@ -19,6 +19,18 @@ torch = pytest.importorskip("torch")
 if not torch.distributed.is_available():  # pragma: no cover
     pytest.skip("torch.distributed is not available", allow_module_level=True)
 
+DATA = """
+rng = np.random.default_rng(0)
+n = 1000
+t = rng.integers(0, 3, n)
+logits = rng.normal(size=(n, 3)) * 2
+proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+w = rng.random(n)
+y = 1e8 + rng.normal(size=n)
+yp = y + rng.normal(size=n)
+"""
+"""The data both ranks share (each takes its rows) and the one-process check recomputes."""
+
 WORKER = textwrap.dedent("""
     import json, sys
     import numpy as np
@@ -38,14 +50,7 @@ WORKER = textwrap.dedent("""
             return _real(*a, **k)
         setattr(dist, name, counted)
 
-    rng = np.random.default_rng(0)
-    n = 1000
-    t = rng.integers(0, 3, n)
-    logits = rng.normal(size=(n, 3)) * 2
-    proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    w = rng.random(n)
-    y = 1e8 + rng.normal(size=n)
-    yp = y + rng.normal(size=n)
+    DATA_BLOCK
     sl = slice(0, split) if rank == 0 else slice(split, n)
     C = 3
     labels = MetricSet({"acc": Accuracy("multiclass", num_classes=C),
@@ -70,7 +75,7 @@ WORKER = textwrap.dedent("""
     res["r2"] = float(r2.compute())
     json.dump({"results": res, "calls": per_set, "before": before}, open(out, "w"))
     dist.destroy_process_group()
-""")
+""").replace("DATA_BLOCK", DATA)
 
 
 def _free_port() -> int:
@@ -100,14 +105,9 @@ def _run(tmp_path, split: int, exact: bool):
 
 
 def _expected(exact: bool):
-    rng = np.random.default_rng(0)
-    n = 1000
-    t = rng.integers(0, 3, n)
-    logits = rng.normal(size=(n, 3)) * 2
-    proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    w = rng.random(n)
-    y = 1e8 + rng.normal(size=n)
-    yp = y + rng.normal(size=n)
+    data = {"np": np}
+    exec(DATA, data)
+    t, proba, w, y, yp = (data[k] for k in ("t", "proba", "w", "y", "yp"))
     edges64 = np.linspace(0, 1, 65)[1:-1]
     edges50 = None if exact else np.linspace(0, 1, 51)[1:-1]
     b = (t == 1).astype(int)
