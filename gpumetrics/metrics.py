@@ -170,7 +170,8 @@ class MetricSet(_Engine):
     state, so ``update()`` runs each distinct kernel once.
 
     ``metrics`` is a dict of name -> metric, or a list of metrics (named by their class).
-    Every metric must agree on ``validate``, ``backend`` and ``threshold``.
+    ``validate`` and ``threshold`` are the set's when given, else the metrics' (who must
+    agree); ``backend`` is the set's, else the first metric's.
     """
 
     def __init__(self, metrics, *, validate: bool | None = None, backend=None,
@@ -275,12 +276,24 @@ class _Classification(Metric):
         return counts if labels is None else _select_labels(counts, labels)
 
 
-def _select_labels(counts: _targets.ClassCounts, labels) -> _targets.ClassCounts:
-    """Counts over ``labels`` (in their order); every other class joins the overflow bin."""
+def _check_labels(labels, size: int) -> np.ndarray | None:
+    """``labels`` as distinct class indices (or multilabel columns) in [0, size)."""
+    if labels is None:
+        return None
     chosen = _targets._labels_array(labels)
+    if chosen.ndim != 1 or chosen.shape[0] == 0 or chosen.dtype.kind not in "iu" or (
+        chosen.min() < 0 or chosen.max() >= size
+    ):
+        raise ValueError(f"labels must be class indices in [0, {size}); got {labels!r}.")
+    if np.unique(chosen).shape[0] != chosen.shape[0]:
+        raise ValueError(f"labels must not contain duplicates; got {labels!r}.")
+    return chosen
+
+
+def _select_labels(counts: _targets.ClassCounts, chosen: np.ndarray) -> _targets.ClassCounts:
+    """Counts over ``chosen`` labels (in their order); every other class joins the overflow
+    bin."""
     C = counts.n_classes
-    if chosen.dtype.kind not in "iu" or chosen.min() < 0 or chosen.max() >= C:
-        raise ValueError(f"labels must be class indices in [0, {C}); got {labels!r}.")
     rest = np.setdiff1d(np.arange(C + 1), chosen)
     order = np.r_[chosen, rest]
     J = chosen.shape[0]
@@ -365,18 +378,19 @@ class _Setwise(_Classification):
             )
         if average == "binary" and task != "binary":
             raise _setwise._targets_kind_error(task)
-        self.average, self.labels, self.pos_label = average, labels, pos_label
+        self.average, self.pos_label = average, pos_label
         self.zero_division, self.beta = zero_division, beta
         super().__init__(task, num_classes=num_classes, num_labels=num_labels, **engine)
+        self.labels = _check_labels(labels, self.size)
 
     def _counts(self, states) -> _setwise.SetwiseCounts:
         if self.task == "multilabel":
             counts = states["counts"].totals()[0]
             return _setwise.from_label_counts(counts,
                                               _setwise.label_columns(self.labels, self.size))
+        if self.average == "binary":  # labels are ignored, as scikit-learn does
+            return _setwise._binary(self._class_counts(states["counts"]), self.pos_label)
         counts = self._class_counts(states["counts"], self.labels)
-        if self.average == "binary":
-            return _setwise._binary(counts, self.pos_label)
         return _setwise.from_class_counts(counts, self.labels)
 
     def _compute(self, states, ctx):
@@ -457,10 +471,10 @@ class CohenKappa(_Classification):
                  replace_undefined_by=np.nan, **engine):
         if weights not in (None, "linear", "quadratic"):
             raise ValueError(f"weights must be None, 'linear' or 'quadratic'; got {weights!r}.")
-        self.labels = labels
         self.weights = weights
         self.replace_undefined_by = replace_undefined_by
         super().__init__(task, num_classes=num_classes, **engine)
+        self.labels = _check_labels(labels, self.size)
 
     def _compute(self, states, ctx):
         counts = self._class_counts(states["counts"], self.labels)
@@ -483,12 +497,15 @@ class ConfusionMatrix(_Classification):
     def __init__(self, task="binary", *, num_classes=None, labels=None, normalize=None,
                  **engine):
         _clf.check_normalize(normalize)
-        self.labels, self.normalize = labels, normalize
+        self.normalize = normalize
         super().__init__(task, num_classes=num_classes, **engine)
+        self.labels = _check_labels(labels, self.size)
 
     def _compute(self, states, ctx):
         labels = np.arange(self.size) if self.labels is None else self.labels
         counts = self._class_counts(states["counts"], labels)
+        if self.labels is not None and not counts.in_true.any(axis=1).all():
+            raise ValueError("At least one label specified must be in y_true")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # a 1 x 1 matrix was asked for
             cm = _clf.confusion_matrix_from(counts, self.normalize)
@@ -505,6 +522,12 @@ class TopKAccuracy(Metric):
         self.k = int(k)
         self.size = _check_task("multiclass", num_classes, None)
         self.normalize = normalize
+        if self.k >= self.size:
+            warnings.warn(
+                f"'k' ({self.k}) greater than or equal to 'n_classes' ({self.size}) will "
+                "result in a perfect score and is therefore meaningless.",
+                _formulas.UndefinedMetricWarning, stacklevel=2,
+            )
         super().__init__(**engine)
 
     def _make_states(self):
@@ -567,10 +590,20 @@ class _Ranking(Metric):
         buf = states["scores"]
         weighted = int(buf.host("weighted_updates")[0]) > 0
         w = buf.host("sample_weight") if weighted else None
-        return buf.host("y_true"), buf.host("y_score"), w
+        t = buf.host("y_true")
+        if self.task == "multiclass" and t.shape[0] and (t.min() < 0 or t.max() >= self.size):
+            raise ValueError(f"y_true had labels outside [0, {self.size}) in some update.")
+        return t, buf.host("y_score"), w
 
     def _histogram(self, states) -> np.ndarray:
-        return np.asarray(states["histogram"].totals()[0], np.float64)
+        counts = np.asarray(states["histogram"].totals()[0], np.float64)
+        if self.task == "multiclass":
+            # each sample is a positive of exactly one column: fewer positives than
+            # samples means class indices outside 0..C-1 (not checked: validate=False)
+            samples = counts[:, 0].sum()
+            if counts[..., 1].sum() < samples * (1 - 1e-9):
+                raise ValueError(f"y_true had labels outside [0, {self.size}) in some update.")
+        return counts
 
     def _binned(self, states, per_column):
         """Average per-column binned values as the functions do; ``per_column(counts)``
@@ -598,7 +631,9 @@ def _auc_columns(counts):
 
 class AUROC(_Ranking):
     """Area under the ROC curve. Exact mode equals ``roc_auc_score`` on all the data
-    (multiclass: ``labels=range(C)``); binned mode equals it with the same thresholds."""
+    (multiclass: ``labels=range(C)``). Binned mode equals ``roc_auc_score`` given the same
+    array of thresholds; ``thresholds=B`` here means B equal bins over [0, 1], fixed before
+    the data arrive (the function's ``thresholds=B`` bins each column's observed range)."""
 
     def __init__(self, task="binary", *, num_classes=None, num_labels=None, thresholds=None,
                  average="macro", max_fpr=None, multi_class="ovr", **engine):
@@ -654,6 +689,8 @@ class _Curve(_Ranking):
                                   drop_intermediate=self.drop_intermediate)
             return tuple(_arrays.wrap(np.asarray(a), ctx) for a in curve)
         counts = self._histogram(states)
+        if states["range"].host("nonfinite").any():
+            raise ValueError("y_pred had NaN or infinite scores in some update.")
         lo = states["range"].host("lo")
         lower = np.broadcast_to(np.r_[-np.inf, self.edges], counts.shape[:3]).copy()
         lower[..., 0] = np.minimum(lo, self.edges[0] if self.edges else np.inf)

@@ -120,6 +120,11 @@ class State:
         for name, (rule, dtype) in self.fields.items():
             value = np.asarray(state[name])
             if rule == CONCAT:
+                if value.shape[1:] != self.shape(name)[1:]:
+                    raise ValueError(
+                        f"field {name!r} of {self.key} must have rows of shape "
+                        f"{self.shape(name)[1:]}; got {value.shape[1:]}."
+                    )
                 self.arrays[name] = [value] if value.shape[0] else []
                 continue
             if value.shape != self.shape(name):
@@ -329,15 +334,15 @@ class TopK(_Counts):
 
 class SubsetHits(State):
     """Multilabel per-sample sums: ``[sum w * (all labels right), sum w, sum w * wrong
-    labels, samples]`` (float64), for subset accuracy and the Hamming loss."""
+    labels]`` (float64; no weights count 1), for subset accuracy and the Hamming loss."""
 
-    fields = {"sums": (SUM, "float64"), "weighted_updates": (SUM, "int64")}
+    fields = {"sums": (SUM, "float64")}
 
     def __init__(self, num_labels: int):
         super().__init__(num_labels=int(num_labels))
 
     def shape(self, name):
-        return (1, 4) if name == "sums" else (1,)
+        return (1, 3)
 
     def inputs(self, batch):
         return batch.indicator_labels(self.params["num_labels"])
@@ -352,9 +357,6 @@ class SubsetHits(State):
         sums[:, 0] += (w * (diff == 0)).sum(axis=1)
         sums[:, 1] += w.sum(axis=1)
         sums[:, 2] += (w * diff).sum(axis=1)
-        sums[:, 3] += diff.shape[1]
-        if batch.weights is not None:
-            self.arrays["weighted_updates"] += 1
 
 
 # --- score states ------------------------------------------------------------------------
@@ -481,7 +483,8 @@ class LossSums(State):
         return (1, 4)
 
     def inputs(self, batch):
-        return batch.loss_inputs(self.params["kind"], self.params["num_classes"])
+        return batch.loss_inputs(self.params["kind"], self.params["num_classes"],
+                                 self.params["ignore_index"])
 
     def update(self, batch):
         t, s = self.inputs(batch)
@@ -552,52 +555,72 @@ class Inputs:
 
     # --- labels ----------------------------------------------------------------------
 
-    def _labels(self, y, name: str, ndim: int, threshold: float):
-        """Integer labels from labels or scores: integer (and bool) arrays are labels;
-        float arrays are thresholded (``>= threshold``) when they hold one score per label,
-        or reduced with argmax over the class axis."""
+    def _labels(self, y, name: str, ndim: int, scores: bool):
+        """Integer labels. Integer and bool arrays are labels. Float arrays are labels too
+        (checked integral when validating), except predictions given as scores
+        (``scores=True``): one score per label is thresholded (``>= threshold``), a score
+        per class is reduced with argmax."""
         xp = _namespace(y)
-        if y.dtype.kind in "biu":
-            if y.ndim != ndim:
-                raise ValueError(f"{name} must be {ndim}-D labels; got shape {tuple(y.shape)}.")
-            return y
-        if y.dtype.kind != "f":
+        if y.dtype.kind not in "biuf":
             raise ValueError(f"{name} must hold integer labels or float scores; got {y.dtype}.")
-        if y.ndim == ndim:
-            return (y >= threshold).view(xp.uint8)
-        if y.ndim == ndim + 1 and ndim == 1:
-            return y.argmax(axis=1)
-        raise ValueError(f"{name} must be {ndim}-D labels or scores; got shape {tuple(y.shape)}.")
+        if y.dtype.kind == "f" and scores:
+            if y.ndim == ndim:
+                return (y >= self.threshold).view(xp.uint8)
+            if y.ndim == ndim + 1 and ndim == 1:
+                return y.argmax(axis=1)
+        if y.ndim != ndim:
+            raise ValueError(f"{name} must be {ndim}-D labels; got shape {tuple(y.shape)}.")
+        if y.dtype.kind == "f":
+            if self.validate and not bool((y == xp.floor(y)).all()):
+                raise ValueError(f"{name} holds non-integer values; labels must be integers.")
+            return y.astype(xp.int64)
+        return y
 
     def class_labels(self, num_classes: int):
-        """``(1, N)`` true and predicted class labels."""
+        """``(1, N)`` true and predicted class labels. Float predictions are scores when
+        there are two classes (thresholded) or one column per class (argmax); a 1-D float
+        array for more classes holds labels."""
         def build():
-            t = self._labels(self.y_true, "y_true", 1, self.threshold)
-            p = self._labels(self.y_pred, "y_pred", 1, self.threshold)
             if self.y_pred.ndim == 2 and self.y_pred.shape[1] != num_classes:
                 raise ValueError(
                     f"y_pred holds scores for {self.y_pred.shape[1]} classes; "
                     f"num_classes is {num_classes}."
                 )
+            t = self._labels(self.y_true, "y_true", 1, scores=False)
+            p = self._labels(self.y_pred, "y_pred", 1,
+                             scores=num_classes == 2 or self.y_pred.ndim == 2)
             # (the range is checked by the confusion state from its own counts)
             return t[None], p[None]
         return self._cached(("class_labels", num_classes), build)
 
+    def indicator_targets(self, num_labels: int):
+        """``(1, N, L)`` multilabel indicators of y_true, checked to be 0 or 1."""
+        def build():
+            t = self.y_true
+            if t.ndim != 2 or t.shape[1] != num_labels:
+                raise ValueError(
+                    f"y_true must be (n_samples, {num_labels}) label indicators; got shape "
+                    f"{tuple(t.shape)}."
+                )
+            t = self._labels(t, "y_true", 2, scores=False)
+            if self.validate:
+                _check_range(self.kernels, t, "y_true", 2, "label indicators must be 0 or 1")
+            return t[None]
+        return self._cached(("indicator_targets", num_labels), build)
+
     def indicator_labels(self, num_labels: int):
         """``(1, N, L)`` multilabel indicators (scores thresholded)."""
         def build():
-            out = []
-            for name, y in (("y_true", self.y_true), ("y_pred", self.y_pred)):
-                if y.ndim != 2 or y.shape[1] != num_labels:
-                    raise ValueError(
-                        f"{name} must be (n_samples, {num_labels}) label indicators; got "
-                        f"shape {tuple(y.shape)}."
-                    )
-                y = self._labels(y, name, 2, self.threshold)
-                if self.validate:
-                    _check_range(self.kernels, y, name, 2, "label indicators must be 0 or 1")
-                out.append(y[None])
-            return tuple(out)
+            p = self.y_pred
+            if p.ndim != 2 or p.shape[1] != num_labels:
+                raise ValueError(
+                    f"y_pred must be (n_samples, {num_labels}) label indicators or scores; "
+                    f"got shape {tuple(p.shape)}."
+                )
+            p = self._labels(p, "y_pred", 2, scores=True)
+            if self.validate:
+                _check_range(self.kernels, p, "y_pred", 2, "label indicators must be 0 or 1")
+            return self.indicator_targets(num_labels), p[None]
         return self._cached(("indicators", num_labels), build)
 
     # --- scores ----------------------------------------------------------------------
@@ -616,19 +639,15 @@ class Inputs:
             return s[None]
         return self._cached(("class_scores", num_classes), build)
 
-    def class_targets(self, num_classes: int):
-        """``(1, N)`` integer class indices of y_true."""
+    def class_targets(self, num_classes: int, ignore_index=None):
+        """``(1, N)`` integer class indices of y_true (``ignore_index`` allowed too)."""
         def build():
-            t = self.y_true
-            if t.dtype.kind not in "biu" or t.ndim != 1:
-                raise ValueError(
-                    f"y_true must be 1-D integer class indices; got {t.dtype} of shape "
-                    f"{tuple(t.shape)}."
-                )
+            t = self._labels(self.y_true, "y_true", 1, scores=False)
             if self.validate:
-                _check_range(self.kernels, t, "y_true", num_classes)
+                kept = t if ignore_index is None else t[t != ignore_index]
+                _check_range(self.kernels, kept, "y_true", num_classes)
             return t[None]
-        return self._cached(("class_targets", num_classes), build)
+        return self._cached(("class_targets", num_classes, ignore_index), build)
 
     def score_columns(self, target: str, num_columns: int):
         """``(y_pos, scores)`` for the score kernels: binary ``(1, N, 1)`` indicators of
@@ -645,16 +664,17 @@ class Inputs:
                         f"y_pred must be 1-D scores for binary targets; got shape "
                         f"{tuple(s.shape)}."
                     )
-                t = self.y_true
-                if t.ndim != 1:
-                    raise ValueError(f"y_true must be 1-D; got shape {tuple(t.shape)}.")
+                t = self._labels(self.y_true, "y_true", 1, scores=False)
+                if self.validate:
+                    _check_range(self.kernels, t, "y_true", 2,
+                                 "binary targets must be 0 (negative) or 1 (positive)")
                 y_pos = (t == 1).view(_namespace(t).uint8)[None, :, None]
                 s = s[None, :, None]
             elif target == "multiclass":
                 s = self.class_scores(num_columns)[0][None]
                 y_pos = self.class_targets(num_columns)
             else:
-                y_pos = self.indicator_labels(num_columns)[0]
+                y_pos = self.indicator_targets(num_columns)
                 if s.ndim != 2 or s.shape[1] != num_columns:
                     raise ValueError(
                         f"y_pred must be (n_samples, {num_columns}) scores; got shape "
@@ -703,12 +723,12 @@ class Inputs:
             return tuple(out)
         return self._cached(("regression", num_outputs), build)
 
-    def loss_inputs(self, kind: str, num_classes: int):
+    def loss_inputs(self, kind: str, num_classes: int, ignore_index=None):
         """``(y_true, y_score)`` for ``loss_sums``."""
         def build():
             s = self.y_pred
             if kind in ("softmax", "proba"):
-                t = self.class_targets(num_classes)
+                t = self.class_targets(num_classes, ignore_index)
                 if kind == "proba" and num_classes == 2 and s.ndim == 1:
                     s = s[:, None]
                 elif s.ndim != 2 or s.shape[1] != num_classes:
@@ -727,6 +747,10 @@ class Inputs:
                         f"{tuple(self.y_pred.shape)}."
                     )
                 t = _common.as_score_array(t, "y_true", _namespace(t))[None]
+                if self.validate:
+                    rng = _arrays.to_host(self.kernels.score_range(t))
+                    if rng[..., 2].any() or rng[..., 0].min() < 0 or rng[..., 1].max() > 1:
+                        raise ValueError("y_true must hold finite targets in [0, 1].")
             s = _common.as_score_array(s, "y_pred", _namespace(s))[None]
             self._check_finite(s)
             if self.validate and kind in ("proba", "binary_proba"):
@@ -734,7 +758,7 @@ class Inputs:
                 if rng[..., 0].min() < 0 or rng[..., 1].max() > 1:
                     raise ValueError("y_pred must hold probabilities in [0, 1].")
             return t, s
-        return self._cached(("loss", kind, num_classes), build)
+        return self._cached(("loss", kind, num_classes, ignore_index), build)
 
 
 def _check_range(kernels, y, name: str, size: int, what: str | None = None):

@@ -599,3 +599,72 @@ def test_torch_batches_answer_in_torch():
     _same(out["f1"].numpy(), gm.f1_score(t, s.argmax(1), average=None, num_classes=3))
     _same(float(out["auc"]), gm.roc_auc_score(t, s, multi_class="ovr"))
     np.testing.assert_array_equal(out["cm"].numpy(), gm.confusion_matrix(t, s.argmax(1)))
+
+
+def test_float_labels_are_labels_unless_they_are_scores():
+    t = np.array([0.0, 1, 2, 2])
+    p = np.array([0.0, 2, 2, 1])
+    m = Accuracy("multiclass", num_classes=3)
+    m.update(t, p)
+    assert m.compute() == gm.accuracy_score(t, p) == 0.5
+    with pytest.raises(ValueError, match="non-integer"):
+        m.update(np.array([0.5, 1.0]), np.array([0, 1]))
+
+
+def test_ignore_index_is_not_a_bad_label():
+    logits = np.random.default_rng(0).normal(size=(3, 3))
+    m = CrossEntropy(num_classes=3, ignore_index=-100)
+    m.update(np.array([0, -100, 2]), logits)
+    _same(m.compute(), gm.cross_entropy([0, -100, 2], logits, ignore_index=-100))
+    with pytest.raises(ValueError, match="outside"):
+        m.update(np.array([0, 5, 2]), logits)
+
+
+def test_binary_average_ignores_labels_as_sklearn():
+    t, p = np.array([0, 1, 1, 0, 1]), np.array([0, 1, 0, 0, 1])
+    m = F1Score(labels=[0])
+    m.update(t, p)
+    assert m.compute() == gm.f1_score(t, p, labels=[0]) == 0.8
+
+
+def test_labels_are_checked_when_the_metric_is_built():
+    with pytest.raises(ValueError, match="duplicates"):
+        F1Score("multiclass", num_classes=3, labels=[1, 1], average=None)
+    with pytest.raises(ValueError, match="class indices"):
+        ConfusionMatrix("multiclass", num_classes=3, labels=[3])
+    m = ConfusionMatrix("multiclass", num_classes=3, labels=[2])
+    m.update(np.array([0, 1]), np.array([0, 2]))
+    with pytest.raises(ValueError, match="must be in y_true"):
+        m.compute()
+
+
+def test_targets_are_validated_for_scores_and_losses():
+    with pytest.raises(ValueError, match="binary targets"):
+        AUROC(thresholds=10).update(np.array([0, 2, 1]), np.array([0.2, 0.9, 0.6]))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        BinaryCrossEntropy().update(np.array([0.0, 2.0]), np.array([0.3, 0.6]))
+    # integer scores are scores, not indicators, for multilabel ranking
+    t = np.array([[0, 1], [1, 0], [1, 1]])
+    s = np.array([[3, 7], [9, 2], [5, 5]])
+    m = AUROC("multilabel", num_labels=2)
+    m.update(t, s)
+    assert m.compute() == gm.roc_auc_score(t, s)
+
+
+def test_unchecked_class_indices_are_caught_by_ranking_metrics():
+    rng = np.random.default_rng(11)
+    s = rng.random((20, 3))
+    s /= s.sum(axis=1, keepdims=True)
+    t = rng.integers(0, 3, 20)
+    t[4] = 7
+    for m in (AUROC("multiclass", num_classes=3, thresholds=16, validate=False),
+              AveragePrecision("multiclass", num_classes=3, validate=False)):
+        m.update(t, s)
+        with pytest.raises(ValueError, match="outside"):
+            m.compute()
+    curve = ROCCurve(thresholds=8, validate=False)
+    bad = s[:, 0].copy()
+    bad[3] = np.nan
+    curve.update((t == 1).astype(int), bad)
+    with pytest.raises(ValueError, match="NaN"):
+        curve.compute()
