@@ -84,7 +84,10 @@ def score(args) -> int:
     from gpumetrics import offline
 
     def fail(message: str) -> int:
-        print(f"gpumetrics score: error: {message}", file=sys.stderr)
+        lines = [" ".join(part.split()) for part in message.splitlines()]
+        text = "; ".join(line for line in lines if line)
+        text = "".join(c if c.isprintable() else "?" for c in text)  # one printable line
+        print(f"gpumetrics score: error: {text}", file=sys.stderr)
         return 2
 
     if (args.y_pred is None) == (args.y_score is None):
