@@ -148,6 +148,8 @@ def score(args) -> int:
 
 
 def _add_score_parser(sub):
+    from gpumetrics import offline
+
     p = sub.add_parser("score", help="score prediction files larger than memory",
                        description="Score Parquet, CSV or .npy prediction files, streamed in "
                        "bounded memory. Several files form one dataset.")
@@ -161,8 +163,8 @@ def _add_score_parser(sub):
     p.add_argument("--num-classes", type=int, help="classes of a multiclass task")
     p.add_argument("--metrics", help="comma-separated metric names (default: per task)")
     p.add_argument("--average", help="average of the per-class metrics (macro, micro, ...)")
-    p.add_argument("--thresholds", type=int, default=10_000,
-                   help="bins over [0, 1] for the ranking metrics (default 10000); results "
+    p.add_argument("--thresholds", type=int, default=offline.DEFAULT_BINS,
+                   help="bins over [0, 1] for the ranking metrics (default 4096); results "
                    "carry their error bound")
     p.add_argument("--exact", action="store_true",
                    help="exact ranking metrics (buffers every score: memory grows with data)")

@@ -23,7 +23,7 @@ import numpy as np
 from gpumetrics import metrics as M
 
 TASKS = ("binary", "multiclass", "multilabel", "regression")
-DEFAULT_BINS = 10_000
+DEFAULT_BINS = 4096
 
 
 class ScoreError(Exception):

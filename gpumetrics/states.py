@@ -650,8 +650,9 @@ class Inputs:
         return self._cached(("class_targets", num_classes, ignore_index), build)
 
     def score_columns(self, target: str, num_columns: int):
-        """``(y_pos, scores)`` for the score kernels: binary ``(1, N, 1)`` indicators of
-        ``y_true == 1``; multiclass ``(1, N)`` class indices; multilabel ``(1, N, L)``."""
+        """``(y_pos, scores)`` for the score kernels: binary ``(1, N, 1)`` 0/1 targets (not
+        validated: non-zero is positive); multiclass ``(1, N)`` class indices; multilabel
+        ``(1, N, L)`` indicators."""
         def build():
             s = self.y_pred
             if s.dtype.kind not in "biuf":
@@ -668,7 +669,7 @@ class Inputs:
                 if self.validate:
                     _check_range(self.kernels, t, "y_true", 2,
                                  "binary targets must be 0 (negative) or 1 (positive)")
-                y_pos = (t == 1).view(_namespace(t).uint8)[None, :, None]
+                y_pos = t[None, :, None]  # 0/1 (checked when validating): non-zero is positive
                 s = s[None, :, None]
             elif target == "multiclass":
                 s = self.class_scores(num_columns)[0][None]

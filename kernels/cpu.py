@@ -368,9 +368,38 @@ def _as_3d(y_true):
 
 
 @njit(inline="always")
-def _bin_of(v, lo, scale, n_bins, edges):
+def _guess_bin(v, E, first, inverse_step):
+    # clamped as in ``_histogram_column_loop``: few, predictable branches
+    f = (v - first) * inverse_step + 1.0
+    if not f >= 0.0:
+        f = 0.0 if v == v else np.float64(E)  # NaN sorts last
+    if f > E:
+        f = np.float64(E)
+    return np.int64(f)
+
+
+@njit(inline="always")
+def _edge_bin(v, edges, first, inverse_step):
+    """``searchsorted(edges, v, side="right")`` for edges about equally spaced: a guess
+    from the spacing, then a step or two to the exact bin (edges[b-1] <= v < edges[b])."""
+    E = edges.shape[0]
+    v = np.float64(v)
+    b = _guess_bin(v, E, first, inverse_step)
+    if v != v:
+        return b
+    while b > 0 and v < edges[b - 1]:
+        b -= 1
+    while b < E and v >= edges[b]:
+        b += 1
+    return b
+
+
+@njit(inline="always")
+def _bin_of(v, lo, scale, n_bins, edges, first=0.0, inverse_step=0.0):
     """The reference's ``bin_index`` for one score (same float operations, same bins)."""
     if edges is not None:
+        if inverse_step > 0.0:
+            return _edge_bin(v, edges, first, inverse_step)
         return np.searchsorted(edges, v, side="right")
     f = (np.float64(v) - lo) * scale
     if f >= n_bins:
@@ -381,8 +410,8 @@ def _bin_of(v, lo, scale, n_bins, edges):
 
 
 @njit(parallel=True, nogil=True, cache=True)
-def _histogram_loop(y_true, indicator, y_score, lo, scale, n_bins, edges, weight, local,
-                    private, n_chunks):
+def _histogram_loop(y_true, indicator, y_score, lo, scale, n_bins, edges, first,
+                    inverse_step, weight, local, private, n_chunks):
     # Task-local counts take ``local``'s dtype: uint32 without weights (a task holds fewer
     # than 2^32 samples), which halves the histogram's cache footprint so that 4096 bins x
     # 2 classes fit in L1; float64 weight sums otherwise.
@@ -393,7 +422,8 @@ def _histogram_loop(y_true, indicator, y_score, lo, scale, n_bins, edges, weight
         hist = np.zeros(cells, dtype=local.dtype)
         for i in range(start, stop):
             for j in range(L):
-                b = _bin_of(y_score[k, i, j], lo[k, j], scale[k, j], n_bins, edges)
+                b = _bin_of(y_score[k, i, j], lo[k, j], scale[k, j], n_bins, edges, first,
+                            inverse_step)
                 cell = (j * n_bins + b) * 2 + _is_positive(y_true, k, i, j, indicator)
                 if weight is None:
                     hist[cell] += 1
@@ -427,6 +457,57 @@ def _histogram_column_loop(y_true, y_score, lo, scale, n_bins, private, n_chunks
             private[task, c] += hist[c]
 
 
+@njit(parallel=True, nogil=True, cache=True)
+def _histogram_column_edges_loop(y_true, y_score, edges, first, inverse_step, exact,
+                                 private, n_chunks):
+    # As ``_histogram_column_loop``, for equally spaced thresholds: the bin is guessed from
+    # the spacing and corrected against the thresholds themselves, so it is exact.
+    K, N = y_score.shape
+    n_bins = edges.shape[0] + 1
+    for task in prange(K * n_chunks):
+        k, start, stop = _task_span(task, n_chunks, N)
+        scores = y_score[k]
+        labels = y_true[min(k, y_true.shape[0] - 1)]
+        hist = np.zeros(2 * n_bins, dtype=np.uint32)
+        if exact:  # two loops, so that the common one carries no correction code
+            for i in range(start, stop):
+                b = _guess_bin(np.float64(scores[i]), n_bins - 1, first, inverse_step)
+                hist[2 * b + (labels[i] != 0)] += 1
+        else:
+            for i in range(start, stop):
+                b = _edge_bin(scores[i], edges, first, inverse_step)
+                hist[2 * b + (labels[i] != 0)] += 1
+        for c in range(2 * n_bins):
+            private[task, c] += hist[c]
+
+
+def _edge_spacing(edges) -> tuple[float, float, bool]:
+    """``(first edge, 1 / spacing, exact)`` when the edges are about equally spaced (then
+    a bin is found in O(1)), else ``(0, 0, False)``: binary search. ``exact``: the guessed
+    bin is the bin for every score. Both are monotone step functions of the score, so they
+    agree everywhere when they agree on each edge and on the float just below it."""
+    if edges is None or edges.shape[0] < 2:
+        return 0.0, 0.0, False
+    gaps = np.diff(edges)
+    step = (edges[-1] - edges[0]) / (edges.shape[0] - 1)
+    if not (step > 0 and np.abs(gaps - step).max() <= 0.01 * step):
+        return 0.0, 0.0, False
+    first, inverse = float(edges[0]), float(1.0 / step)
+    E = edges.shape[0]
+    k = np.arange(E)
+    exact = bool((_guess_bins(edges, E, first, inverse) == k + 1).all()
+                 and (_guess_bins(np.nextafter(edges, -np.inf), E, first, inverse) == k).all())
+    return first, inverse, exact
+
+
+@njit(cache=True)
+def _guess_bins(values, E, first, inverse_step):
+    out = np.empty(values.shape[0], np.int64)
+    for i in range(values.shape[0]):
+        out[i] = _guess_bin(values[i], E, first, inverse_step)
+    return out
+
+
 def score_histogram(y_true, y_score, lo, hi, n_bins, edges=None, sample_weight=None, out=None):
     y_true, y_score, lo, hi, B, edges, w, out = _common.prepare_histogram(
         y_true, y_score, lo, hi, n_bins, edges, sample_weight, out
@@ -438,13 +519,17 @@ def score_histogram(y_true, y_score, lo, hi, n_bins, edges=None, sample_weight=N
     n_chunks = _n_chunks(N * L, cells)
     private = np.zeros((K * n_chunks, cells), dtype=out.dtype)
     lo, scale = np.ascontiguousarray(lo), np.ascontiguousarray(scale)
+    spacing = _edge_spacing(edges)
     if w is None and edges is None and L == 1 and y_true.ndim == 3:
         _histogram_column_loop(y_true[:, :, 0], y_score[:, :, 0], lo, scale, B, private,
                                n_chunks)
+    elif w is None and spacing[1] > 0 and L == 1 and y_true.ndim == 3:  # equally spaced
+        _histogram_column_edges_loop(y_true[:, :, 0], y_score[:, :, 0], edges, *spacing,
+                                     private, n_chunks)
     else:
         local = np.zeros(0, np.uint32 if w is None else np.float64)
-        _histogram_loop(*_as_3d(y_true), y_score, lo, scale, B, edges, w, local, private,
-                        n_chunks)
+        _histogram_loop(*_as_3d(y_true), y_score, lo, scale, B, edges, *spacing[:2], w,
+                        local, private, n_chunks)
     _sum_private(private, n_chunks, out.reshape(K, cells))
     return out
 

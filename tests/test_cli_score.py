@@ -14,7 +14,7 @@ from gpumetrics.cli import main
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 
-BINS = 10_000
+BINS = 4096
 EDGES = np.linspace(0, 1, BINS + 1)[1:-1]
 
 

@@ -176,3 +176,27 @@ def test_score_kernels_reject_bad_shapes(name):
         k.loss_sums(np.zeros((1, 3), np.int64), np.zeros((1, 3, 2)), "hinge")
     with pytest.raises(ValueError, match="y_score must hold numeric"):
         k.clf_curve(np.zeros(2, np.uint8), np.array(["a", "b"]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_edges=st.integers(1, 300),
+       spacing=st.sampled_from(["uniform", "jittered", "geometric"]),
+       dtype=st.sampled_from(SCORE_DTYPES))
+def test_histogram_edges_match_searchsorted(impl, seed, n_edges, spacing, dtype):
+    """Scores on the edges, between them, outside them and NaN land in the reference's
+    bin, whether the edges are equally spaced (guessed bin) or not (binary search)."""
+    rng = np.random.default_rng(seed)
+    edges = np.linspace(0.0, 1.0, n_edges + 2)[1:-1]
+    if spacing == "jittered":
+        edges = np.sort(edges + rng.uniform(-1e-4, 1e-4, n_edges) / max(n_edges, 1))
+        edges = np.unique(edges)
+    elif spacing == "geometric":
+        edges = np.geomspace(1e-3, 1.0, n_edges)
+    scores = np.concatenate([edges, np.nextafter(edges, -np.inf), rng.random(200) * 1.2 - 0.1,
+                             [np.nan, np.inf, -np.inf, 0.0, 1.0]]).astype(dtype)
+    scores = scores[None, :, None]
+    y_true = (rng.random((1, scores.shape[1], 1)) < 0.5).astype(np.uint8)
+    zeros = np.zeros((1, 1))
+    B = edges.shape[0] + 1
+    expected = reference.score_histogram(y_true, scores, zeros, zeros, B, edges)
+    close(impl.score_histogram(y_true, scores, zeros, zeros, B, edges), expected)
