@@ -95,6 +95,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--rows", type=float, default=2e8)
     ap.add_argument("--batch-size", type=int, default=2_000_000)
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     rows = int(args.rows)
@@ -105,17 +106,25 @@ def main(argv=None) -> int:
         print(f"wrote {rows:,} rows ({path.stat().st_size / 2**30:.2f} GiB) in "
               f"{time.perf_counter() - t0:.0f} s", file=sys.stderr)
         run_score(path, args.batch_size)  # warm-up: compiled kernels land in the cache
-        _harness.wait_for_quiet()
-        read = min(pyarrow_read(path, args.batch_size) for _ in range(2))
-        _harness.wait_for_quiet()
-        scored = min((run_score(path, args.batch_size) for _ in range(2)),
-                     key=lambda r: r["seconds"])
+        reads, runs = [], []
+        for _ in range(args.repeats):  # interleaved, so that both see the same machine
+            _harness.wait_for_quiet()
+            reads.append(pyarrow_read(path, args.batch_size))
+            _harness.wait_for_quiet()
+            runs.append(run_score(path, args.batch_size))
+        read = min(reads)
+        scored = min(runs, key=lambda r: r["seconds"])
         startup = startup_seconds()
+        small = Path(tmp) / "small.parquet"
+        write_file(small, 1000)
+        fixed = min(run_score(small, args.batch_size)["seconds"] for _ in range(3))
         size = path.stat().st_size
     report = {
         "machine": _harness.machine_info(), "rows": rows, "file_bytes": size,
         "batch_size": args.batch_size, "pyarrow_read_s": read,
-        "score_s": scored["seconds"], "startup_s": startup,
+        "score_s": scored["seconds"], "startup_s": startup, "fixed_s": fixed,
+        "streaming_ratio": (scored["seconds"] - fixed) / read,
+        "pyarrow_read_all_s": reads, "score_all_s": [r["seconds"] for r in runs],
         "ratio": scored["seconds"] / read, "peak_rss_mib": scored["peak_rss_mib"],
         "metrics": scored["result"]["metrics"],
     }
@@ -134,12 +143,18 @@ def render(r: dict) -> str:
         f"File: {r['file_bytes'] / 2**30:.2f} GiB (int8 y_true, float32 y_score, row groups "
         f"of {ROW_GROUP:,}); batches of {r['batch_size']:,} rows.",
         "",
+        f"Best of {len(r['score_all_s'])} interleaved runs each.",
+        "",
         "| case | seconds | x pyarrow read |",
         "|---|---|---|",
         f"| pyarrow reads the two columns (floor) | {r['pyarrow_read_s']:.2f} | 1.00 |",
         f"| `gpumetrics score` (accuracy, F1, AUROC, AP over 4096 bins), whole process "
         f"| {r['score_s']:.2f} | {r['ratio']:.2f} |",
-        f"| process start-up and imports alone | {r['startup_s']:.2f} | |",
+        f"| the same command on a 1,000-row file (start-up, imports, loading the compiled "
+        f"kernels) | {r['fixed_s']:.2f} | |",
+        f"| `gpumetrics score` less that fixed cost | {r['score_s'] - r['fixed_s']:.2f} | "
+        f"{r['streaming_ratio']:.2f} |",
+        f"| `python -m gpumetrics.cli score --help` | {r['startup_s']:.2f} | |",
         "",
         f"Peak resident memory of the scoring process: {r['peak_rss_mib']:.0f} MiB.",
         "",

@@ -17,6 +17,7 @@ from numba import njit, prange
 name = "cpu"
 
 _MIN_CHUNK = 1 << 16  # samples per task: below this, thread start-up dominates
+_RANGE_THREADS_FROM = 1 << 22  # score_range: fewer scores are reduced in one thread
 _MAX_PRIVATE_BYTES = 64 << 20  # cap on the private histograms of one call
 
 
@@ -327,8 +328,11 @@ def score_range(y_score):
         return out
     # NumPy's vectorised min and max, one slice of samples per thread: NaN propagates to
     # both, so the two reductions also say whether any score is NaN or infinite.
-    cuts = np.linspace(0, N, min(numba.get_num_threads(), -(-N // _MIN_CHUNK)) + 1)
-    cuts = cuts.astype(np.int64)
+    # Below a few million scores one thread is faster than handing slices to the pool
+    # (and does not wait on the GIL when other threads are busy, e.g. a file reader).
+    n_parts = 1 if N * L < _RANGE_THREADS_FROM else min(numba.get_num_threads(),
+                                                         -(-N // _MIN_CHUNK))
+    cuts = np.linspace(0, N, n_parts + 1).astype(np.int64)
 
     def part(span):
         piece = y_score[:, span[0]:span[1]]
