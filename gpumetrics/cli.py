@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import time
@@ -76,113 +77,141 @@ def info(args) -> int:
     return 0
 
 
+def _fail(message: str) -> int:
+    """Report bad input as one printable line on stderr; exit code 2."""
+    text = " ".join(str(message).split())
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    print(f"gpumetrics score: error: {text}", file=sys.stderr)
+    return 2
+
+
 def score(args) -> int:
     """Score prediction files; bad input is one line on stderr and exit code 2."""
     import json
     from pathlib import Path
 
-    from gpumetrics import offline
+    from gpumetrics import scoring
 
-    def fail(message: str) -> int:
-        lines = [" ".join(part.split()) for part in message.splitlines()]
-        text = "; ".join(line for line in lines if line)
-        text = "".join(c if c.isprintable() else "?" for c in text)  # one printable line
-        print(f"gpumetrics score: error: {text}", file=sys.stderr)
-        return 2
-
-    if (args.y_pred is None) == (args.y_score is None):
-        return fail("pass exactly one of --y-pred (labels or one score column) and --y-score")
-    scores = args.y_score is not None
-    pred_columns = (args.y_score or args.y_pred).split(",")
-    task = args.task
-    if task == "multiclass":
-        size = args.num_classes
-        if size is None:
-            if not scores or len(pred_columns) < 2:
-                return fail("--task multiclass needs --num-classes (or one --y-score column "
-                            "per class)")
-            size = len(pred_columns)
-    elif task == "multilabel":
-        size = len(pred_columns)
-        if size < 2:
-            return fail("--task multilabel needs one column per label in --y-pred/--y-score")
-    else:
-        size = 2 if task == "binary" else len(pred_columns)
-    names = args.metrics.split(",") if args.metrics else offline.default_metrics(task, scores)
-    opts = offline.Options(task=task, size=size, average=args.average,
-                           thresholds=args.thresholds, exact=args.exact, k=args.k,
-                           threshold=args.threshold, backend=args.backend)
-    columns = offline.Columns(args.y_true, pred_columns, args.sample_weight)
     paths = [Path(p) for p in args.paths]
+    out = Path(args.out) if args.out else None
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     start = time.perf_counter()
-    try:
-        metrics = offline.build_metrics(names, opts, scores)
-        if args.dask_scheduler:
-            rows = offline.score_on_cluster(paths, metrics, columns, args.dask_scheduler)
-        else:
-            rows = offline.score_files(paths, metrics, columns, batch_size=args.batch_size,
-                                       progress=progress)
-        results = metrics.compute()
-    except offline.ScoreError as exc:
-        return fail(str(exc))
-    except (ValueError, ZeroDivisionError) as exc:
-        return fail(f"{', '.join(map(str, paths))}: {exc}")
-    seconds = time.perf_counter() - start
-    report = {
-        "metrics": {name: offline.plain(v) for name, v in results.items()},
-        "rows": rows, "files": [str(p) for p in paths], "task": task,
-        "seconds": round(seconds, 4),
-        "binned": None if args.exact else {"bins": args.thresholds, "range": [0.0, 1.0]},
-    }
-    text = json.dumps(report, indent=1)
-    if args.out:
-        offline.write_atomic(Path(args.out), text + "\n")
-    if args.json:
-        print(text)
-    else:
-        print(offline.table(results))
-        print(f"\n{rows:,} rows from {len(paths)} file(s) in {seconds:.2f} s "
-              f"({rows / max(seconds, 1e-9) / 1e6:.1f} M rows/s)")
+    with scoring.one_line_warnings("gpumetrics score"):
+        try:
+            plan = scoring.plan(
+                y_true=args.y_true, y_pred=args.y_pred, y_score=args.y_score,
+                sample_weight=args.sample_weight, task=args.task, num_classes=args.num_classes,
+                metrics=args.metrics, average=args.average, thresholds=args.thresholds,
+                exact=args.exact, k=args.k, threshold=args.threshold, backend=args.backend)
+            metrics = scoring.build_metrics(plan.metrics, plan.options, plan.scores)
+            if out:
+                scoring.check_out(out)
+            if args.exact and scoring.RANKING & set(plan.metrics):
+                print("gpumetrics score: warning: --exact keeps every score in memory: memory "
+                      "grows with the data (the default binned mode does not)", file=sys.stderr)
+            if args.dask_scheduler:
+                results, rows = scoring.score_on_cluster(paths, metrics, plan.columns,
+                                                         args.dask_scheduler)
+            else:
+                rows = scoring.score_files(paths, metrics, plan.columns,
+                                           batch_size=args.batch_size, progress=progress)
+                results = metrics.compute()
+        except scoring.ScoreError as exc:
+            return _fail(str(exc))
+        except (ValueError, ZeroDivisionError) as exc:  # raised by compute() from the states
+            return _fail(f"{', '.join(map(str, paths))}: {exc}")
+        except KeyboardInterrupt:
+            _fail("interrupted")
+            return 130
+    result = scoring.report(results, rows=rows, paths=paths, task=args.task,
+                            seconds=time.perf_counter() - start,
+                            bins=None if args.exact else args.thresholds)
+    text = json.dumps(result, indent=1)
+    if out:
+        try:
+            scoring.write_atomic(out, text + "\n")
+        except OSError as exc:
+            return _fail(f"{out}: cannot write the result ({exc})")
+    print(text if args.json else scoring.table(result))
     return 0
 
 
-def _add_score_parser(sub):
-    from gpumetrics import offline
+def _positive(minimum: int = 1):
+    """An argparse type: an integer of at least ``minimum`` (else a usage error, exit 2)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(float(text)) if "e" in text.lower() else int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}; got {value}")
+        return value
+    return parse
 
-    p = sub.add_parser("score", help="score prediction files larger than memory",
-                       description="Score Parquet, CSV or .npy prediction files, streamed in "
-                       "bounded memory. Several files form one dataset.")
-    p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--y-true", required=True, help="column of true labels or targets")
-    p.add_argument("--y-pred", help="column of predicted labels (or one score column)")
-    p.add_argument("--y-score", help="score column(s), comma-separated (one per class)")
-    p.add_argument("--sample-weight", help="column of sample weights")
+
+def _add_score_parser(sub) -> None:
+    from gpumetrics import scoring
+
+    p = sub.add_parser(
+        "score", help="score prediction files larger than memory",
+        description="Score Parquet, CSV or .npy prediction files, streamed in bounded memory. "
+        "Several files are scored as one dataset. Ranking metrics are binned (their error "
+        "bound is printed) unless --exact.")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help=".parquet/.pq, .csv/.csv.gz or .npy (2-D: columns 0, 1, ...)")
+    p.add_argument("--y-true", required=True, metavar="COL",
+                   help="column of true labels or targets (multilabel: one per label)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--y-pred", metavar="COL",
+                       help="column of predicted labels (or one score column)")
+    group.add_argument("--y-score", metavar="COL[,COL...]",
+                       help="score column(s), e.g. one probability per class")
+    p.add_argument("--sample-weight", metavar="COL", help="column of sample weights")
     p.add_argument("--task", default="binary",
                    choices=("binary", "multiclass", "multilabel", "regression"))
-    p.add_argument("--num-classes", type=int, help="classes of a multiclass task")
-    p.add_argument("--metrics", help="comma-separated metric names (default: per task)")
-    p.add_argument("--average", help="average of the per-class metrics (macro, micro, ...)")
-    p.add_argument("--thresholds", type=int, default=offline.DEFAULT_BINS,
-                   help="bins over [0, 1] for the ranking metrics (default 4096); results "
-                   "carry their error bound")
+    p.add_argument("--num-classes", type=_positive(2), metavar="C",
+                   help="classes of a multiclass task")
+    p.add_argument("--metrics", metavar="NAME[,NAME...]",
+                   help="metrics to compute (default: per task); names: accuracy, f1, "
+                   "precision, recall, specificity, jaccard, balanced_accuracy, mcc, kappa, "
+                   "confusion_matrix, hamming_loss, top_k, auroc, average_precision, log_loss, "
+                   "cross_entropy, mse, rmse, mae, mape, r2, explained_variance, pearson, "
+                   "max_error")
+    p.add_argument("--average",
+                   choices=("binary", "micro", "macro", "weighted", "samples", "none"),
+                   help="average of precision, recall, f1, jaccard, specificity, auroc, "
+                   "average_precision (none: one value per class)")
+    p.add_argument("--thresholds", type=_positive(2), default=scoring.DEFAULT_BINS, metavar="B",
+                   help="equal bins over [0, 1] of the ranking metrics (default 4096): "
+                   "bounded memory; every value comes with its error bound")
     p.add_argument("--exact", action="store_true",
-                   help="exact ranking metrics (buffers every score: memory grows with data)")
-    p.add_argument("--threshold", type=float, default=0.5,
-                   help="scores >= threshold are positive for the label metrics")
-    p.add_argument("--k", type=int, default=2, help="k of top_k")
-    p.add_argument("--batch-size", type=int, default=2_000_000, help="rows per batch")
+                   help="exact ranking metrics (keeps every score: memory grows with data)")
+    p.add_argument("--threshold", type=float, default=0.5, metavar="T",
+                   help="scores >= T are positive for the label metrics (default 0.5)")
+    p.add_argument("--k", type=_positive(), default=2, help="k of top_k (default 2)")
+    p.add_argument("--batch-size", type=_positive(), default=scoring.DEFAULT_BATCH, metavar="N",
+                   help="rows per batch (default 2,000,000)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.add_argument("--out", help="also write the JSON result to this file (atomically)")
+    p.add_argument("--out", metavar="FILE",
+                   help="also write the JSON result to FILE (atomically)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
     p.add_argument("--dask-scheduler", metavar="ADDRESS",
-                   help="compute on a Dask cluster (Parquet or CSV files)")
+                   help="compute on the Dask cluster at ADDRESS (Parquet or CSV files)")
     p.add_argument("--backend", default=None, help="reference, cpu or cuda (default: auto)")
     p.set_defaults(func=score)
 
 
+def _quiet_openmp() -> None:
+    """Let idle OpenMP workers sleep (unless the caller chose a policy). With the default
+    policy Numba's idle workers spin between kernel calls and take the cores that the file
+    reader of ``score`` (or any other process) needs. Read when the OpenMP runtime loads,
+    which the commands do later."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def main(argv=None) -> int:
+    _quiet_openmp()
     parser = argparse.ArgumentParser(prog="gpumetrics", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="score synthetic model checkpoints in one batched launch")
@@ -196,10 +225,8 @@ def main(argv=None) -> int:
     p = sub.add_parser("info", help="show versions and the backends that can run here")
     p.set_defaults(func=info)
     args = parser.parse_args(argv)
-    for name in ("samples", "classes", "checkpoints", "batch_size", "k", "thresholds"):
-        if getattr(args, name, 2) < 1 or (name == "thresholds" and args.thresholds < 2):
-            parser.error(f"--{name.replace('_', '-')} must be a positive integer"
-                         + (" of at least 2 bins" if name == "thresholds" else ""))
+    if args.command == "demo" and min(args.samples, args.classes, args.checkpoints) < 1:
+        parser.error("--samples, --classes and --checkpoints must be positive integers")
     return args.func(args)
 
 

@@ -3,7 +3,10 @@ data; bad input is one line naming the file and where in it, exit code 2, no out
 
 from __future__ import annotations
 
+import gzip
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -13,6 +16,7 @@ from gpumetrics.cli import main
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
+pacsv = pytest.importorskip("pyarrow.csv")
 
 BINS = 4096
 EDGES = np.linspace(0, 1, BINS + 1)[1:-1]
@@ -38,22 +42,24 @@ def _json(capsys, *argv):
 
 
 def _expected_binary(y, s):
+    labels = (s >= 0.5).astype(int)
     return {
-        "accuracy": gm.accuracy_score(y, s >= 0.5),
-        "f1": gm.f1_score(y, (s >= 0.5).astype(int)),
+        "accuracy": gm.accuracy_score(y, labels),
+        "f1": gm.f1_score(y, labels),
         "auroc": gm.roc_auc_score(y, s, thresholds=EDGES),
         "average_precision": gm.average_precision_score(y, s, thresholds=EDGES),
+        "log_loss": gm.log_loss(y, s.astype(np.float64), labels=[0, 1]),
     }
 
 
-def _check(result, expected):
+def _check(result, expected, rtol=1e-12):
     for name, value in expected.items():
         got = result["metrics"][name]
         if isinstance(value, gm.Binned):
-            assert got["value"] == pytest.approx(float(value.value), rel=1e-12), name
-            assert got["bound"] == pytest.approx(float(value.bound), rel=1e-12), name
+            assert got == pytest.approx(float(value.value), rel=rtol), name
+            assert result["binned"][name] == pytest.approx(float(value.bound), rel=rtol), name
         else:
-            assert np.allclose(got, value, rtol=1e-12), name
+            assert np.allclose(got, value, rtol=rtol), name
 
 
 def test_parquet_in_row_groups_and_batches(tmp_path, capsys):
@@ -63,31 +69,41 @@ def test_parquet_in_row_groups_and_batches(tmp_path, capsys):
     result = _json(capsys, path, "--y-true", "label", "--y-score", "score",
                    "--batch-size", 500)
     assert result["rows"] == y.shape[0]
-    _check(result, _expected_binary(y, s))
+    assert result["task"] == "binary" and result["files"] == [str(path)]
+    assert result["bins"] == BINS and set(result["binned"]) == {"auroc", "average_precision"}
+    _check(result, _expected_binary(y, s), rtol=1e-6)  # log loss: float32 vs float64 sums
 
 
 def test_several_files_are_one_dataset_and_formats_agree(tmp_path, capsys):
     y, s = _binary(3000, seed=1)
-    a, b = slice(0, 1000), slice(1000, 3000)
+    expected = _expected_binary(y, s)
+    del expected["log_loss"]
+    metrics = ("--metrics", "accuracy,f1,auroc,average_precision")
+    a, b, c = slice(0, 1000), slice(1000, 2000), slice(2000, 3000)
     pq.write_table(pa.table({"y": y[a], "p": s[a]}), tmp_path / "a.parquet")
-    pa.csv.write_csv(pa.table({"y": y[b], "p": s[b]}), tmp_path / "b.csv")
-    result = _json(capsys, tmp_path / "a.parquet", tmp_path / "b.csv", "--y-true", "y",
-                   "--y-score", "p")
-    assert result["rows"] == 3000
-    _check(result, _expected_binary(y, s))
+    pacsv.write_csv(pa.table({"p": s[b], "extra": s[b], "y": y[b]}), tmp_path / "b.csv")
+    with gzip.open(tmp_path / "c.csv.gz", "wb") as f:
+        pacsv.write_csv(pa.table({"y": y[c], "p": s[c]}), f)
+    result = _json(capsys, tmp_path / "a.parquet", tmp_path / "b.csv", tmp_path / "c.csv.gz",
+                   "--y-true", "y", "--y-score", "p", "--batch-size", 300, *metrics)
+    assert result["rows"] == 3000 and len(result["files"]) == 3
+    _check(result, expected)
     two_d = np.column_stack([y, s]).astype(np.float64)
     np.save(tmp_path / "c.npy", two_d)
     result = _json(capsys, tmp_path / "c.npy", "--y-true", "0", "--y-score", "1",
-                   "--batch-size", 700)
-    _check(result, _expected_binary(y, s.astype(np.float64)))
+                   "--batch-size", 700, *metrics)
+    _check(result, expected)
     structured = np.zeros(3000, dtype=[("y", "i1"), ("p", "f4")])
     structured["y"], structured["p"] = y, s
     np.save(tmp_path / "d.npy", structured)
-    _check(_json(capsys, tmp_path / "d.npy", "--y-true", "y", "--y-score", "p"),
-           _expected_binary(y, s))
+    _check(_json(capsys, tmp_path / "d.npy", "--y-true", "y", "--y-score", "p", *metrics),
+           expected)
+    np.save(tmp_path / "f.npy", np.asfortranarray(two_d))  # columns contiguous on disk
+    _check(_json(capsys, tmp_path / "f.npy", "--y-true", "0", "--y-score", "1",
+                 "--batch-size", 800, *metrics), expected)
 
 
-def test_multiclass_scores_labels_and_regression(tmp_path, capsys):
+def test_multiclass_multilabel_and_regression(tmp_path, capsys):
     rng = np.random.default_rng(2)
     n, C = 4000, 3
     t = rng.integers(0, C, n)
@@ -99,7 +115,8 @@ def test_multiclass_scores_labels_and_regression(tmp_path, capsys):
     pq.write_table(pa.table(table), path, row_group_size=900)
     result = _json(capsys, path, "--task", "multiclass", "--y-true", "t", "--y-score",
                    "p0,p1,p2", "--sample-weight", "w", "--metrics",
-                   "accuracy,f1,mcc,confusion_matrix,auroc,top_k", "--batch-size", 1000)
+                   "accuracy,f1,mcc,confusion_matrix,auroc,top_k,log_loss", "--batch-size",
+                   1000)
     labels = proba.argmax(axis=1)
     _check(result, {
         "accuracy": gm.accuracy_score(t, labels, sample_weight=w),
@@ -109,95 +126,207 @@ def test_multiclass_scores_labels_and_regression(tmp_path, capsys):
         "auroc": gm.roc_auc_score(t, proba, multi_class="ovr", sample_weight=w,
                                   thresholds=EDGES),
         "top_k": gm.top_k_accuracy_score(t, proba, k=2, sample_weight=w),
-    })
+        "log_loss": gm.log_loss(t, proba, sample_weight=w, labels=[0, 1, 2]),
+    }, rtol=1e-9)
+    # predicted labels, with the class count given
+    pq.write_table(pa.table({"t": t, "p": labels}), tmp_path / "labels.parquet")
+    result = _json(capsys, tmp_path / "labels.parquet", "--task", "multiclass", "--y-true",
+                   "t", "--y-pred", "p", "--num-classes", 3, "--average", "micro")
+    assert set(result["metrics"]) == {"accuracy", "balanced_accuracy", "f1", "mcc", "kappa"}
+    _check(result, {"f1": gm.f1_score(t, labels, average="micro"),
+                    "kappa": gm.cohen_kappa_score(t, labels)})
+    # multilabel: one y_true and one score column per label
+    truth = rng.integers(0, 2, (n, 2))
+    scores = rng.random((n, 2))
+    pq.write_table(pa.table({"a": truth[:, 0], "b": truth[:, 1], "sa": scores[:, 0],
+                             "sb": scores[:, 1]}), tmp_path / "ml.parquet")
+    result = _json(capsys, tmp_path / "ml.parquet", "--task", "multilabel", "--y-true", "a,b",
+                   "--y-score", "sa,sb")
+    _check(result, {"accuracy": gm.accuracy_score(truth, (scores >= 0.5).astype(int)),
+                    "auroc": gm.roc_auc_score(truth, scores, thresholds=EDGES)})
+    # regression, far from zero
     y = 1e6 + rng.normal(size=n)
     yhat = y + rng.normal(size=n)
     pq.write_table(pa.table({"y": y, "yhat": yhat}), tmp_path / "r.parquet",
                    row_group_size=1000)
     result = _json(capsys, tmp_path / "r.parquet", "--task", "regression", "--y-true", "y",
                    "--y-pred", "yhat")
+    assert result["binned"] == {} and result["bins"] is None
     _check(result, {"mse": gm.mean_squared_error(y, yhat), "r2": gm.r2_score(y, yhat),
-                    "pearson": gm.pearson_corrcoef(y, yhat)})
+                    "mae": gm.mean_absolute_error(y, yhat),
+                    "pearson": gm.pearson_corrcoef(y, yhat)}, rtol=1e-9)
 
 
-def test_table_and_atomic_out(tmp_path, capsys):
+def test_exact_mode_and_bins(tmp_path, capsys):
+    y, s = _binary(2000, seed=4)
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"y": y, "s": s}), path, row_group_size=700)
+    code, out, err = _run(capsys, path, "--y-true", "y", "--y-score", "s", "--metrics",
+                          "auroc,average_precision", "--exact", "--json")
+    assert code == 0 and "memory grows with the data" in err
+    result = json.loads(out)
+    assert result["binned"] == {} and result["bins"] is None
+    _check(result, {"auroc": gm.roc_auc_score(y, s),
+                    "average_precision": gm.average_precision_score(y, s)})
+    edges = np.linspace(0, 1, 101)[1:-1]
+    result = _json(capsys, path, "--y-true", "y", "--y-score", "s", "--metrics", "auroc",
+                   "--thresholds", 100)
+    _check(result, {"auroc": gm.roc_auc_score(y, s, thresholds=edges)})
+
+
+def test_table_progress_and_atomic_out(tmp_path, capsys):
     y, s = _binary(500)
     path = tmp_path / "p.parquet"
     pq.write_table(pa.table({"y": y, "s": s}), path)
     out = tmp_path / "result.json"
-    code, text, _ = _run(capsys, path, "--y-true", "y", "--y-score", "s", "--out", out)
+    code, text, err = _run(capsys, path, "--y-true", "y", "--y-score", "s", "--out", out,
+                           "--metrics", "accuracy,auroc,confusion_matrix", "--progress")
     assert code == 0
-    assert "auroc" in text and "binned" in text and "500 rows" in text
-    assert json.loads(out.read_text())["rows"] == 500
+    lines = text.splitlines()
+    assert lines[0].split() == ["metric", "value", "bound"]
+    assert lines[1].startswith("accuracy ") and lines[2].startswith("auroc ")
+    assert "e-0" in lines[2]  # the bound of the binned value
+    cm = gm.confusion_matrix(y, (s >= 0.5).astype(int))
+    assert lines[4].split() == [str(v) for v in cm[0]]
+    assert "500 rows from 1 file" in text and "rows/s" in text
+    assert "500/500 rows" in err and "100.0%" in err
+    saved = json.loads(out.read_text())
+    assert saved["rows"] == 500 and saved["metrics"]["confusion_matrix"] == cm.tolist()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.parquet", "result.json"]
 
 
 def _bad(tmp_path, capsys, *argv, match: str):
     out = tmp_path / "never.json"
-    code, _, err = _run(capsys, *argv, "--out", out)
+    code, text, err = _run(capsys, *argv, "--out", out)
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert lines[0].startswith("gpumetrics score: error: ")
     assert match in lines[0], lines[0]
+    assert text == ""
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     return lines[0]
 
 
-def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
+def test_bad_parquet_input(tmp_path, capsys):
     y, s = _binary(3000)
     good = tmp_path / "good.parquet"
     pq.write_table(pa.table({"y": y, "s": s, "name": ["x"] * 3000}), good,
                    row_group_size=1000)
-    _bad(tmp_path, capsys, tmp_path / "missing.parquet", "--y-true", "y", "--y-score", "s",
+    args = ("--y-true", "y", "--y-score", "s")
+    _bad(tmp_path, capsys, tmp_path / "missing.parquet", *args,
          match="missing.parquet: no such file")
     _bad(tmp_path, capsys, good, "--y-true", "y", "--y-score", "nope",
-         match="no column 'nope'")
+         match="good.parquet: no column 'nope'; the file has ['y', 's', 'name']")
     _bad(tmp_path, capsys, good, "--y-true", "y", "--y-score", "name",
-         match="row group 0 (rows 0-999)")
+         match="good.parquet: row group 0 (rows 0-999): column 'name' has type string")
     nan = s.copy()
     nan[2500] = np.nan
     with_nan = tmp_path / "nan.parquet"
     pq.write_table(pa.table({"y": y, "s": nan}), with_nan, row_group_size=1000)
-    line = _bad(tmp_path, capsys, with_nan, "--y-true", "y", "--y-score", "s",
-                match="row group 2 (rows 2000-2999)")
-    assert "NaN" in line
-    corrupt = tmp_path / "corrupt.parquet"
-    corrupt.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
-    _bad(tmp_path, capsys, corrupt, "--y-true", "y", "--y-score", "s", match="corrupt.parquet")
+    line = _bad(tmp_path, capsys, with_nan, *args, "--batch-size", 300, "--progress",
+                match="nan.parquet: row group 2 (rows 2000-2999): ")
+    assert "NaN" in line and "column s" in line
+    truncated = tmp_path / "truncated.parquet"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    _bad(tmp_path, capsys, truncated, *args, match="truncated.parquet: not a readable Parquet")
     empty = tmp_path / "empty.parquet"
     pq.write_table(pa.table({"y": y[:0], "s": s[:0]}), empty)
-    _bad(tmp_path, capsys, empty, "--y-true", "y", "--y-score", "s", match="no rows")
+    _bad(tmp_path, capsys, good, empty, *args, match="empty.parquet: the file holds no rows")
+    _bad(tmp_path, capsys, good, *args, "--metrics", "nope", match="unknown metrics ['nope']")
+    _bad(tmp_path, capsys, good, "--y-true", "y", match="exactly one of")
+    _bad(tmp_path, capsys, good, *args, "--metrics", "mse", match="does not apply")
+    (tmp_path / "x.txt").write_text("y,s\n")
+    _bad(tmp_path, capsys, tmp_path / "x.txt", *args, match="x.txt: unknown format")
+    code, _, err = _run(capsys, good, *args, "--out", tmp_path / "no" / "r.json")
+    assert code == 2 and "no folder" in err
+    probabilities_only = tmp_path / "logits.parquet"
+    pq.write_table(pa.table({"y": y, "s": 4 * s - 2}), probabilities_only)
+    _bad(tmp_path, capsys, probabilities_only, *args, match="probabilities")
+
+
+def test_bad_csv_and_npy_input(tmp_path, capsys):
+    args = ("--y-true", "y", "--y-pred", "p")
     labels = tmp_path / "labels.csv"
     labels.write_text("y,p\n0,1\n1,7\n")
-    _bad(tmp_path, capsys, labels, "--y-true", "y", "--y-pred", "p", match="rows 0-1")
-    _bad(tmp_path, capsys, good, "--y-true", "y", "--y-score", "s", "--metrics", "nope",
-         match="unknown metrics")
-    _bad(tmp_path, capsys, good, "--y-true", "y", match="exactly one of")
+    _bad(tmp_path, capsys, labels, *args, match="labels.csv: rows 0-1: y_pred (column p) has "
+         "labels outside [0, 2)")
+    _bad(tmp_path, capsys, labels, "--y-true", "y", "--y-pred", "q",
+         match="labels.csv: no column 'q'; the file has ['y', 'p']")
+    words = tmp_path / "words.csv"
+    words.write_text("y,s\n0,0.5\n1,high\n")
+    _bad(tmp_path, capsys, words, "--y-true", "y", "--y-score", "s", match="words.csv: rows")
+    nan = tmp_path / "nan.csv"
+    nan.write_text("y,s\n0,0.5\n1,nan\n")  # CSV readers take NaN for a missing value
+    _bad(tmp_path, capsys, nan, "--y-true", "y", "--y-score", "s",
+         match="nan.csv: rows 0-1: column 's' has 1 missing values")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    _bad(tmp_path, capsys, empty, *args, match="empty.csv: the file is empty")
+    header = tmp_path / "header.csv"
+    header.write_text("y,p\n")
+    _bad(tmp_path, capsys, header, *args, match="header.csv: the file holds no rows")
+    scores = np.zeros((10, 2))
+    scores[7, 1] = np.inf
+    np.save(tmp_path / "inf.npy", scores)
+    _bad(tmp_path, capsys, tmp_path / "inf.npy", "--y-true", "0", "--y-score", "1",
+         "--batch-size", 4, match="inf.npy: rows 4-7: y_pred (column 1) contains NaN or inf")
+    _bad(tmp_path, capsys, tmp_path / "inf.npy", "--y-true", "0", "--y-score", "2",
+         match="inf.npy: no column 2; the array has 2 columns")
+    text = np.zeros(4, dtype=[("y", "i1"), ("p", "U3")])
+    np.save(tmp_path / "text.npy", text)
+    _bad(tmp_path, capsys, tmp_path / "text.npy", *args,
+         match="text.npy: field 'p' has dtype <U3; numbers are expected")
+    cut = tmp_path / "cut.npy"
+    np.save(cut, scores)
+    cut.write_bytes(cut.read_bytes()[:100])
+    _bad(tmp_path, capsys, cut, "--y-true", "0", "--y-pred", "1",
+         match="cut.npy: not a readable .npy file")
 
 
 def test_corrupt_row_group_names_the_group(tmp_path, capsys):
     y, s = _binary(4000)
     path = tmp_path / "p.parquet"
     pq.write_table(pa.table({"y": y, "s": s}), path, row_group_size=1000,
-                   compression="none")
-    meta = pq.ParquetFile(path).metadata
-    column = meta.row_group(2).column(1)
+                   compression="none", use_dictionary=False)
+    column = pq.ParquetFile(path).metadata.row_group(2).column(1)
     data = bytearray(path.read_bytes())
-    start = column.data_page_offset + 16
-    data[start:start + 64] = b"\xff" * 64  # scramble a data page of row group 2
+    start = column.data_page_offset
+    data[start:start + 16] = b"\xff" * 16  # the page header of row group 2's scores
     path.write_bytes(bytes(data))
     code, _, err = _run(capsys, path, "--y-true", "y", "--y-score", "s")
-    if code == 0:  # the scrambled bytes decoded as (finite) floats: nothing to report
-        pytest.skip("the damaged page still decodes")
     assert code == 2
-    assert "row group 2 (rows 2000-2999)" in err, err
+    assert "p.parquet: row group 2 (rows 2000-2999): " in err, err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_usage_errors_exit_2_and_other_commands_still_work(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["score", "x.parquet", "--y-true", "y", "--y-pred", "p", "--batch-size", "0"])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["score", "x.parquet", "--y-true", "y", "--y-pred", "p", "--y-score", "s"])
+    assert exc.value.code == 2
+    capsys.readouterr()
+    y, s = _binary(100)
+    np.save(tmp_path / "p.npy", np.column_stack([y, s]))
+    run = [sys.executable, "-m", "gpumetrics.cli"]
+    done = subprocess.run([*run, "score", str(tmp_path / "p.npy"), "--y-score", "1"],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and "--y-true" in done.stderr and not done.stdout
+    done = subprocess.run([*run, "score", str(tmp_path / "p.npy"), "--y-true", "0",
+                           "--y-score", "7"], capture_output=True, text=True)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1
+    assert main(["info"]) == 0
+    assert main(["demo", "--samples", "2000", "--checkpoints", "2", "--classes", "3"]) == 0
+    assert "best checkpoint" in capsys.readouterr().out
 
 
 def test_dask_scheduler(tmp_path, capsys):
     pytest.importorskip("dask.distributed")
+    pytest.importorskip("gpumetrics.dask")
     from dask.distributed import LocalCluster
 
     y, s = _binary(6000, seed=3)
@@ -208,5 +337,7 @@ def test_dask_scheduler(tmp_path, capsys):
     with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster:
         result = _json(capsys, *paths, "--y-true", "y", "--y-score", "s", "--dask-scheduler",
                        cluster.scheduler_address)
+        _bad(tmp_path, capsys, tmp_path / "p.npy", "--y-true", "0", "--y-score", "1",
+             "--dask-scheduler", cluster.scheduler_address, match="no such file")
     assert result["rows"] == 6000
-    _check(result, _expected_binary(y, s))
+    _check(result, _expected_binary(y, s), rtol=1e-6)
