@@ -593,35 +593,28 @@ class Inputs:
             return t[None], p[None]
         return self._cached(("class_labels", num_classes), build)
 
+    def _indicators(self, y, name: str, num_labels: int, scores: bool):
+        """``(1, N, L)`` 0/1 indicators of ``y`` (scores thresholded when ``scores``)."""
+        if y.ndim != 2 or y.shape[1] != num_labels:
+            what = "label indicators or scores" if scores else "label indicators"
+            raise ValueError(
+                f"{name} must be (n_samples, {num_labels}) {what}; got shape {tuple(y.shape)}."
+            )
+        y = self._labels(y, name, 2, scores=scores)
+        if self.validate:
+            _check_range(self.kernels, y, name, 2, "label indicators must be 0 or 1")
+        return y[None]
+
     def indicator_targets(self, num_labels: int):
         """``(1, N, L)`` multilabel indicators of y_true, checked to be 0 or 1."""
-        def build():
-            t = self.y_true
-            if t.ndim != 2 or t.shape[1] != num_labels:
-                raise ValueError(
-                    f"y_true must be (n_samples, {num_labels}) label indicators; got shape "
-                    f"{tuple(t.shape)}."
-                )
-            t = self._labels(t, "y_true", 2, scores=False)
-            if self.validate:
-                _check_range(self.kernels, t, "y_true", 2, "label indicators must be 0 or 1")
-            return t[None]
-        return self._cached(("indicator_targets", num_labels), build)
+        return self._cached(("indicator_targets", num_labels),
+                            lambda: self._indicators(self.y_true, "y_true", num_labels, False))
 
     def indicator_labels(self, num_labels: int):
-        """``(1, N, L)`` multilabel indicators (scores thresholded)."""
-        def build():
-            p = self.y_pred
-            if p.ndim != 2 or p.shape[1] != num_labels:
-                raise ValueError(
-                    f"y_pred must be (n_samples, {num_labels}) label indicators or scores; "
-                    f"got shape {tuple(p.shape)}."
-                )
-            p = self._labels(p, "y_pred", 2, scores=True)
-            if self.validate:
-                _check_range(self.kernels, p, "y_pred", 2, "label indicators must be 0 or 1")
-            return self.indicator_targets(num_labels), p[None]
-        return self._cached(("indicators", num_labels), build)
+        """``(1, N, L)`` true and predicted multilabel indicators (scores thresholded)."""
+        return self._cached(("indicators", num_labels), lambda: (
+            self.indicator_targets(num_labels),
+            self._indicators(self.y_pred, "y_pred", num_labels, True)))
 
     # --- scores ----------------------------------------------------------------------
 
