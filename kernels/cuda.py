@@ -1,0 +1,301 @@
+"""Numba CUDA implementations of the kernels, on device arrays.
+
+Same signatures, results and errors as ``reference.py`` and ``cpu.py``. Inputs are CuPy
+arrays (or anything with ``__cuda_array_interface__``), used in place and counted on the
+caller's current CuPy stream; host (NumPy) inputs are copied to the device, counted there
+and the counts copied back, so that every kernel can be forced onto this backend.
+
+Counting kernels privatise their histogram in shared memory: each block counts into its
+own copy with shared-memory atomics, then adds each non-zero bin to the global result with
+one atomic. Histograms too large for shared memory are counted with global atomics. Loops
+are grid-stride; the batch axis K is the grid's second dimension, so K prediction sets are
+counted in one launch.
+
+Tested without a GPU under the Numba CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``), where a
+block's threads are Python threads: launches are kept small there.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from gpumetrics.kernels import _common
+from numba import config, cuda, int64
+
+name = "cuda"
+
+SIMULATED = bool(config.ENABLE_CUDASIM)
+THREADS = 32 if SIMULATED else 256  # threads per block
+MAX_BLOCKS = 2 if SIMULATED else 1024  # blocks per batch row (grid-stride beyond that)
+SHARED_BINS = 4096  # int64/float64 bins per block in shared memory (32 KiB)
+
+IMPLEMENTED = ("confusion", "label_counts", "bincount", "label_range")
+
+
+def __getattr__(attr):  # the kernels this backend does not have yet: a clear error
+    from gpumetrics.kernels import KERNELS
+
+    if attr in KERNELS:
+        raise NotImplementedError(
+            f"the cuda backend has no {attr!r} kernel yet; it has {', '.join(IMPLEMENTED)}. "
+            "Use backend='cpu' on host copies of the inputs."
+        )
+    raise AttributeError(attr)
+
+
+# --- arrays, streams, launches -------------------------------------------------------------
+
+
+def _cupy_of(x):
+    """The cupy module when ``x`` is a CuPy array, else None."""
+    module = type(x).__module__.partition(".")[0]
+    if module == "cupy":
+        import cupy
+
+        return cupy
+    return None
+
+
+class _Call:
+    """Where one call runs: the inputs' array module and stream, and how arrays reach the
+    device (CuPy arrays are used in place; host arrays are copied)."""
+
+    def __init__(self, like):
+        self.cupy = _cupy_of(like)
+        self.xp = self.cupy if self.cupy is not None else np
+        if self.cupy is not None:
+            self.stream = cuda.external_stream(self.cupy.cuda.get_current_stream().ptr)
+        else:
+            self.stream = cuda.default_stream()
+
+    def device(self, x):
+        if x is None:
+            return None
+        if self.cupy is not None:
+            return self.cupy.ascontiguousarray(x)
+        return cuda.to_device(np.ascontiguousarray(x), stream=self.stream)
+
+    def zeros(self, shape, dtype):
+        if self.cupy is not None:
+            return self.cupy.zeros(shape, dtype)
+        return cuda.to_device(np.zeros(shape, dtype), stream=self.stream)
+
+    def placeholder(self, dtype):
+        """A 1 x 1 array standing for an absent argument (kernels take no None)."""
+        return self.zeros((1, 1), dtype)
+
+    def add_into(self, out, counts):
+        """``out += counts`` (counts on the device): in place for device ``out``."""
+        if self.cupy is not None:
+            out += counts
+        else:
+            out += counts.copy_to_host(stream=self.stream)
+            self.stream.synchronize()
+        return out
+
+
+def launch_shape(n: int, k: int = 1) -> tuple[tuple[int, int], int]:
+    """``(grid, block)`` for n samples per row and k rows: enough blocks to fill the device
+    (grid-stride loops take the rest), one grid row per batch entry."""
+    blocks = max(1, min(MAX_BLOCKS, -(-n // THREADS)))
+    return (blocks, max(k, 1)), THREADS
+
+
+# --- confusion -----------------------------------------------------------------------------
+
+
+@cuda.jit(device=True, inline=True)
+def _class_index(v, offset, lut, n_classes):
+    shifted = int64(v) - offset
+    if shifted >= 0 and shifted < lut.shape[0]:
+        return lut[shifted]
+    return n_classes
+
+
+def _confusion_kernel(weighted: bool, shared: bool):
+    """A confusion kernel: float64 weight sums or int64 counts, in shared memory per block
+    or straight into the global result."""
+    dtype = np.float64 if weighted else np.int64
+
+    @cuda.jit
+    def kernel(y_true, y_pred, lut, offset, n_classes, ignore, use_ignore, weight, out):
+        width = n_classes + 1
+        bins = width * width
+        k = cuda.blockIdx.y
+        kt = min(k, y_true.shape[0] - 1)
+        kw = min(k, weight.shape[0] - 1)
+        tid = cuda.threadIdx.x
+        hist = cuda.shared.array(SHARED_BINS, dtype)
+        if shared:
+            for c in range(tid, bins, cuda.blockDim.x):
+                hist[c] = 0
+            cuda.syncthreads()
+        start = cuda.blockIdx.x * cuda.blockDim.x + tid
+        stride = cuda.gridDim.x * cuda.blockDim.x
+        for i in range(start, y_pred.shape[1], stride):
+            t = y_true[kt, i]
+            if use_ignore and int64(t) == ignore:
+                continue
+            cell = (_class_index(t, offset, lut, n_classes) * width
+                    + _class_index(y_pred[k, i], offset, lut, n_classes))
+            if weighted:
+                value = weight[kw, i]
+            else:
+                value = 1
+            if shared:
+                cuda.atomic.add(hist, cell, value)
+            else:
+                cuda.atomic.add(out, (k, cell), value)
+        if shared:
+            cuda.syncthreads()
+            for c in range(tid, bins, cuda.blockDim.x):
+                if hist[c] != 0:
+                    cuda.atomic.add(out, (k, c), hist[c])
+
+    return kernel
+
+
+_KERNELS: dict = {}
+
+
+def _kernel(op: str, *key):
+    """Kernels are built once per (op, options) and cached; Numba compiles each once per
+    argument types."""
+    if (op, *key) not in _KERNELS:
+        build = {"confusion": _confusion_kernel}[op]
+        _KERNELS[(op, *key)] = build(*key)
+    return _KERNELS[(op, *key)]
+
+
+def confusion(
+    y_true, y_pred, num_classes, sample_weight=None, ignore_index=None, lut=None, offset=0,
+    out=None,
+):
+    call = _Call(y_pred)
+    y_true, y_pred, C, w, lut, offset, out = _common.prepare_confusion(
+        y_true, y_pred, num_classes, sample_weight, lut, offset, out, xp=call.xp
+    )
+    K, N = y_pred.shape
+    bins = (C + 1) * (C + 1)
+    weighted = w is not None
+    counts = call.zeros((K, bins), np.float64 if weighted else np.int64)
+    if N:
+        kernel = _kernel("confusion", weighted, bins <= SHARED_BINS)
+        grid, block = launch_shape(N, K)
+        kernel[grid, block, call.stream](
+            call.device(y_true), call.device(y_pred), call.device(lut), int(offset), C,
+            int(ignore_index) if ignore_index is not None else 0, ignore_index is not None,
+            call.device(w) if weighted else call.placeholder(np.float64), counts,
+        )
+    return call.add_into(out, counts.reshape(out.shape))
+
+
+# --- multilabel counts ---------------------------------------------------------------------
+
+
+def _label_kernel(weighted: bool):
+    dtype = np.float64 if weighted else np.int64
+
+    @cuda.jit
+    def kernel(y_true, y_pred, weight, out):
+        # out[k, 4 * l + 2 * true + pred]; one shared copy of the L x 4 counts per block
+        L = y_pred.shape[2]
+        k = cuda.blockIdx.y
+        kt = min(k, y_true.shape[0] - 1)
+        kw = min(k, weight.shape[0] - 1)
+        tid = cuda.threadIdx.x
+        hist = cuda.shared.array(SHARED_BINS, dtype)
+        shared = 4 * L <= SHARED_BINS
+        if shared:
+            for c in range(tid, 4 * L, cuda.blockDim.x):
+                hist[c] = 0
+            cuda.syncthreads()
+        start = cuda.blockIdx.x * cuda.blockDim.x + tid
+        stride = cuda.gridDim.x * cuda.blockDim.x
+        for i in range(start, y_pred.shape[1], stride):
+            if weighted:
+                value = weight[kw, i]
+            else:
+                value = 1
+            for j in range(L):
+                cell = 4 * j + 2 * int64(y_true[kt, i, j] != 0) + int64(y_pred[k, i, j] != 0)
+                if shared:
+                    cuda.atomic.add(hist, cell, value)
+                else:
+                    cuda.atomic.add(out, (k, cell), value)
+        if shared:
+            cuda.syncthreads()
+            for c in range(tid, 4 * L, cuda.blockDim.x):
+                if hist[c] != 0:
+                    cuda.atomic.add(out, (k, c), hist[c])
+
+    return kernel
+
+
+_LABEL_KERNELS = {False: _label_kernel(False), True: _label_kernel(True)}
+
+
+def label_counts(y_true, y_pred, sample_weight=None, out=None):
+    call = _Call(y_pred)
+    y_true, y_pred, w, out = _common.prepare_label_counts(y_true, y_pred, sample_weight, out,
+                                                          xp=call.xp)
+    K, N, L = y_pred.shape
+    weighted = w is not None
+    counts = call.zeros((K, 4 * L), np.float64 if weighted else np.int64)
+    if N and L:
+        grid, block = launch_shape(N, K)
+        _LABEL_KERNELS[weighted][grid, block, call.stream](
+            call.device(y_true), call.device(y_pred),
+            call.device(w) if weighted else call.placeholder(np.float64), counts,
+        )
+    return call.add_into(out, counts.reshape(out.shape))
+
+
+# --- label ranges and counts ---------------------------------------------------------------
+
+
+@cuda.jit
+def _bincount_kernel(y, offset, size, out):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, y.shape[0], stride):
+        v = int64(y[i]) - offset
+        if v >= 0 and v < size:
+            cuda.atomic.add(out, v, 1)
+
+
+def bincount(y, offset, size, out=None):
+    call = _Call(y)
+    y, offset, size, out = _common.prepare_bincount(y, offset, size, out, xp=call.xp)
+    counts = call.zeros((size,), np.int64)
+    if y.shape[0]:
+        grid, block = launch_shape(y.shape[0])
+        _bincount_kernel[grid[0], block, call.stream](call.device(y), offset, size, counts)
+    return call.add_into(out, counts)
+
+
+@cuda.jit
+def _range_kernel(y, out):
+    # out[0] = min, out[1] = max (as int64), by atomics on per-thread extremes
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    lo = int64(y[start]) if start < y.shape[0] else int64(y[0])
+    hi = lo
+    for i in range(start, y.shape[0], stride):
+        v = int64(y[i])
+        lo = min(lo, v)
+        hi = max(hi, v)
+    cuda.atomic.min(out, 0, lo)
+    cuda.atomic.max(out, 1, hi)
+
+
+def label_range(y):
+    """Smallest and largest label (Python ints: this reads the device)."""
+    call = _Call(y)
+    y = _common.prepare_range(y, xp=call.xp)
+    first = np.asarray([np.iinfo(np.int64).max, np.iinfo(np.int64).min], np.int64)
+    out = call.device(first)
+    grid, block = launch_shape(y.shape[0])
+    _range_kernel[grid[0], block, call.stream](call.device(y), out)
+    host = out.get() if call.cupy is not None else out.copy_to_host(stream=call.stream)
+    call.stream.synchronize()
+    return int(host[0]), int(host[1])

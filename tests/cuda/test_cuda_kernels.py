@@ -1,0 +1,108 @@
+"""The CUDA kernels against the NumPy reference, and the public metrics forced onto the
+CUDA backend. Runs where the backend can run: under the Numba CUDA simulator in CI
+(``NUMBA_ENABLE_CUDASIM=1 python -m pytest -m cudasim tests/cuda``, its own process) and
+on a real GPU."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import gpumetrics as gm
+from gpumetrics import dispatch
+
+pytestmark = pytest.mark.cudasim
+if dispatch.cuda_unavailable_reason() is not None:
+    pytest.skip(f"the cuda backend cannot run: {dispatch.cuda_unavailable_reason()}",
+                allow_module_level=True)
+
+cuda_k = dispatch._load("cuda")
+reference = dispatch._load("reference")
+SMALL = settings(max_examples=15, deadline=None)
+
+
+def same(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.dtype == b.dtype and a.shape == b.shape
+    np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@SMALL
+@given(seed=st.integers(0, 2**32 - 1), K=st.integers(1, 3), n=st.integers(0, 200),
+       C=st.sampled_from([1, 2, 5, 70]), weighted=st.booleans(), ignore=st.booleans(),
+       dtype=st.sampled_from([np.int8, np.int32, np.int64, np.uint8]))
+def test_confusion_matches_reference(seed, K, n, C, weighted, ignore, dtype):
+    rng = np.random.default_rng(seed)
+    t = rng.integers(0, min(C + 2, 100), (rng.choice([1, K]), n)).astype(dtype)
+    p = rng.integers(0, min(C + 2, 100), (K, n)).astype(dtype)
+    w = rng.random((rng.choice([1, K]), n)) if weighted else None
+    kw = {"sample_weight": w, "ignore_index": 1 if ignore else None}
+    same(cuda_k.confusion(t, p, C, **kw), reference.confusion(t, p, C, **kw))
+
+
+def test_confusion_lut_offset_and_global_fallback():
+    rng = np.random.default_rng(1)
+    t = rng.integers(10, 20, (1, 300))
+    p = rng.integers(10, 20, (2, 300))
+    lut = np.array([3, 0, 1, 2, 3, 3, 1, 0, 2, 2], np.int64)
+    same(cuda_k.confusion(t, p, 4, lut=lut, offset=10),
+         reference.confusion(t, p, 4, lut=lut, offset=10))
+    # (C + 1)^2 > SHARED_BINS: counted with global atomics
+    C = int(np.sqrt(cuda_k.SHARED_BINS)) + 1
+    t, p = rng.integers(0, C, (1, 400)), rng.integers(0, C, (1, 400))
+    same(cuda_k.confusion(t, p, C), reference.confusion(t, p, C))
+    out = reference.confusion(t, p, C)
+    same(cuda_k.confusion(t, p, C, out=out.copy()), 2 * out)  # adds into out
+
+
+@SMALL
+@given(seed=st.integers(0, 2**32 - 1), K=st.integers(1, 3), n=st.integers(0, 120),
+       L=st.integers(1, 5), weighted=st.booleans())
+def test_label_counts_match_reference(seed, K, n, L, weighted):
+    rng = np.random.default_rng(seed)
+    t = rng.integers(0, 3, (rng.choice([1, K]), n, L)).astype(np.uint8)
+    p = rng.integers(0, 2, (K, n, L)).astype(np.int64)
+    w = rng.random((1, n)) if weighted else None
+    same(cuda_k.label_counts(t, p, w), reference.label_counts(t, p, w))
+
+
+@SMALL
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 300))
+def test_bincount_and_label_range(seed, n):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(-50, 50, n)
+    assert cuda_k.label_range(y) == reference.label_range(y)
+    same(cuda_k.bincount(y, -5, 20), reference.bincount(y, -5, 20))
+
+
+def test_missing_kernels_say_so():
+    with pytest.raises(NotImplementedError, match="no 'moments' kernel yet"):
+        cuda_k.moments  # noqa: B018
+
+
+@pytest.mark.parametrize("fn", [gm.accuracy_score, gm.f1_score, gm.matthews_corrcoef,
+                                gm.cohen_kappa_score, gm.balanced_accuracy_score,
+                                gm.confusion_matrix, gm.multilabel_confusion_matrix])
+def test_public_metrics_forced_onto_cuda(fn):
+    rng = np.random.default_rng(2)
+    t, p = rng.integers(0, 4, 150), rng.integers(0, 4, 150)
+    w = rng.random(150)
+    kw = {"average": "macro"} if fn is gm.f1_score else {}
+    same(fn(t, p, sample_weight=w, backend="cuda", **kw), fn(t, p, sample_weight=w, **kw))
+    same(fn(t, p, backend="cuda", **kw), fn(t, p, **kw))
+
+
+def test_streaming_metrics_on_cuda():
+    from gpumetrics.metrics import MatthewsCorrCoef, MetricSet, Precision
+
+    rng = np.random.default_rng(3)
+    t, p = rng.integers(0, 3, 200), rng.integers(0, 3, 200)
+    metrics = MetricSet([Precision("multiclass", num_classes=3),
+                         MatthewsCorrCoef("multiclass", num_classes=3)], backend="cuda")
+    for sl in (slice(0, 70), slice(70, 200)):
+        metrics.update(t[sl], p[sl])
+    result = metrics.compute()
+    assert result["precision"] == pytest.approx(gm.precision_score(t, p, average="macro"))
+    assert result["matthews_corr_coef"] == pytest.approx(gm.matthews_corrcoef(t, p))

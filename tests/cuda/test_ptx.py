@@ -1,0 +1,55 @@
+"""Every CUDA kernel compiles to PTX for the GPUs it targets. The simulator runs kernels as
+Python and never types them; compiling (NVRTC, no GPU needed) catches what it cannot."""
+
+from __future__ import annotations
+
+import pytest
+from numba import config
+
+if config.ENABLE_CUDASIM:
+    pytest.skip("the simulator does not compile kernels", allow_module_level=True)
+
+from numba import boolean, cuda, float64, int8, int32, int64, uint8  # noqa: E402
+
+from gpumetrics import dispatch  # noqa: E402
+
+kc = dispatch._load("cuda")
+
+
+def _compile(dispatcher, signature, cc):
+    try:
+        ptx, _ = cuda.compile_ptx(dispatcher.py_func, signature, cc=cc)
+    except Exception as exc:  # NVRTC missing: nothing to check against here
+        if "nvrtc" in str(exc).lower():
+            pytest.skip(f"NVRTC is not installed: {exc}")
+        raise
+    assert ".entry" in ptx
+
+
+CCS = [(8, 0), (9, 0)]
+
+
+@pytest.mark.parametrize("cc", CCS)
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("shared", [False, True])
+@pytest.mark.parametrize("label", [int8, uint8, int32, int64])
+def test_confusion_compiles(cc, weighted, shared, label):
+    out = float64 if weighted else int64
+    signature = (label[:, :], label[:, :], int64[:], int64, int64, int64, boolean,
+                 float64[:, :], out[:, :])
+    _compile(kc._confusion_kernel(weighted, shared), signature, cc)
+
+
+@pytest.mark.parametrize("cc", CCS)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_label_counts_compile(cc, weighted):
+    out = float64 if weighted else int64
+    signature = (uint8[:, :, :], int64[:, :, :], float64[:, :], out[:, :])
+    _compile(kc._LABEL_KERNELS[weighted], signature, cc)
+
+
+@pytest.mark.parametrize("cc", CCS)
+@pytest.mark.parametrize("label", [int8, int32, int64])
+def test_counting_helpers_compile(cc, label):
+    _compile(kc._bincount_kernel, (label[:], int64, int64, int64[:]), cc)
+    _compile(kc._range_kernel, (label[:], int64[:]), cc)
