@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 from gpumetrics.kernels import _common
-from numba import config, cuda, int64
+from numba import config, cuda, float64, int64, uint32
 
 name = "cuda"
 
@@ -28,7 +28,11 @@ THREADS = 32 if SIMULATED else 256  # threads per block
 MAX_BLOCKS = 2 if SIMULATED else 1024  # blocks per batch row (grid-stride beyond that)
 SHARED_BINS = 4096  # int64/float64 bins per block in shared memory (32 KiB)
 
-IMPLEMENTED = ("confusion", "label_counts", "bincount", "label_range")
+SHARED_CELLS_U32 = 12288  # 48 KiB of uint32 counts (score histograms)
+SHARED_CELLS_F64 = 6144  # 48 KiB of float64 weight sums
+
+IMPLEMENTED = ("confusion", "label_counts", "bincount", "label_range", "score_range",
+               "score_histogram")
 
 
 def __getattr__(attr):  # the kernels this backend does not have yet: a clear error
@@ -161,7 +165,7 @@ def _kernel(op: str, *key):
     """Kernels are built once per (op, options) and cached; Numba compiles each once per
     argument types."""
     if (op, *key) not in _KERNELS:
-        build = {"confusion": _confusion_kernel}[op]
+        build = {"confusion": _confusion_kernel, "histogram": _histogram_kernel}[op]
         _KERNELS[(op, *key)] = build(*key)
     return _KERNELS[(op, *key)]
 
@@ -299,3 +303,161 @@ def label_range(y):
     host = out.get() if call.cupy is not None else out.copy_to_host(stream=call.stream)
     call.stream.synchronize()
     return int(host[0]), int(host[1])
+
+
+# --- scores: ranges and histograms ---------------------------------------------------------
+
+
+@cuda.jit
+def _score_range_kernel(y_score, lo, hi, bad):
+    # grid row = k * L + j; finite scores reduce to lo/hi, any NaN or inf raises ``bad``
+    L = y_score.shape[2]
+    row = cuda.blockIdx.y
+    k = row // L
+    j = row % L
+    start = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
+    stride = cuda.gridDim.x * cuda.blockDim.x
+    low = float64(np.inf)
+    high = float64(-np.inf)
+    nonfinite = 0
+    for i in range(start, y_score.shape[1], stride):
+        v = float64(y_score[k, i, j])
+        if v != v:
+            nonfinite = 1
+            continue
+        if v == np.inf or v == -np.inf:
+            nonfinite = 1
+        low = min(low, v)
+        high = max(high, v)
+    cuda.atomic.min(lo, (k, j), low)
+    cuda.atomic.max(hi, (k, j), high)
+    if nonfinite:
+        cuda.atomic.max(bad, (k, j), 1)
+
+
+def score_range(y_score):
+    call = _Call(y_score)
+    y_score = _common.as_score_array(y_score, "y_score", call.xp)
+    if y_score.ndim != 3:
+        raise ValueError(f"y_score must be 3-D (K, N, L); got {y_score.ndim}-D.")
+    K, N, L = y_score.shape
+    lo = call.device(np.full((K, L), np.inf))
+    hi = call.device(np.full((K, L), -np.inf))
+    bad = call.zeros((K, L), np.int64)
+    if N and L:
+        grid, block = launch_shape(N, K * L)
+        _score_range_kernel[grid, block, call.stream](call.device(y_score), lo, hi, bad)
+    out = call.xp.empty((K, L, 3), np.float64) if call.cupy is not None else np.empty(
+        (K, L, 3), np.float64)
+    if call.cupy is not None:
+        out[..., 0], out[..., 1], out[..., 2] = lo, hi, bad
+    else:
+        out[..., 0] = lo.copy_to_host(stream=call.stream)
+        out[..., 1] = hi.copy_to_host(stream=call.stream)
+        out[..., 2] = bad.copy_to_host(stream=call.stream)
+        call.stream.synchronize()
+    return out
+
+
+@cuda.jit(device=True, inline=True)
+def _search_right(edges, v):
+    """``searchsorted(edges, v, side="right")``: NaN sorts last."""
+    if v != v:
+        return edges.shape[0]
+    a = 0
+    b = edges.shape[0]
+    while a < b:
+        mid = (a + b) // 2
+        if edges[mid] <= v:
+            a = mid + 1
+        else:
+            b = mid
+    return a
+
+
+def _histogram_kernel(weighted: bool, indicator: bool, use_edges: bool, shared: bool):
+    """A score-histogram kernel. Grid row ``k * L + j`` counts column j of set k into a
+    block-private histogram of 2 B cells (uint32 counts or float64 weight sums)."""
+    cells_max = SHARED_CELLS_F64 if weighted else SHARED_CELLS_U32
+    cell_type = float64 if weighted else uint32
+
+    @cuda.jit
+    def kernel(y_true, y_score, lo, scale, n_bins, edges, weight, out):
+        L = y_score.shape[2]
+        row = cuda.blockIdx.y
+        k = row // L
+        j = row % L
+        kt = min(k, y_true.shape[0] - 1)
+        kw = min(k, weight.shape[0] - 1)
+        tid = cuda.threadIdx.x
+        cells = 2 * n_bins
+        hist = cuda.shared.array(cells_max, cell_type)
+        if shared:
+            for c in range(tid, cells, cuda.blockDim.x):
+                hist[c] = 0
+            cuda.syncthreads()
+        low = lo[k, j]
+        step = scale[k, j]
+        start = cuda.blockIdx.x * cuda.blockDim.x + tid
+        stride = cuda.gridDim.x * cuda.blockDim.x
+        for i in range(start, y_score.shape[1], stride):
+            v = float64(y_score[k, i, j])
+            if use_edges:
+                b = _search_right(edges, v)
+            else:
+                f = (v - low) * step
+                if f >= n_bins:
+                    b = n_bins - 1
+                elif f >= 0:
+                    b = int64(f)
+                else:
+                    b = 0  # also NaN, as the reference
+            if indicator:
+                positive = int64(y_true[kt, i, j] != 0)
+            else:
+                positive = int64(int64(y_true[kt, i]) == j)
+            cell = 2 * b + positive
+            if weighted:
+                value = weight[kw, i]
+            else:
+                value = uint32(1)
+            if shared:
+                cuda.atomic.add(hist, cell, value)
+            elif weighted:
+                cuda.atomic.add(out, (row, cell), value)
+            else:
+                cuda.atomic.add(out, (row, cell), int64(1))
+        if shared:
+            cuda.syncthreads()
+            for c in range(tid, cells, cuda.blockDim.x):
+                if hist[c] != 0:
+                    if weighted:
+                        cuda.atomic.add(out, (row, c), hist[c])
+                    else:
+                        cuda.atomic.add(out, (row, c), int64(hist[c]))
+
+    return kernel
+
+
+def score_histogram(y_true, y_score, lo, hi, n_bins, edges=None, sample_weight=None, out=None):
+    call = _Call(y_score)
+    y_true, y_score, lo, hi, B, edges, w, out = _common.prepare_histogram(
+        y_true, y_score, lo, hi, n_bins, edges, sample_weight, out, xp=call.xp
+    )
+    K, N, L = y_score.shape
+    weighted = w is not None
+    width = hi - lo
+    scale = call.xp.where(width > 0, B / call.xp.where(width > 0, width, 1.0), 0.0)
+    counts = call.zeros((K * L, 2 * B), np.float64 if weighted else np.int64)
+    if N and L:
+        cells_max = SHARED_CELLS_F64 if weighted else SHARED_CELLS_U32
+        kernel = _kernel("histogram", weighted, y_true.ndim == 3, edges is not None,
+                         2 * B <= cells_max)
+        grid, block = launch_shape(N, K * L)
+        kernel[grid, block, call.stream](
+            call.device(y_true), call.device(y_score),
+            call.device(call.xp.ascontiguousarray(lo)), call.device(scale), B,
+            call.device(edges) if edges is not None else call.zeros((1,), np.float64),
+            call.device(w) if weighted else call.placeholder(np.float64), counts,
+        )
+    return call.add_into(out, counts.reshape(out.shape))

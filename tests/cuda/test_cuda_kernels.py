@@ -106,3 +106,43 @@ def test_streaming_metrics_on_cuda():
     result = metrics.compute()
     assert result["precision"] == pytest.approx(gm.precision_score(t, p, average="macro"))
     assert result["matthews_corr_coef"] == pytest.approx(gm.matthews_corrcoef(t, p))
+
+
+@SMALL
+@given(seed=st.integers(0, 2**32 - 1), K=st.integers(1, 2), n=st.integers(0, 150),
+       L=st.integers(1, 3), n_bins=st.sampled_from([1, 4, 3000]), use_edges=st.booleans(),
+       weighted=st.booleans(), indicator=st.booleans(),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_score_range_and_histogram_match_reference(seed, K, n, L, n_bins, use_edges,
+                                                   weighted, indicator, dtype):
+    rng = np.random.default_rng(seed)
+    s = rng.normal(size=(K, n, L)).astype(dtype)
+    if n > 3:
+        s[0, 3, 0] = np.nan
+    expected = reference.score_range(s)
+    got = cuda_k.score_range(s)
+    same(got[..., 2], expected[..., 2])
+    finite = expected[..., 2] == 0
+    same(got[..., :2][finite], expected[..., :2][finite])
+    if indicator:
+        t = (rng.random((rng.choice([1, K]), n, L)) < 0.4).astype(np.uint8)
+    else:
+        t = rng.integers(-1, L + 1, (rng.choice([1, K]), n))
+    w = rng.random((rng.choice([1, K]), n)) if weighted else None
+    lo, hi = np.full((K, L), -1.5), np.full((K, L), 2.0)
+    edges = np.linspace(-1, 1, n_bins) if use_edges else None
+    same(cuda_k.score_histogram(t, s, lo, hi, n_bins, edges, w),
+         reference.score_histogram(t, s, lo, hi, n_bins, edges, w))
+
+
+def test_binned_ranking_forced_onto_cuda():
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 300)
+    s = rng.random(300)
+    got = gm.roc_auc_score(y, s, thresholds=64, backend="cuda")
+    expected = gm.roc_auc_score(y, s, thresholds=64)
+    same(got.value, expected.value)
+    same(got.bound, expected.bound)
+    same(gm.average_precision_score(y, s, thresholds=np.linspace(0, 1, 33)[1:-1],
+                                    backend="cuda").value,
+         gm.average_precision_score(y, s, thresholds=np.linspace(0, 1, 33)[1:-1]).value)

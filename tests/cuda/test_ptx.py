@@ -9,7 +9,7 @@ from numba import config
 if config.ENABLE_CUDASIM:
     pytest.skip("the simulator does not compile kernels", allow_module_level=True)
 
-from numba import boolean, cuda, float64, int8, int32, int64, uint8  # noqa: E402
+from numba import boolean, cuda, float32, float64, int8, int32, int64, uint8  # noqa: E402
 
 from gpumetrics import dispatch  # noqa: E402
 
@@ -53,3 +53,23 @@ def test_label_counts_compile(cc, weighted):
 def test_counting_helpers_compile(cc, label):
     _compile(kc._bincount_kernel, (label[:], int64, int64, int64[:]), cc)
     _compile(kc._range_kernel, (label[:], int64[:]), cc)
+
+
+@pytest.mark.parametrize("cc", CCS)
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("indicator", [False, True])
+@pytest.mark.parametrize("use_edges", [False, True])
+@pytest.mark.parametrize("shared", [False, True])
+def test_score_histogram_compiles(cc, weighted, indicator, use_edges, shared):
+    y_true = uint8[:, :, :] if indicator else int64[:, :]
+    out = float64 if weighted else int64
+    signature = (y_true, float32[:, :, :], float64[:, :], float64[:, :], int64, float64[:],
+                 float64[:, :], out[:, :])
+    _compile(kc._histogram_kernel(weighted, indicator, use_edges, shared), signature, cc)
+
+
+@pytest.mark.parametrize("cc", CCS)
+@pytest.mark.parametrize("score", [float32, float64])
+def test_score_range_compiles(cc, score):
+    _compile(kc._score_range_kernel, (score[:, :, :], float64[:, :], float64[:, :],
+                                      int64[:, :]), cc)
