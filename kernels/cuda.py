@@ -32,7 +32,7 @@ SHARED_CELLS_U32 = 12288  # 48 KiB of uint32 counts (score histograms)
 SHARED_CELLS_F64 = 6144  # 48 KiB of float64 weight sums
 
 IMPLEMENTED = ("confusion", "label_counts", "bincount", "label_range", "score_range",
-               "score_histogram")
+               "score_histogram", "moments")
 
 
 def __getattr__(attr):  # the kernels this backend does not have yet: a clear error
@@ -461,3 +461,147 @@ def score_histogram(y_true, y_score, lo, hi, n_bins, edges=None, sample_weight=N
             call.device(w) if weighted else call.placeholder(np.float64), counts,
         )
     return call.add_into(out, counts.reshape(out.shape))
+
+
+# --- regression moments --------------------------------------------------------------------
+
+FIELDS = len(_common.MOMENTS)
+_EPS64 = float(np.finfo(np.float64).eps)
+
+
+@cuda.jit(device=True, inline=True)
+def _merge_state(a, b):
+    """Merge moments state ``b`` into ``a`` (Chan et al.), as ``_common.merge_moments``
+    does for one column; both are in the same shifts' frame or ``a`` is empty."""
+    if b[10] > a[10] or b[10] != b[10]:
+        a[10] = b[10]
+    wb = b[0]
+    if wb == 0:
+        return
+    wa = a[0]
+    if wa == 0:
+        for f in range(FIELDS):
+            if f != 10:
+                a[f] = b[f]
+        return
+    W = wa + wb
+    frac = wb / W
+    cross = wa * frac
+    d_true = (b[1] + (b[11] - a[11])) - a[1]
+    d_pred = (b[3] + (b[12] - a[12])) - a[3]
+    d_err = b[6] - a[6]
+    a[0] = W
+    a[1] += d_true * frac
+    a[3] += d_pred * frac
+    a[6] += d_err * frac
+    a[2] += b[2] + d_true * d_true * cross
+    a[4] += b[4] + d_pred * d_pred * cross
+    a[5] += b[5] + d_true * d_pred * cross
+    a[7] += b[7] + d_err * d_err * cross
+    a[8] += b[8]
+    a[9] += b[9]
+
+
+def _moments_kernel(weighted: bool):
+    """Per-thread weighted Welford updates of the 13 fields (means relative to the column's
+    first values), merged across the block in shared memory; one state per block."""
+
+    @cuda.jit
+    def kernel(y_true, y_pred, weight, blocks):
+        L = y_pred.shape[2]
+        row = cuda.blockIdx.y
+        k = row // L
+        j = row % L
+        kt = min(k, y_true.shape[0] - 1)
+        kw = min(k, weight.shape[0] - 1)
+        tid = cuda.threadIdx.x
+        st = cuda.local.array(FIELDS, float64)
+        for f in range(FIELDS):
+            st[f] = 0.0
+        st[11] = float64(y_true[kt, 0, j])
+        st[12] = float64(y_pred[k, 0, j])
+        start = cuda.blockIdx.x * cuda.blockDim.x + tid
+        stride = cuda.gridDim.x * cuda.blockDim.x
+        for i in range(start, y_pred.shape[1], stride):
+            if weighted:
+                w = weight[kw, i]
+            else:
+                w = 1.0
+            t = float64(y_true[kt, i, j])
+            p = float64(y_pred[k, i, j])
+            x = t - st[11]
+            y = p - st[12]
+            e = p - t
+            err = abs(e)
+            if not err <= st[10]:  # NaN propagates
+                st[10] = err
+            W = st[0] + w
+            frac = w / W if W != 0 else 0.0
+            dx = x - st[1]
+            st[1] += dx * frac
+            dy = y - st[3]
+            st[3] += dy * frac
+            st[2] += w * dx * (x - st[1])
+            st[4] += w * dy * (y - st[3])
+            st[5] += w * dx * (y - st[3])
+            de = e - st[6]
+            st[6] += de * frac
+            st[7] += w * de * (e - st[6])
+            st[0] = W
+            st[8] += w * err
+            st[9] += w * err / max(abs(t), _EPS64)
+        shared = cuda.shared.array((THREADS, FIELDS), float64)
+        for f in range(FIELDS):
+            shared[tid, f] = st[f]
+        cuda.syncthreads()
+        half = cuda.blockDim.x // 2
+        while half > 0:
+            if tid < half:
+                _merge_state(shared[tid], shared[tid + half])
+            cuda.syncthreads()
+            half //= 2
+        if tid == 0:
+            for f in range(FIELDS):
+                blocks[row, cuda.blockIdx.x, f] = shared[0, f]
+
+    return kernel
+
+
+@cuda.jit
+def _merge_blocks_kernel(blocks, states):
+    row = cuda.grid(1)
+    if row < states.shape[0]:
+        for b in range(blocks.shape[1]):
+            _merge_state(states[row], blocks[row, b])
+
+
+_MOMENT_KERNELS = {False: _moments_kernel(False), True: _moments_kernel(True)}
+
+
+def moments(y_true, y_pred, sample_weight=None, out=None):
+    call = _Call(y_pred)
+    y_true, y_pred, w, out = _common.prepare_moments(y_true, y_pred, sample_weight, out,
+                                                     xp=call.xp)
+    K, N, L = y_pred.shape
+    if N == 0 or L == 0:
+        return out
+    grid, block = launch_shape(N, K * L)
+    blocks = call.zeros((K * L, grid[0], FIELDS), np.float64)
+    weighted = w is not None
+    _MOMENT_KERNELS[weighted][grid, block, call.stream](
+        call.device(y_true), call.device(y_pred),
+        call.device(w) if weighted else call.placeholder(np.float64), blocks)
+    states = call.zeros((K * L, FIELDS), np.float64)
+    _merge_blocks_kernel[max(1, -(-K * L // THREADS)), THREADS, call.stream](blocks, states)
+    if call.cupy is not None:
+        host = states.get()  # merged on the host: a (K, L, 13) state, not the data
+    else:
+        host = states.copy_to_host(stream=call.stream)
+        call.stream.synchronize()
+    merged = _common.merge_moments(_arrays_to_host(out), host.reshape(K, L, FIELDS))
+    out[...] = merged if call.cupy is None else call.cupy.asarray(merged)
+    return out
+
+
+def _arrays_to_host(x):
+    return x.get() if hasattr(x, "get") else np.asarray(x)

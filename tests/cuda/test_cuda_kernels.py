@@ -78,8 +78,8 @@ def test_bincount_and_label_range(seed, n):
 
 
 def test_missing_kernels_say_so():
-    with pytest.raises(NotImplementedError, match="no 'moments' kernel yet"):
-        cuda_k.moments  # noqa: B018
+    with pytest.raises(NotImplementedError, match="no 'rank_auc' kernel yet"):
+        cuda_k.rank_auc  # noqa: B018
 
 
 @pytest.mark.parametrize("fn", [gm.accuracy_score, gm.f1_score, gm.matthews_corrcoef,
@@ -146,3 +146,29 @@ def test_binned_ranking_forced_onto_cuda():
     same(gm.average_precision_score(y, s, thresholds=np.linspace(0, 1, 33)[1:-1],
                                     backend="cuda").value,
          gm.average_precision_score(y, s, thresholds=np.linspace(0, 1, 33)[1:-1]).value)
+
+
+@SMALL
+@given(seed=st.integers(0, 2**32 - 1), K=st.integers(1, 2), n=st.integers(1, 150),
+       L=st.integers(1, 3), weighted=st.booleans(), offset=st.sampled_from([0.0, 1e8]),
+       accumulate=st.booleans())
+def test_moments_match_reference(seed, K, n, L, weighted, offset, accumulate):
+    rng = np.random.default_rng(seed)
+    t = offset + rng.normal(size=(rng.choice([1, K]), n, L))
+    p = t + rng.normal(size=(K, n, L))
+    w = rng.random((rng.choice([1, K]), n)) if weighted else None
+    out = reference.moments(t[:, ::-1], p[:, ::-1], w) if accumulate else None
+    expected = reference.moments(t, p, w, None if out is None else out.copy())
+    got = cuda_k.moments(t, p, w, None if out is None else out.copy())
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9)
+
+
+def test_regression_forced_onto_cuda():
+    rng = np.random.default_rng(5)
+    y = 1e6 + rng.normal(size=(200, 2))
+    yhat = y + rng.normal(size=(200, 2))
+    w = rng.random(200)
+    for fn in (gm.r2_score, gm.mean_squared_error, gm.mean_absolute_error,
+               gm.explained_variance_score):
+        np.testing.assert_allclose(fn(y, yhat, sample_weight=w, backend="cuda"),
+                                   fn(y, yhat, sample_weight=w), rtol=1e-9)

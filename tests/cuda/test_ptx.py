@@ -73,3 +73,12 @@ def test_score_histogram_compiles(cc, weighted, indicator, use_edges, shared):
 def test_score_range_compiles(cc, score):
     _compile(kc._score_range_kernel, (score[:, :, :], float64[:, :], float64[:, :],
                                       int64[:, :]), cc)
+
+
+@pytest.mark.parametrize("cc", CCS)
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("value", [float32, float64])
+def test_moments_compile(cc, weighted, value):
+    signature = (value[:, :, :], value[:, :, :], float64[:, :], float64[:, :, :])
+    _compile(kc._MOMENT_KERNELS[weighted], signature, cc)
+    _compile(kc._merge_blocks_kernel, (float64[:, :, :], float64[:, :]), cc)
