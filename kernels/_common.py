@@ -283,6 +283,39 @@ def _merge_moments(a, b):
     return out
 
 
+def merge_state(a, b):
+    """Merge one column's moments state ``b`` into ``a`` in place (Chan et al.), as
+    ``merge_moments`` does for whole arrays. Plain arithmetic on 13-element arrays, so that
+    the CPU and CUDA backends compile this one definition (``njit`` / device function)."""
+    if b[10] > a[10] or b[10] != b[10]:  # the largest error; NaN propagates
+        a[10] = b[10]
+    wb = b[0]
+    if wb == 0:
+        return
+    wa = a[0]
+    if wa == 0:
+        for f in range(13):
+            if f != 10:
+                a[f] = b[f]
+        return
+    W = wa + wb
+    frac = wb / W
+    cross = wa * frac
+    d_true = (b[1] + (b[11] - a[11])) - a[1]
+    d_pred = (b[3] + (b[12] - a[12])) - a[3]
+    d_err = b[6] - a[6]
+    a[0] = W
+    a[1] += d_true * frac
+    a[3] += d_pred * frac
+    a[6] += d_err * frac
+    a[2] += b[2] + d_true * d_true * cross
+    a[4] += b[4] + d_pred * d_pred * cross
+    a[5] += b[5] + d_true * d_pred * cross
+    a[7] += b[7] + d_err * d_err * cross
+    a[8] += b[8]
+    a[9] += b[9]
+
+
 LOSSES = ("softmax", "sigmoid", "binary_proba", "proba")
 """``loss_sums`` kinds: cross-entropy of logits with class targets (``softmax``), binary
 cross-entropy of logits (``sigmoid``) or probabilities (``binary_proba``) with targets in

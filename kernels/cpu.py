@@ -824,37 +824,7 @@ def clf_curve(y_true, y_score, sample_weight=None):
 _MOMENT_BLOCK = 1024  # samples per two-pass block: the block stays in L1 between passes
 
 
-@njit(inline="always")
-def _merge_state(a, b):
-    """Merge moments state ``b`` into ``a`` in place (Chan et al.; ``_common.merge_moments``
-    for one column)."""
-    wb = b[0]
-    if b[10] > a[10]:
-        a[10] = b[10]
-    if wb == 0:
-        return
-    wa = a[0]
-    if wa == 0:
-        for f in range(13):
-            if f != 10:
-                a[f] = b[f]
-        return
-    W = wa + wb
-    frac = wb / W
-    cross = wa * frac
-    d_true = (b[1] + (b[11] - a[11])) - a[1]
-    d_pred = (b[3] + (b[12] - a[12])) - a[3]
-    d_err = b[6] - a[6]
-    a[0] = W
-    a[1] += d_true * frac
-    a[3] += d_pred * frac
-    a[6] += d_err * frac
-    a[2] += b[2] + d_true * d_true * cross
-    a[4] += b[4] + d_pred * d_pred * cross
-    a[5] += b[5] + d_true * d_pred * cross
-    a[7] += b[7] + d_err * d_err * cross
-    a[8] += b[8]
-    a[9] += b[9]
+_merge_state = njit(inline="always")(_common.merge_state)
 
 
 @njit(parallel=True, nogil=True, cache=True)
