@@ -5,8 +5,8 @@ Three modules export the same functions with the same signatures, results and er
 * ``reference`` - NumPy; the fallback and the oracle for the others;
 * ``cpu`` - Numba, parallel over (batch, chunk);
 * ``cuda`` - Numba CUDA on device arrays (so far ``confusion``, ``label_counts``,
-  ``bincount``, ``label_range``, ``score_range``, ``score_histogram``, ``moments``; the
-  others raise NotImplementedError).
+  ``bincount``, ``label_range``, ``score_range``, ``score_histogram``, ``moments``,
+  ``loss_sums``; the others raise NotImplementedError).
 
 Nothing is imported here: ``gpumetrics.dispatch`` loads a backend module on first use, so
 ``import gpumetrics`` does not pay for Numba's start-up.

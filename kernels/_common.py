@@ -14,6 +14,8 @@ Conventions for all counting kernels:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 INT_KINDS = "iub"
@@ -314,6 +316,42 @@ def merge_state(a, b):
     a[7] += b[7] + d_err * d_err * cross
     a[8] += b[8]
     a[9] += b[9]
+
+
+def class_loss(x, label, softmax, eps):
+    """The loss of one row ``x`` of C class scores against class ``label`` (valid), and
+    whether the row fails to sum to one (probabilities only): cross-entropy of logits by
+    log-sum-exp, or the log loss of the probability clipped to ``[eps, 1 - eps]`` (one
+    column: the probability of class 1). Plain arithmetic, compiled by both backends."""
+    C = x.shape[0]
+    if softmax:
+        m = float(x[0])
+        for c in range(1, C):
+            m = max(m, float(x[c]))
+        s = 0.0
+        for c in range(C):
+            s += math.exp(float(x[c]) - m)
+        return m + math.log(s) - float(x[label]), False
+    unnormalised = False
+    if C == 1:
+        p = float(x[0]) if label == 1 else 1.0 - float(x[0])
+    else:
+        p = float(x[label])
+        total = 0.0
+        for c in range(C):
+            total += float(x[c])
+        unnormalised = abs(total - 1.0) > 1e-8 + math.sqrt(eps)
+    return -math.log(min(max(p, eps), 1.0 - eps)), unnormalised
+
+
+def binary_loss(v, t, from_logits):
+    """Binary cross-entropy of one score ``v`` against a target ``t`` in [0, 1]: softplus
+    form for logits, logs clamped at -100 for probabilities."""
+    if from_logits:
+        return max(v, 0.0) - v * t + math.log1p(math.exp(-abs(v)))
+    log_p = max(math.log(v), -100.0) if v > 0 else -100.0
+    log_q = max(math.log(1.0 - v), -100.0) if v < 1 else -100.0
+    return -(t * log_p + (1.0 - t) * log_q)
 
 
 LOSSES = ("softmax", "sigmoid", "binary_proba", "proba")

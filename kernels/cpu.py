@@ -923,12 +923,15 @@ def moments(y_true, y_pred, sample_weight=None, out=None):
 
 # --- losses ----------------------------------------------------------------------------
 
+_class_loss = njit(inline="always")(_common.class_loss)
+_binary_loss = njit(inline="always")(_common.binary_loss)
+
+
 @njit(parallel=True, nogil=True, cache=True)
 def _class_loss_loop(y_true, y_score, softmax, weight, ignore, eps, private, n_chunks):
     # Cross-entropy of logits (log-sum-exp over the row, no softmax copy) or the log loss
     # of clipped probabilities, for a class index per sample.
     K, N, C = y_score.shape
-    norm_tol = 1e-8 + np.sqrt(eps)
     n_cols = 2 if (not softmax and C == 1) else C
     for task in prange(K * n_chunks):
         k, start, stop = _task_span(task, n_chunks, N)
@@ -941,26 +944,9 @@ def _class_loss_loop(y_true, y_score, softmax, weight, ignore, eps, private, n_c
             if label < 0 or label >= n_cols:
                 row[2] += 1
                 continue
-            x = y_score[k, i]
-            if softmax:
-                m = np.float64(x[0])
-                for c in range(1, C):
-                    m = max(m, np.float64(x[c]))
-                s = 0.0
-                for c in range(C):
-                    s += np.exp(np.float64(x[c]) - m)
-                loss = m + np.log(s) - np.float64(x[label])
-            else:
-                if C == 1:
-                    p = np.float64(x[0]) if label == 1 else 1.0 - np.float64(x[0])
-                else:
-                    p = np.float64(x[label])
-                    total = 0.0
-                    for c in range(C):
-                        total += np.float64(x[c])
-                    if abs(total - 1.0) > norm_tol:
-                        row[3] += 1
-                loss = -np.log(min(max(p, eps), 1.0 - eps))
+            loss, unnormalised = _class_loss(y_score[k, i], label, softmax, eps)
+            if unnormalised:
+                row[3] += 1
             wi = 1.0 if weight is None else weight[min(k, weight.shape[0] - 1), i]
             row[0] += wi * loss
             row[1] += wi
@@ -978,14 +964,8 @@ def _binary_loss_loop(y_true, y_score, from_logits, weight, private, n_chunks):
         for i in range(start, stop):
             loss = 0.0
             for c in range(C):
-                v = np.float64(y_score[k, i, c])
-                t = np.float64(yt[i, c])
-                if from_logits:
-                    loss += max(v, 0.0) - v * t + np.log1p(np.exp(-abs(v)))
-                else:
-                    log_p = max(np.log(v), -100.0) if v > 0 else -100.0
-                    log_q = max(np.log(1.0 - v), -100.0) if v < 1 else -100.0
-                    loss -= t * log_p + (1.0 - t) * log_q
+                loss += _binary_loss(np.float64(y_score[k, i, c]), np.float64(yt[i, c]),
+                                     from_logits)
             wi = 1.0 if weight is None else weight[min(k, weight.shape[0] - 1), i]
             row[0] += wi * loss
             row[1] += wi * C

@@ -32,7 +32,7 @@ SHARED_CELLS_U32 = 12288  # 48 KiB of uint32 counts (score histograms)
 SHARED_CELLS_F64 = 6144  # 48 KiB of float64 weight sums
 
 IMPLEMENTED = ("confusion", "label_counts", "bincount", "label_range", "score_range",
-               "score_histogram", "moments")
+               "score_histogram", "moments", "loss_sums")
 
 
 def __getattr__(attr):  # the kernels this backend does not have yet: a clear error
@@ -575,3 +575,90 @@ def moments(y_true, y_pred, sample_weight=None, out=None):
 
 def _arrays_to_host(x):
     return x.get() if hasattr(x, "get") else np.asarray(x)
+
+
+# --- losses --------------------------------------------------------------------------------
+
+_class_loss = cuda.jit(device=True, inline=True)(_common.class_loss)
+_binary_loss = cuda.jit(device=True, inline=True)(_common.binary_loss)
+
+
+def _loss_kernel(classes: bool, weighted: bool):
+    """Loss sums per block (per-thread sums reduced in shared memory), added to the
+    ``(K, 4)`` result with one atomic per field and block."""
+
+    @cuda.jit
+    def kernel(y_true, y_score, flag, weight, ignore, eps, out):
+        # flag: softmax (class targets) or from_logits (binary targets)
+        k = cuda.blockIdx.y
+        kt = min(k, y_true.shape[0] - 1)
+        kw = min(k, weight.shape[0] - 1)
+        tid = cuda.threadIdx.x
+        C = y_score.shape[2]
+        sums = cuda.local.array(4, float64)
+        for f in range(4):
+            sums[f] = 0.0
+        start = cuda.blockIdx.x * cuda.blockDim.x + tid
+        stride = cuda.gridDim.x * cuda.blockDim.x
+        for i in range(start, y_score.shape[1], stride):
+            if weighted:
+                w = weight[kw, i]
+            else:
+                w = 1.0
+            if classes:
+                label = int64(y_true[kt, i])
+                if label == ignore:
+                    continue
+                n_cols = 2 if (not flag and C == 1) else C
+                if label < 0 or label >= n_cols:
+                    sums[2] += 1.0
+                    continue
+                loss, unnormalised = _class_loss(y_score[k, i], label, flag, eps)
+                if unnormalised:
+                    sums[3] += 1.0
+                sums[0] += w * loss
+                sums[1] += w
+            else:
+                loss = 0.0
+                for c in range(C):
+                    loss += _binary_loss(float64(y_score[k, i, c]),
+                                         float64(y_true[kt, i, c]), flag)
+                sums[0] += w * loss
+                sums[1] += w * C
+        shared = cuda.shared.array((THREADS, 4), float64)
+        for f in range(4):
+            shared[tid, f] = sums[f]
+        cuda.syncthreads()
+        half = cuda.blockDim.x // 2
+        while half > 0:
+            if tid < half:
+                for f in range(4):
+                    shared[tid, f] += shared[tid + half, f]
+            cuda.syncthreads()
+            half //= 2
+        if tid < 4:
+            cuda.atomic.add(out, (k, tid), shared[0, tid])
+
+    return kernel
+
+
+_LOSS_KERNELS = {(c, w): _loss_kernel(c, w) for c in (False, True) for w in (False, True)}
+
+
+def loss_sums(y_true, y_score, kind, sample_weight=None, ignore_index=None, eps=0.0, out=None):
+    call = _Call(y_score)
+    y_true, y_score, w, ignore, out = _common.prepare_loss(
+        y_true, y_score, kind, sample_weight, ignore_index, out, xp=call.xp
+    )
+    K, N, C = y_score.shape
+    sums = call.zeros((K, 4), np.float64)
+    if N:
+        classes = kind in ("softmax", "proba")
+        flag = kind == "softmax" if classes else kind == "sigmoid"
+        weighted = w is not None
+        grid, block = launch_shape(N, K)
+        _LOSS_KERNELS[classes, weighted][grid, block, call.stream](
+            call.device(y_true), call.device(y_score), flag,
+            call.device(w) if weighted else call.placeholder(np.float64), ignore, float(eps),
+            sums)
+    return call.add_into(out, sums)

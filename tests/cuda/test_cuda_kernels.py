@@ -172,3 +172,36 @@ def test_regression_forced_onto_cuda():
                gm.explained_variance_score):
         np.testing.assert_allclose(fn(y, yhat, sample_weight=w, backend="cuda"),
                                    fn(y, yhat, sample_weight=w), rtol=1e-9)
+
+
+@SMALL
+@given(seed=st.integers(0, 2**32 - 1), K=st.integers(1, 2), n=st.integers(0, 120),
+       C=st.integers(1, 4), kind=st.sampled_from(["softmax", "proba", "sigmoid",
+                                                   "binary_proba"]),
+       weighted=st.booleans(), ignore=st.sampled_from([None, 1, -100]))
+def test_loss_sums_match_reference(seed, K, n, C, kind, weighted, ignore):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(K, n, C)) * 4
+    if kind in ("softmax", "proba"):
+        t = rng.integers(-1, C + 1, (rng.choice([1, K]), n))
+        s = x if kind == "softmax" else np.exp(x) / np.exp(x).sum(axis=2, keepdims=True)
+    else:
+        t = rng.random((rng.choice([1, K]), n, C))
+        s = x if kind == "sigmoid" else 1 / (1 + np.exp(-x))
+    w = rng.random((1, n)) if weighted else None
+    kw = {"ignore_index": ignore, "eps": 1e-15}
+    np.testing.assert_allclose(cuda_k.loss_sums(t, s, kind, w, **kw),
+                               reference.loss_sums(t, s, kind, w, **kw), rtol=1e-12,
+                               atol=1e-12)
+
+
+def test_losses_forced_onto_cuda():
+    rng = np.random.default_rng(6)
+    t = rng.integers(0, 3, 120)
+    logits = rng.normal(size=(120, 3))
+    proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    same(gm.cross_entropy(t, logits, backend="cuda"), gm.cross_entropy(t, logits))
+    same(gm.log_loss(t, proba, backend="cuda"), gm.log_loss(t, proba))
+    b = (t == 1).astype(int)
+    same(gm.binary_cross_entropy(b, logits[:, 0], from_logits=True, backend="cuda"),
+         gm.binary_cross_entropy(b, logits[:, 0], from_logits=True))

@@ -82,3 +82,13 @@ def test_moments_compile(cc, weighted, value):
     signature = (value[:, :, :], value[:, :, :], float64[:, :], float64[:, :, :])
     _compile(kc._MOMENT_KERNELS[weighted], signature, cc)
     _compile(kc._merge_blocks_kernel, (float64[:, :, :], float64[:, :]), cc)
+
+
+@pytest.mark.parametrize("cc", CCS)
+@pytest.mark.parametrize("classes", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_loss_sums_compile(cc, classes, weighted):
+    y_true = int64[:, :] if classes else float64[:, :, :]
+    signature = (y_true, float32[:, :, :], boolean, float64[:, :], int64, float64,
+                 float64[:, :])
+    _compile(kc._LOSS_KERNELS[classes, weighted], signature, cc)
