@@ -318,6 +318,25 @@ def merge_state(a, b):
     a[9] += b[9]
 
 
+def topk_code(row, t, k_top):
+    """Outcome of one row of C scores for true class ``t``: 3 non-finite row, 2 label out of
+    range, 1 hit (fewer than ``k_top`` classes rank above ``t``: a higher score, or an
+    equal one at a larger index), 0 miss. Plain arithmetic, compiled by both backends."""
+    C = row.shape[0]
+    for c in range(C):
+        if not math.isfinite(row[c]):
+            return 3
+    if t < 0 or t >= C:
+        return 2
+    s = row[t]
+    above = 0
+    for c in range(C):
+        v = row[c]
+        if v > s or (v == s and c > t):
+            above += 1
+    return 1 if above < k_top else 0
+
+
 def class_loss(x, label, softmax, eps):
     """The loss of one row ``x`` of C class scores against class ``label`` (valid), and
     whether the row fails to sum to one (probabilities only): cross-entropy of logits by

@@ -224,6 +224,9 @@ def sample_label_counts(y_true, y_pred):
     return out
 
 
+_topk_code = njit(inline="always")(_common.topk_code)
+
+
 @njit(parallel=True, nogil=True, cache=True)
 def _topk_loop(y_true, y_score, k_top, weight, private, n_chunks):
     K, N, C = y_score.shape
@@ -232,24 +235,7 @@ def _topk_loop(y_true, y_score, k_top, weight, private, n_chunks):
         yt = y_true[min(k, y_true.shape[0] - 1)]
         hist = private[task]
         for i in range(start, stop):
-            row = y_score[k, i]
-            finite = True
-            for c in range(C):
-                if not np.isfinite(row[c]):
-                    finite = False
-            t = np.int64(yt[i])
-            if not finite:
-                code = 3
-            elif t < 0 or t >= C:
-                code = 2
-            else:
-                s = row[t]
-                above = 0
-                for c in range(C):
-                    v = row[c]
-                    if v > s or (v == s and c > t):
-                        above += 1
-                code = 1 if above < k_top else 0
+            code = _topk_code(y_score[k, i], np.int64(yt[i]), k_top)
             if weight is None:
                 hist[code] += 1
             else:

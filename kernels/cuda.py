@@ -32,7 +32,7 @@ SHARED_CELLS_U32 = 12288  # 48 KiB of uint32 counts (score histograms)
 SHARED_CELLS_F64 = 6144  # 48 KiB of float64 weight sums
 
 IMPLEMENTED = ("confusion", "label_counts", "bincount", "label_range", "score_range",
-               "score_histogram", "moments", "loss_sums")
+               "score_histogram", "moments", "loss_sums", "topk_outcomes")
 
 
 def __getattr__(attr):  # the kernels this backend does not have yet: a clear error
@@ -662,3 +662,54 @@ def loss_sums(y_true, y_score, kind, sample_weight=None, ignore_index=None, eps=
             call.device(w) if weighted else call.placeholder(np.float64), ignore, float(eps),
             sums)
     return call.add_into(out, sums)
+
+
+# --- top-k ---------------------------------------------------------------------------------
+
+_topk_code = cuda.jit(device=True, inline=True)(_common.topk_code)
+
+
+def _topk_kernel(weighted: bool):
+    dtype = np.float64 if weighted else np.int64
+
+    @cuda.jit
+    def kernel(y_true, y_score, k_top, weight, out):
+        k = cuda.blockIdx.y
+        kt = min(k, y_true.shape[0] - 1)
+        kw = min(k, weight.shape[0] - 1)
+        tid = cuda.threadIdx.x
+        hist = cuda.shared.array(4, dtype)
+        if tid < 4:
+            hist[tid] = 0
+        cuda.syncthreads()
+        start = cuda.blockIdx.x * cuda.blockDim.x + tid
+        stride = cuda.gridDim.x * cuda.blockDim.x
+        for i in range(start, y_score.shape[1], stride):
+            code = _topk_code(y_score[k, i], int64(y_true[kt, i]), k_top)
+            if weighted:
+                cuda.atomic.add(hist, code, weight[kw, i])
+            else:
+                cuda.atomic.add(hist, code, 1)
+        cuda.syncthreads()
+        if tid < 4 and hist[tid] != 0:
+            cuda.atomic.add(out, (k, tid), hist[tid])
+
+    return kernel
+
+
+_TOPK_KERNELS = {False: _topk_kernel(False), True: _topk_kernel(True)}
+
+
+def topk_outcomes(y_true, y_score, k, sample_weight=None, out=None):
+    call = _Call(y_score)
+    y_true, y_score, k, w, out = _common.prepare_topk(y_true, y_score, k, sample_weight, out,
+                                                      xp=call.xp)
+    K, N, C = y_score.shape
+    weighted = w is not None
+    counts = call.zeros((K, 4), np.float64 if weighted else np.int64)
+    if N:
+        grid, block = launch_shape(N, K)
+        _TOPK_KERNELS[weighted][grid, block, call.stream](
+            call.device(y_true), call.device(y_score), k,
+            call.device(w) if weighted else call.placeholder(np.float64), counts)
+    return call.add_into(out, counts)

@@ -205,3 +205,24 @@ def test_losses_forced_onto_cuda():
     b = (t == 1).astype(int)
     same(gm.binary_cross_entropy(b, logits[:, 0], from_logits=True, backend="cuda"),
          gm.binary_cross_entropy(b, logits[:, 0], from_logits=True))
+
+
+@SMALL
+@given(seed=st.integers(0, 2**32 - 1), K=st.integers(1, 2), n=st.integers(0, 100),
+       C=st.integers(1, 6), k=st.integers(1, 4), weighted=st.booleans(),
+       ties=st.booleans())
+def test_topk_outcomes_match_reference(seed, K, n, C, k, weighted, ties):
+    rng = np.random.default_rng(seed)
+    s = rng.integers(0, 3, (K, n, C)).astype(float) if ties else rng.normal(size=(K, n, C))
+    if n > 2:
+        s[0, 2, 0] = np.nan
+    t = rng.integers(-1, C + 1, (rng.choice([1, K]), n))
+    w = rng.random((1, n)) if weighted else None
+    same(cuda_k.topk_outcomes(t, s, k, w), reference.topk_outcomes(t, s, k, w))
+
+
+def test_top_k_accuracy_forced_onto_cuda():
+    rng = np.random.default_rng(7)
+    t = rng.integers(0, 5, 150)
+    s = rng.random((150, 5))
+    same(gm.top_k_accuracy_score(t, s, k=2, backend="cuda"), gm.top_k_accuracy_score(t, s, k=2))

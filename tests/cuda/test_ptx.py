@@ -92,3 +92,12 @@ def test_loss_sums_compile(cc, classes, weighted):
     signature = (y_true, float32[:, :, :], boolean, float64[:, :], int64, float64,
                  float64[:, :])
     _compile(kc._LOSS_KERNELS[classes, weighted], signature, cc)
+
+
+@pytest.mark.parametrize("cc", CCS)
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("score", [float32, float64])
+def test_topk_compiles(cc, weighted, score):
+    signature = (int64[:, :], score[:, :, :], int64, float64[:, :],
+                 (float64 if weighted else int64)[:, :])
+    _compile(kc._TOPK_KERNELS[weighted], signature, cc)
