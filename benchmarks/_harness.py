@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import gc
 import hashlib
+import json
 import os
 import platform
 import statistics
@@ -251,3 +252,15 @@ def machine_info() -> dict:
     except ImportError:
         pass
     return info
+
+
+def save(report: dict, table: str, out: Path, md: Path | None = None) -> tuple[Path, Path]:
+    """Write the JSON report to ``out`` and the Markdown table next to it (``.md``), each
+    through a temporary file and a rename: a result file is never half written."""
+    md = md or out.with_suffix(".md")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for path, text in ((out, json.dumps(report, indent=1, default=str)), (md, table)):
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text.rstrip("\n") + "\n")
+        tmp.replace(path)
+    return out, md

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import sys
 import time
 from pathlib import Path
@@ -273,10 +272,7 @@ def main(argv=None) -> int:
     table = render(report)
     print(table)
     if opts.out is not None:
-        opts.out.parent.mkdir(parents=True, exist_ok=True)
-        opts.out.write_text(json.dumps(report, indent=1, default=str) + "\n")
-        opts.md.write_text(table + "\n")
-        _log(f"wrote {opts.out} and {opts.md}")
+        _log("wrote {} and {}".format(*_harness.save(report, table, opts.out, opts.md)))
     return 0
 
 

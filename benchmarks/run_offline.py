@@ -154,8 +154,7 @@ def main(argv=None) -> int:
     text = render(report)
     print(text)
     if args.out:
-        args.out.write_text(json.dumps(report, indent=1))
-        args.out.with_suffix(".md").write_text(text)
+        _harness.save(report, text, args.out)
     return 0
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import sys
 import time
@@ -297,14 +296,7 @@ def main(argv=None) -> int:
     table = render(report)
     print(table)
     if opts.out is not None:
-        opts.out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = opts.out.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(report, indent=1, default=str) + "\n")
-        tmp.replace(opts.out)
-        md = opts.out.with_suffix(".md")
-        md.with_suffix(".md.tmp").write_text(table + "\n")
-        md.with_suffix(".md.tmp").replace(md)
-        _log(f"wrote {opts.out} and {md}")
+        _log("wrote {} and {}".format(*_harness.save(report, table, opts.out)))
     return 0
 
 

@@ -18,7 +18,6 @@ each case runs ``update()`` on every batch and then ``compute()``:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -168,8 +167,7 @@ def main(argv=None) -> int:
     text = render(report)
     print(text)
     if args.out:
-        args.out.write_text(json.dumps(report, indent=1))
-        args.out.with_suffix(".md").write_text(text)
+        _harness.save(report, text, args.out)
     return 0
 
 
