@@ -83,17 +83,28 @@ class _Call:
             return self.cupy.zeros(shape, dtype)
         return cuda.to_device(np.zeros(shape, dtype), stream=self.stream)
 
-    def placeholder(self, dtype):
-        """A 1 x 1 array standing for an absent argument (kernels take no None)."""
-        return self.zeros((1, 1), dtype)
+    def weights(self, w):
+        """Sample weights on the device, or a 1 x 1 stand-in when there are none (kernels
+        take no None; they read it only when weighted)."""
+        return self.zeros((1, 1), np.float64) if w is None else self.device(w)
+
+    def host(self, x) -> np.ndarray:
+        """A NumPy copy of a device array (a host array as it is), read once the call's
+        stream has finished."""
+        if isinstance(x, np.ndarray):
+            return x
+        if self.cupy is not None:
+            return x.get()
+        host = x.copy_to_host(stream=self.stream)
+        self.stream.synchronize()
+        return host
 
     def add_into(self, out, counts):
         """``out += counts`` (counts on the device): in place for device ``out``."""
         if self.cupy is not None:
             out += counts
         else:
-            out += counts.copy_to_host(stream=self.stream)
-            self.stream.synchronize()
+            out += self.host(counts)
         return out
 
 
@@ -188,7 +199,7 @@ def confusion(
         kernel[grid, block, call.stream](
             call.device(y_true), call.device(y_pred), call.device(lut), int(offset), C,
             int(ignore_index) if ignore_index is not None else 0, ignore_index is not None,
-            call.device(w) if weighted else call.placeholder(np.float64), counts,
+            call.weights(w), counts,
         )
     return call.add_into(out, counts.reshape(out.shape))
 
@@ -249,7 +260,7 @@ def label_counts(y_true, y_pred, sample_weight=None, out=None):
         grid, block = launch_shape(N, K)
         _LABEL_KERNELS[weighted][grid, block, call.stream](
             call.device(y_true), call.device(y_pred),
-            call.device(w) if weighted else call.placeholder(np.float64), counts,
+            call.weights(w), counts,
         )
     return call.add_into(out, counts.reshape(out.shape))
 
@@ -300,8 +311,7 @@ def label_range(y):
     out = call.device(first)
     grid, block = launch_shape(y.shape[0])
     _range_kernel[grid[0], block, call.stream](call.device(y), out)
-    host = out.get() if call.cupy is not None else out.copy_to_host(stream=call.stream)
-    call.stream.synchronize()
+    host = call.host(out)
     return int(host[0]), int(host[1])
 
 
@@ -309,8 +319,9 @@ def label_range(y):
 
 
 @cuda.jit
-def _score_range_kernel(y_score, lo, hi, bad):
-    # grid row = k * L + j; finite scores reduce to lo/hi, any NaN or inf raises ``bad``
+def _score_range_kernel(y_score, out):
+    # grid row = k * L + j; finite scores reduce to out[k, j, 0:2] (min, max); any NaN or
+    # infinite score sets out[k, j, 2] to 1
     L = y_score.shape[2]
     row = cuda.blockIdx.y
     k = row // L
@@ -319,20 +330,20 @@ def _score_range_kernel(y_score, lo, hi, bad):
     stride = cuda.gridDim.x * cuda.blockDim.x
     low = float64(np.inf)
     high = float64(-np.inf)
-    nonfinite = 0
+    nonfinite = 0.0
     for i in range(start, y_score.shape[1], stride):
         v = float64(y_score[k, i, j])
         if v != v:
-            nonfinite = 1
+            nonfinite = 1.0
             continue
         if v == np.inf or v == -np.inf:
-            nonfinite = 1
+            nonfinite = 1.0
         low = min(low, v)
         high = max(high, v)
-    cuda.atomic.min(lo, (k, j), low)
-    cuda.atomic.max(hi, (k, j), high)
+    cuda.atomic.min(out, (k, j, 0), low)
+    cuda.atomic.max(out, (k, j, 1), high)
     if nonfinite:
-        cuda.atomic.max(bad, (k, j), 1)
+        cuda.atomic.max(out, (k, j, 2), nonfinite)
 
 
 def score_range(y_score):
@@ -341,22 +352,13 @@ def score_range(y_score):
     if y_score.ndim != 3:
         raise ValueError(f"y_score must be 3-D (K, N, L); got {y_score.ndim}-D.")
     K, N, L = y_score.shape
-    lo = call.device(np.full((K, L), np.inf))
-    hi = call.device(np.full((K, L), -np.inf))
-    bad = call.zeros((K, L), np.int64)
+    first = np.empty((K, L, 3))
+    first[..., 0], first[..., 1], first[..., 2] = np.inf, -np.inf, 0.0
+    out = call.device(first)
     if N and L:
         grid, block = launch_shape(N, K * L)
-        _score_range_kernel[grid, block, call.stream](call.device(y_score), lo, hi, bad)
-    out = call.xp.empty((K, L, 3), np.float64) if call.cupy is not None else np.empty(
-        (K, L, 3), np.float64)
-    if call.cupy is not None:
-        out[..., 0], out[..., 1], out[..., 2] = lo, hi, bad
-    else:
-        out[..., 0] = lo.copy_to_host(stream=call.stream)
-        out[..., 1] = hi.copy_to_host(stream=call.stream)
-        out[..., 2] = bad.copy_to_host(stream=call.stream)
-        call.stream.synchronize()
-    return out
+        _score_range_kernel[grid, block, call.stream](call.device(y_score), out)
+    return out if call.cupy is not None else call.host(out)
 
 
 @cuda.jit(device=True, inline=True)
@@ -458,7 +460,7 @@ def score_histogram(y_true, y_score, lo, hi, n_bins, edges=None, sample_weight=N
             call.device(y_true), call.device(y_score),
             call.device(call.xp.ascontiguousarray(lo)), call.device(scale), B,
             call.device(edges) if edges is not None else call.zeros((1,), np.float64),
-            call.device(w) if weighted else call.placeholder(np.float64), counts,
+            call.weights(w), counts,
         )
     return call.add_into(out, counts.reshape(out.shape))
 
@@ -560,21 +562,15 @@ def moments(y_true, y_pred, sample_weight=None, out=None):
     weighted = w is not None
     _MOMENT_KERNELS[weighted][grid, block, call.stream](
         call.device(y_true), call.device(y_pred),
-        call.device(w) if weighted else call.placeholder(np.float64), blocks)
+        call.weights(w), blocks)
     states = call.zeros((K * L, FIELDS), np.float64)
     _merge_blocks_kernel[max(1, -(-K * L // THREADS)), THREADS, call.stream](blocks, states)
-    if call.cupy is not None:
-        host = states.get()  # merged on the host: a (K, L, 13) state, not the data
-    else:
-        host = states.copy_to_host(stream=call.stream)
-        call.stream.synchronize()
-    merged = _common.merge_moments(_arrays_to_host(out), host.reshape(K, L, FIELDS))
+    # merged with ``out`` on the host: a (K, L, 13) state, not the data
+    host = call.host(states).reshape(K, L, FIELDS)
+    merged = _common.merge_moments(call.host(out), host)
     out[...] = merged if call.cupy is None else call.cupy.asarray(merged)
     return out
 
-
-def _arrays_to_host(x):
-    return x.get() if hasattr(x, "get") else np.asarray(x)
 
 
 # --- losses --------------------------------------------------------------------------------
@@ -659,7 +655,7 @@ def loss_sums(y_true, y_score, kind, sample_weight=None, ignore_index=None, eps=
         grid, block = launch_shape(N, K)
         _LOSS_KERNELS[classes, weighted][grid, block, call.stream](
             call.device(y_true), call.device(y_score), flag,
-            call.device(w) if weighted else call.placeholder(np.float64), ignore, float(eps),
+            call.weights(w), ignore, float(eps),
             sums)
     return call.add_into(out, sums)
 
@@ -711,5 +707,5 @@ def topk_outcomes(y_true, y_score, k, sample_weight=None, out=None):
         grid, block = launch_shape(N, K)
         _TOPK_KERNELS[weighted][grid, block, call.stream](
             call.device(y_true), call.device(y_score), k,
-            call.device(w) if weighted else call.placeholder(np.float64), counts)
+            call.weights(w), counts)
     return call.add_into(out, counts)

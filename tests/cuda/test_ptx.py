@@ -71,8 +71,7 @@ def test_score_histogram_compiles(cc, weighted, indicator, use_edges, shared):
 @pytest.mark.parametrize("cc", CCS)
 @pytest.mark.parametrize("score", [float32, float64])
 def test_score_range_compiles(cc, score):
-    _compile(kc._score_range_kernel, (score[:, :, :], float64[:, :], float64[:, :],
-                                      int64[:, :]), cc)
+    _compile(kc._score_range_kernel, (score[:, :, :], float64[:, :, :]), cc)
 
 
 @pytest.mark.parametrize("cc", CCS)
