@@ -222,9 +222,6 @@ class _Counts(State):
         if batch.weight_dtype.kind in "biu":
             self.arrays["integer_weights"] += 1
 
-    def inputs(self, batch):
-        raise NotImplementedError
-
     def totals(self) -> tuple[np.ndarray, bool, bool, np.ndarray | None]:
         """Host ``(counts, weighted, integer_weights, occurrences)`` over all updates, as
         a one-shot call on all the data would count them."""
@@ -369,6 +366,7 @@ class ScoreHistogram(_Counts):
     def __init__(self, edges: tuple, num_columns: int, target: str):
         super().__init__(edges=tuple(float(e) for e in edges), num_columns=int(num_columns),
                          target=target)
+        self._edges = np.asarray(self.params["edges"], np.float64)  # built once, not per batch
 
     def count_shape(self):
         return (1, self.params["num_columns"], len(self.params["edges"]) + 1, 2)
@@ -378,11 +376,10 @@ class ScoreHistogram(_Counts):
 
     def count(self, batch, weights, out):
         y_pos, s = self.inputs(batch)
-        edges = batch.device_array(self.params["edges"])
-        n_bins = len(self.params["edges"]) + 1
-        zeros = batch.device_array(np.zeros((1, self.params["num_columns"])))
-        batch.kernels.score_histogram(y_pos, s, zeros, zeros, n_bins, edges,
-                                      sample_weight=weights, out=out)
+        # with edges the kernel takes no range (lo, hi)
+        batch.kernels.score_histogram(y_pos, s, None, None, self._edges.shape[0] + 1,
+                                      batch.device_array(self._edges), sample_weight=weights,
+                                      out=out)
 
 
 class ScoreRange(State):
