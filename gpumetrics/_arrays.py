@@ -7,6 +7,7 @@ cannot have produced their arrays, so it is never imported here.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from dataclasses import dataclass
 
@@ -111,6 +112,37 @@ def to_kernel(x, name: str, ctx: ArrayContext = HOST):
         return np.asarray(x)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{name} could not be read as an array: {exc}") from None
+
+
+def stream_scope(ctx: ArrayContext):
+    """Run the kernels of a call on the stream the caller's work is on.
+
+    For torch CUDA tensors that is ``torch.cuda.current_stream()`` of their device, made
+    CuPy's current stream for the call (kernels launch on CuPy's current stream), so the
+    kernels start after the producer of the inputs and whatever runs next on the stream
+    sees the results; nothing waits on the host. CuPy arrays already are on CuPy's current
+    stream; JAX orders its arrays itself when they are exported.
+    """
+    if ctx.library != "torch" or not ctx.on_gpu:
+        return contextlib.nullcontext()
+    torch = sys.modules["torch"]
+    cupy = _cupy()
+    index = ctx.device.index if ctx.device.index is not None else torch.cuda.current_device()
+    stream = torch.cuda.current_stream(index)
+    scope = contextlib.ExitStack()
+    scope.enter_context(cupy.cuda.Device(index))
+    scope.enter_context(cupy.cuda.ExternalStream(stream.cuda_stream, index))
+    return scope
+
+
+def stream_scope_of(*values):
+    """``stream_scope`` for the first torch CUDA tensor among ``values`` (none: no scope)."""
+    if "torch" in sys.modules:
+        tensor = sys.modules["torch"].Tensor
+        for x in values:
+            if isinstance(x, tensor) and x.is_cuda:
+                return stream_scope(ArrayContext("torch", x.device))
+    return contextlib.nullcontext()
 
 
 def _cupy():

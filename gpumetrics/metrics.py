@@ -66,26 +66,29 @@ class _Engine:
     def update(self, y_true, y_pred, sample_weight=None) -> None:
         """Add a batch: ``y_true`` first, then predictions (labels or scores)."""
         ctx = _arrays.context_of(y_true=y_true, y_pred=y_pred, sample_weight=sample_weight)
-        if self._ctx is None:
-            self._ctx = ctx
-            like = _arrays.to_kernel(y_pred, "y_pred", ctx)
-            for state in self._states.values():
-                state.to_device_of(like)
-        elif (ctx.on_gpu or self._ctx.on_gpu) and ctx.device != self._ctx.device:
+        if self._ctx is not None and (ctx.on_gpu or self._ctx.on_gpu) and (
+            ctx.device != self._ctx.device
+        ):
             raise ValueError(
                 f"this metric's states live on {self._ctx.device}; the batch is on "
                 f"{ctx.device}. Move the batch, or use one metric per device and merge them."
             )
-        kernels = dispatch.kernels(self.backend, ctx.on_gpu)
-        batch = S.Inputs(y_true, y_pred, sample_weight, kernels=kernels, ctx=ctx,
-                         validate=self.validate, threshold=self.threshold)
-        states = list(self._states.values())
-        for state in states:  # every view is built and checked before any state changes
-            state.inputs(batch)
-        if batch.n_samples == 0:
-            return
-        for state in states:
-            state.update(batch)
+        with _arrays.stream_scope(ctx):  # states are allocated and updated on one stream
+            if self._ctx is None:
+                self._ctx = ctx
+                like = _arrays.to_kernel(y_pred, "y_pred", ctx)
+                for state in self._states.values():
+                    state.to_device_of(like)
+            kernels = dispatch.kernels(self.backend, ctx.on_gpu)
+            batch = S.Inputs(y_true, y_pred, sample_weight, kernels=kernels, ctx=ctx,
+                             validate=self.validate, threshold=self.threshold)
+            states = list(self._states.values())
+            for state in states:  # every view is built and checked before any state changes
+                state.inputs(batch)
+            if batch.n_samples == 0:
+                return
+            for state in states:
+                state.update(batch)
 
     def reset(self) -> None:
         """Forget every update (buffers stay on their device)."""
@@ -159,7 +162,9 @@ class Metric(_Engine):
 
     def compute(self):
         """The metric over every batch so far, in the caller's array library."""
-        return self._compute(self._roles, self._result_ctx())
+        ctx = self._result_ctx()
+        with _arrays.stream_scope(ctx):
+            return self._compute(self._roles, ctx)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(map(repr, self._states))})"
@@ -211,7 +216,8 @@ class MetricSet(_Engine):
     def compute(self) -> dict:
         """Every metric's value, by name."""
         ctx = self._result_ctx()
-        return {name: m._compute(m._roles, ctx) for name, m in self.metrics.items()}
+        with _arrays.stream_scope(ctx):
+            return {name: m._compute(m._roles, ctx) for name, m in self.metrics.items()}
 
     def __getitem__(self, name: str) -> Metric:
         return self.metrics[name]

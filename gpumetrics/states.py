@@ -371,6 +371,10 @@ class ScoreHistogram(_Counts):
     def count_shape(self):
         return (1, self.params["num_columns"], len(self.params["edges"]) + 1, 2)
 
+    def to_device_of(self, like):
+        super().to_device_of(like)
+        self._edges = _namespace(like).asarray(self._edges)  # copied once, not per batch
+
     def inputs(self, batch):
         return batch.score_columns(self.params["target"], self.params["num_columns"])
 
@@ -545,10 +549,9 @@ class Inputs:
         return self._cache[key]
 
     def device_array(self, host) -> object:
-        """A host constant on the inputs' device."""
-        host = np.asarray(host, dtype=np.float64)
-        return host if isinstance(self.y_pred, np.ndarray) else _namespace(self.y_pred).asarray(
-            host)
+        """A float64 constant on the inputs' device (no copy when it is there already)."""
+        xp = _namespace(self.y_pred)
+        return xp.asarray(host, dtype=xp.float64)
 
     # --- labels ----------------------------------------------------------------------
 

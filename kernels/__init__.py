@@ -4,9 +4,7 @@ Three modules export the same functions with the same signatures, results and er
 
 * ``reference`` - NumPy; the fallback and the oracle for the others;
 * ``cpu`` - Numba, parallel over (batch, chunk);
-* ``cuda`` - Numba CUDA on device arrays (so far ``confusion``, ``label_counts``,
-  ``bincount``, ``label_range``, ``score_range``, ``score_histogram``, ``moments``,
-  ``loss_sums``, ``topk_outcomes``; the others raise NotImplementedError).
+* ``cuda`` - Numba CUDA on device arrays (CuPy's sort and scan for exact ranking).
 
 Nothing is imported here: ``gpumetrics.dispatch`` loads a backend module on first use, so
 ``import gpumetrics`` does not pay for Numba's start-up.

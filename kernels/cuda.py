@@ -2,20 +2,26 @@
 
 Same signatures, results and errors as ``reference.py`` and ``cpu.py``. Inputs are CuPy
 arrays (or anything with ``__cuda_array_interface__``), used in place and counted on the
-caller's current CuPy stream; host (NumPy) inputs are copied to the device, counted there
-and the counts copied back, so that every kernel can be forced onto this backend.
+caller's current CuPy stream, with no host synchronisation; host (NumPy) inputs are copied
+to the device, counted there and the results copied back, so that every kernel can be
+forced onto this backend.
 
 Counting kernels privatise their histogram in shared memory: each block counts into its
 own copy with shared-memory atomics, then adds each non-zero bin to the global result with
 one atomic. Histograms too large for shared memory are counted with global atomics. Loops
 are grid-stride; the batch axis K is the grid's second dimension, so K prediction sets are
-counted in one launch.
+counted in one launch. Moments and loss sums are block reductions in float64, merged with
+Chan's formulas on the device. Exact ranking sorts each score column (CuPy's radix sort, or
+a bitonic sort here when CuPy cannot run) and scans it.
 
 Tested without a GPU under the Numba CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``), where a
-block's threads are Python threads: launches are kept small there.
+block's threads are Python threads: launches are kept small there. No kernel uses warp
+intrinsics, so every path runs under the simulator.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 from gpumetrics.kernels import _common
@@ -31,20 +37,6 @@ SHARED_BINS = 4096  # int64/float64 bins per block in shared memory (32 KiB)
 SHARED_CELLS_U32 = 12288  # 48 KiB of uint32 counts (score histograms)
 SHARED_CELLS_F64 = 6144  # 48 KiB of float64 weight sums
 
-IMPLEMENTED = ("confusion", "label_counts", "bincount", "label_range", "score_range",
-               "score_histogram", "moments", "loss_sums", "topk_outcomes")
-
-
-def __getattr__(attr):  # the kernels this backend does not have yet: a clear error
-    from gpumetrics.kernels import KERNELS
-
-    if attr in KERNELS:
-        raise NotImplementedError(
-            f"the cuda backend has no {attr!r} kernel yet; it has {', '.join(IMPLEMENTED)}. "
-            "Use backend='cpu' on host copies of the inputs."
-        )
-    raise AttributeError(attr)
-
 
 # --- arrays, streams, launches -------------------------------------------------------------
 
@@ -59,17 +51,47 @@ def _cupy_of(x):
     return None
 
 
+@functools.cache
+def _usable_cupy():
+    """The cupy module when it can run here (a device and a driver), else None: CuPy
+    imports on machines without a driver and fails only at first use."""
+    if SIMULATED:
+        return None
+    try:
+        import cupy
+
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            return None
+    except Exception:
+        return None
+    return cupy
+
+
+def _kernel_arg(x):
+    """A kernel argument: CuPy arrays are viewed as Numba arrays without the stream
+    synchronisation Numba applies to foreign arrays by default. Every launch runs on the
+    stream that produced its inputs, so the device itself orders the work."""
+    if _cupy_of(x) is not None:
+        return cuda.as_cuda_array(x, sync=False)
+    return x
+
+
 class _Call:
-    """Where one call runs: the inputs' array module and stream, and how arrays reach the
-    device (CuPy arrays are used in place; host arrays are copied)."""
+    """Where one call runs. Device arrays are CuPy arrays when CuPy can run here (so that
+    CuPy's sort and scan serve the exact curves), else Numba device arrays; every launch is
+    on the caller's current CuPy stream. CuPy inputs are used in place and results stay on
+    the device; host inputs are copied to the device and results copied back."""
 
     def __init__(self, like):
-        self.cupy = _cupy_of(like)
-        self.xp = self.cupy if self.cupy is not None else np
-        if self.cupy is not None:
-            self.stream = cuda.external_stream(self.cupy.cuda.get_current_stream().ptr)
-        else:
-            self.stream = cuda.default_stream()
+        given = _cupy_of(like)
+        self.host_inputs = given is None
+        self.cupy = given if given is not None else _usable_cupy()
+        self.xp = np if self.host_inputs else self.cupy
+        ptr = self.cupy.cuda.get_current_stream().ptr if self.cupy is not None else 0
+        self.stream = cuda.external_stream(ptr) if ptr else cuda.default_stream()
+
+    def launch(self, kernel, grid, block, *args):
+        kernel[grid, block, self.stream](*(_kernel_arg(a) for a in args))
 
     def device(self, x):
         if x is None:
@@ -83,6 +105,11 @@ class _Call:
             return self.cupy.zeros(shape, dtype)
         return cuda.to_device(np.zeros(shape, dtype), stream=self.stream)
 
+    def empty(self, shape, dtype):
+        if self.cupy is not None:
+            return self.cupy.empty(shape, dtype)
+        return cuda.device_array(shape, dtype, stream=self.stream)
+
     def weights(self, w):
         """Sample weights on the device, or a 1 x 1 stand-in when there are none (kernels
         take no None; they read it only when weighted)."""
@@ -93,18 +120,22 @@ class _Call:
         stream has finished."""
         if isinstance(x, np.ndarray):
             return x
-        if self.cupy is not None:
+        if _cupy_of(x) is not None:
             return x.get()
         host = x.copy_to_host(stream=self.stream)
         self.stream.synchronize()
         return host
 
+    def result(self, x):
+        """A result where the caller's inputs were: on the host or on the device."""
+        return self.host(x) if self.host_inputs else x
+
     def add_into(self, out, counts):
         """``out += counts`` (counts on the device): in place for device ``out``."""
-        if self.cupy is not None:
-            out += counts
-        else:
+        if isinstance(out, np.ndarray):
             out += self.host(counts)
+        else:
+            out += counts
         return out
 
 
@@ -196,7 +227,7 @@ def confusion(
     if N:
         kernel = _kernel("confusion", weighted, bins <= SHARED_BINS)
         grid, block = launch_shape(N, K)
-        kernel[grid, block, call.stream](
+        call.launch(kernel, grid, block,
             call.device(y_true), call.device(y_pred), call.device(lut), int(offset), C,
             int(ignore_index) if ignore_index is not None else 0, ignore_index is not None,
             call.weights(w), counts,
@@ -258,7 +289,7 @@ def label_counts(y_true, y_pred, sample_weight=None, out=None):
     counts = call.zeros((K, 4 * L), np.float64 if weighted else np.int64)
     if N and L:
         grid, block = launch_shape(N, K)
-        _LABEL_KERNELS[weighted][grid, block, call.stream](
+        call.launch(_LABEL_KERNELS[weighted], grid, block,
             call.device(y_true), call.device(y_pred),
             call.weights(w), counts,
         )
@@ -284,7 +315,7 @@ def bincount(y, offset, size, out=None):
     counts = call.zeros((size,), np.int64)
     if y.shape[0]:
         grid, block = launch_shape(y.shape[0])
-        _bincount_kernel[grid[0], block, call.stream](call.device(y), offset, size, counts)
+        call.launch(_bincount_kernel, grid[0], block, call.device(y), offset, size, counts)
     return call.add_into(out, counts)
 
 
@@ -310,7 +341,7 @@ def label_range(y):
     first = np.asarray([np.iinfo(np.int64).max, np.iinfo(np.int64).min], np.int64)
     out = call.device(first)
     grid, block = launch_shape(y.shape[0])
-    _range_kernel[grid[0], block, call.stream](call.device(y), out)
+    call.launch(_range_kernel, grid[0], block, call.device(y), out)
     host = call.host(out)
     return int(host[0]), int(host[1])
 
@@ -357,8 +388,8 @@ def score_range(y_score):
     out = call.device(first)
     if N and L:
         grid, block = launch_shape(N, K * L)
-        _score_range_kernel[grid, block, call.stream](call.device(y_score), out)
-    return out if call.cupy is not None else call.host(out)
+        call.launch(_score_range_kernel, grid, block, call.device(y_score), out)
+    return call.result(out)
 
 
 @cuda.jit(device=True, inline=True)
@@ -456,13 +487,404 @@ def score_histogram(y_true, y_score, lo, hi, n_bins, edges=None, sample_weight=N
         kernel = _kernel("histogram", weighted, y_true.ndim == 3, edges is not None,
                          2 * B <= cells_max)
         grid, block = launch_shape(N, K * L)
-        kernel[grid, block, call.stream](
+        call.launch(kernel, grid, block,
             call.device(y_true), call.device(y_score),
             call.device(call.xp.ascontiguousarray(lo)), call.device(scale), B,
             call.device(edges) if edges is not None else call.zeros((1,), np.float64),
             call.weights(w), counts,
         )
     return call.add_into(out, counts.reshape(out.shape))
+
+
+# --- exact ranking: sort and scan on the device --------------------------------------------
+#
+# Each score column (k, j) is one row r = k * L + j. Rows are sorted ascending (NaN last)
+# with CuPy's sort (CUB radix sort) where CuPy can run, else with a bitonic sort written
+# here; cumulative sums likewise use CuPy's scan, else a block scan written here. The
+# kernels around them (gather, tie bounds, rank sums, curve points) are the same for both.
+
+
+@cuda.jit(device=True, inline=True)
+def _before(a, ia, b, ib):
+    """(score, index) ``a`` sorts before ``b``: by score, NaN last, ties by index."""
+    if a < b:
+        return True
+    if a > b:
+        return False
+    a_nan = a != a
+    b_nan = b != b
+    if a_nan != b_nan:
+        return b_nan
+    return ia < ib
+
+
+@cuda.jit
+def _sort_init_kernel(y_score, values, order):
+    # values[r, i] = y_score[k, i, j] (NaN beyond N, so the padding sorts last); order = i
+    L = y_score.shape[2]
+    r = cuda.blockIdx.y
+    k = r // L
+    j = r % L
+    start = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
+    for i in range(start, values.shape[1], cuda.gridDim.x * cuda.blockDim.x):
+        if i < y_score.shape[1]:
+            values[r, i] = y_score[k, i, j]
+        else:
+            values[r, i] = np.nan
+        order[r, i] = i
+
+
+@cuda.jit
+def _bitonic_step_kernel(values, order, j, size):
+    # one compare-exchange stage of a bitonic sort of every row; each pair has one owner
+    r = cuda.blockIdx.y
+    start = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
+    for i in range(start, values.shape[1], cuda.gridDim.x * cuda.blockDim.x):
+        partner = i ^ j
+        if partner > i:
+            a, ia = values[r, i], order[r, i]
+            b, ib = values[r, partner], order[r, partner]
+            if (i & size) == 0:
+                swap = _before(b, ib, a, ia)
+            else:
+                swap = _before(a, ia, b, ib)
+            if swap:
+                values[r, i], order[r, i] = b, ib
+                values[r, partner], order[r, partner] = a, ia
+
+
+def _sorted_columns(call, y_score):
+    """Every column of the device array ``y_score`` ``(K, N, L)`` sorted ascending, NaN
+    last: ``(values, order)``, both ``(K * L, N)``, with ``values[r] = column[order[r]]``."""
+    K, N, L = y_score.shape
+    R = K * L
+    if call.cupy is not None:
+        cp = call.cupy
+        rows = cp.ascontiguousarray(cp.moveaxis(y_score, 2, 1).reshape(R, N))
+        order = cp.empty((R, N), cp.int64)
+        for r in range(R):  # a radix sort per row
+            order[r] = cp.argsort(rows[r])
+        return cp.take_along_axis(rows, order, axis=1), order
+    M = 1 << max(0, (N - 1).bit_length())
+    values = call.empty((R, M), y_score.dtype)
+    order = call.empty((R, M), np.int64)
+    grid, block = launch_shape(M, R)
+    call.launch(_sort_init_kernel, grid, block, y_score, values, order)
+    size = 2
+    while size <= M:
+        j = size // 2
+        while j > 0:
+            call.launch(_bitonic_step_kernel, grid, block, values, order, j, size)
+            j //= 2
+        size *= 2
+    return values[:, :N], order[:, :N]
+
+
+def _scan_kernel(dtype):
+    @cuda.jit
+    def kernel(x, out, totals):
+        # inclusive scan of one block's slice of row r (Hillis-Steele in shared memory)
+        r = cuda.blockIdx.y
+        tid = cuda.threadIdx.x
+        i = cuda.blockIdx.x * cuda.blockDim.x + tid
+        buf = cuda.shared.array(THREADS, dtype)
+        if i < x.shape[1]:
+            buf[tid] = x[r, i]
+        else:
+            buf[tid] = 0
+        cuda.syncthreads()
+        offset = 1
+        while offset < cuda.blockDim.x:
+            add = buf[tid] * 0
+            if tid >= offset:
+                add = buf[tid - offset]
+            cuda.syncthreads()
+            buf[tid] += add
+            cuda.syncthreads()
+            offset *= 2
+        if i < x.shape[1]:
+            out[r, i] = buf[tid]
+        if tid == cuda.blockDim.x - 1:
+            totals[r, cuda.blockIdx.x] = buf[tid]
+
+    return kernel
+
+
+_SCAN_KERNELS = {np.dtype(np.int64): _scan_kernel(int64),
+                 np.dtype(np.float64): _scan_kernel(float64)}
+
+
+@cuda.jit
+def _add_offsets_kernel(out, scanned_totals):
+    r = cuda.blockIdx.y
+    b = cuda.blockIdx.x
+    i = b * cuda.blockDim.x + cuda.threadIdx.x
+    if b > 0 and i < out.shape[1]:
+        out[r, i] += scanned_totals[r, b - 1]
+
+
+def _cumsum_rows(call, x):
+    """Inclusive cumulative sums along each row of a ``(R, N)`` device array."""
+    if call.cupy is not None:
+        return call.cupy.cumsum(x, axis=1)
+    R, N = x.shape
+    blocks = -(-N // THREADS)
+    out = call.empty((R, N), x.dtype)
+    totals = call.empty((R, blocks), x.dtype)
+    call.launch(_SCAN_KERNELS[np.dtype(x.dtype)], (blocks, R), THREADS, x, out, totals)
+    if blocks > 1:
+        call.launch(_add_offsets_kernel, (blocks, R), THREADS, out,
+                    _cumsum_rows(call, totals))
+    return out
+
+
+def _gather_kernel(weighted: bool, indicator: bool):
+    @cuda.jit
+    def kernel(order, y_true, weight, L, reverse, pos, neg, nonzero):
+        # the positive and negative weight at each sorted position (reversed: descending),
+        # and with weights, whether the weight there is non-zero
+        r = cuda.blockIdx.y
+        k = r // L
+        j = r % L
+        kt = min(k, y_true.shape[0] - 1)
+        kw = min(k, weight.shape[0] - 1)
+        N = order.shape[1]
+        start = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
+        for i in range(start, N, cuda.gridDim.x * cuda.blockDim.x):
+            s = order[r, i]
+            if indicator:
+                positive = y_true[kt, s, j] != 0
+            else:
+                positive = int64(y_true[kt, s]) == j
+            if weighted:
+                value = weight[kw, s]
+            else:
+                value = 1
+            d = N - 1 - i if reverse else i
+            if positive:
+                pos[r, d] = value
+                neg[r, d] = 0
+            else:
+                pos[r, d] = 0
+                neg[r, d] = value
+            if weighted:
+                nonzero[r, d] = int64(value != 0)
+
+    return kernel
+
+
+@cuda.jit(device=True, inline=True)
+def _tie_bounds(values, r, i):
+    """``[lo, hi)``: the positions of row r (sorted ascending) whose score equals the one
+    at i. Each NaN is its own group, as in the reference."""
+    v = values[r, i]
+    if v != v:
+        return i, i + 1
+    a = 0
+    b = i
+    while a < b:
+        mid = (a + b) // 2
+        if values[r, mid] < v:
+            a = mid + 1
+        else:
+            b = mid
+    lo = a
+    a = i + 1
+    b = values.shape[1]
+    while a < b:
+        mid = (a + b) // 2
+        if values[r, mid] == v:
+            a = mid + 1
+        else:
+            b = mid
+    return lo, a
+
+
+def _rank_kernel(weighted: bool):
+    dtype = float64 if weighted else int64
+
+    @cuda.jit
+    def kernel(values, pos, cneg, out):
+        # out[r] += [negatives, positives, U] (unweighted: 2U, exact in int64): each
+        # positive counts the negatives below it and half those tied with it
+        r = cuda.blockIdx.y
+        tid = cuda.threadIdx.x
+        N = values.shape[1]
+        p_sum = dtype(0)
+        u_sum = dtype(0)
+        start = cuda.blockIdx.x * cuda.blockDim.x + tid
+        for i in range(start, N, cuda.gridDim.x * cuda.blockDim.x):
+            if i == N - 1:
+                out[r, 0] = cneg[r, i]
+            p = pos[r, i]
+            if p != 0:
+                lo, hi = _tie_bounds(values, r, i)
+                below = cneg[r, lo - 1] if lo > 0 else dtype(0)
+                tied = cneg[r, hi - 1] - below
+                if weighted:
+                    u_sum += p * (below + 0.5 * tied)
+                else:
+                    u_sum += p * (2 * below + tied)
+                p_sum += p
+        shared = cuda.shared.array((THREADS, 2), dtype)
+        shared[tid, 0] = p_sum
+        shared[tid, 1] = u_sum
+        cuda.syncthreads()
+        half = cuda.blockDim.x // 2
+        while half > 0:
+            if tid < half:
+                shared[tid, 0] += shared[tid + half, 0]
+                shared[tid, 1] += shared[tid + half, 1]
+            cuda.syncthreads()
+            half //= 2
+        if tid < 2:
+            cuda.atomic.add(out, (r, tid + 1), shared[0, tid])
+
+    return kernel
+
+
+_GATHER_KERNELS = {(w, i): _gather_kernel(w, i) for w in (False, True) for i in (False, True)}
+_RANK_KERNELS = {False: _rank_kernel(False), True: _rank_kernel(True)}
+
+
+def _class_weights(call, order, y_true, w, L, reverse):
+    """The positive and negative weight (or count) at each sorted position, ``(R, N)``
+    each, and with weights, the non-zero flags."""
+    R, N = order.shape
+    weighted = w is not None
+    dtype = np.float64 if weighted else np.int64
+    pos, neg = call.empty((R, N), dtype), call.empty((R, N), dtype)
+    nonzero = call.empty((R, N) if weighted else (1, 1), np.int64)
+    grid, block = launch_shape(N, R)
+    call.launch(_GATHER_KERNELS[weighted, y_true.ndim == 3], grid, block, order,
+                call.device(y_true), call.weights(w), L, reverse, pos, neg, nonzero)
+    return pos, neg, nonzero
+
+
+def rank_auc(y_true, y_score, sample_weight=None):
+    call = _Call(y_score)
+    y_true, y_score, w = _common.prepare_scores(y_true, y_score, sample_weight, xp=call.xp)
+    K, N, L = y_score.shape
+    weighted = w is not None
+    stats = call.zeros((K * L, 3), np.float64 if weighted else np.int64)
+    if N and L:
+        values, order = _sorted_columns(call, call.device(y_score))
+        pos, neg, _ = _class_weights(call, order, y_true, w, L, reverse=False)
+        grid, block = launch_shape(N, K * L)
+        call.launch(_RANK_KERNELS[weighted], grid, block, values, pos,
+                    _cumsum_rows(call, neg), stats)
+    stats = call.result(stats)
+    out = stats.astype(np.float64)
+    if not weighted:
+        out[:, 2] = stats[:, 2] / 2
+    return out.reshape(K, L, 3)
+
+
+def refine_auc(y_true, y_score, lo, hi, n_bins, edges=None, sample_weight=None):
+    """``rank_auc``: on the device, sorting every score costs less than a pass to find
+    the bins that need it."""
+    call = _Call(y_score)
+    y_true, y_score, *_, w, _ = _common.prepare_histogram(
+        y_true, y_score, lo, hi, n_bins, edges, sample_weight, None, xp=call.xp
+    )
+    return rank_auc(y_true, y_score, w)
+
+
+@cuda.jit
+def _curve_ends_kernel(values, cnonzero, weighted, ends):
+    # ends[0, i] = 1 where descending position i ends a group of equal scores that holds a
+    # non-zero weight (the ascending group [lo, hi) is descending [N - hi, N - lo))
+    N = values.shape[1]
+    start = cuda.grid(1)
+    for i in range(start, N, cuda.gridsize(1)):
+        ia = N - 1 - i
+        lo, hi = _tie_bounds(values, 0, ia)
+        end = ia == lo
+        if end and weighted:
+            first = N - hi
+            before = cnonzero[0, first - 1] if first > 0 else 0
+            end = cnonzero[0, i] - before > 0
+        ends[0, i] = int64(end)
+
+
+@cuda.jit
+def _curve_points_kernel(values, fps, tps, ends, cends, thresholds, fps_out, tps_out, count):
+    N = values.shape[1]
+    start = cuda.grid(1)
+    for i in range(start, N, cuda.gridsize(1)):
+        if i == N - 1:
+            count[0] = cends[0, i]
+        if ends[0, i]:
+            at = cends[0, i] - 1
+            thresholds[at] = values[0, N - 1 - i]
+            fps_out[at] = float64(fps[0, i])
+            tps_out[at] = float64(tps[0, i])
+
+
+def clf_curve(y_true, y_score, sample_weight=None):
+    call = _Call(y_score)
+    y_true, y_score, w = _common.prepare_curve(y_true, y_score, sample_weight, xp=call.xp)
+    N = y_score.shape[0]
+    weighted = w is not None
+    if N == 0:
+        empty = call.xp.zeros(0, np.float64)
+        return empty.astype(y_score.dtype), empty, empty.copy()
+    values, order = _sorted_columns(call, call.device(y_score).reshape(1, N, 1))
+    pos, neg, nonzero = _class_weights(call, order, y_true.reshape(1, N, 1),
+                                       None if w is None else w.reshape(1, N), 1,
+                                       reverse=True)
+    tps, fps = _cumsum_rows(call, pos), _cumsum_rows(call, neg)
+    ends = call.empty((1, N), np.int64)
+    grid, block = launch_shape(N)
+    call.launch(_curve_ends_kernel, grid[0], block, values,
+                _cumsum_rows(call, nonzero) if weighted else nonzero, weighted, ends)
+    cends = _cumsum_rows(call, ends)
+    count = call.zeros((1,), np.int64)
+    size = N  # at most one point per sample; trimmed to the count read back below
+    thresholds = call.empty((size,), y_score.dtype)
+    fps_out, tps_out = call.empty((size,), np.float64), call.empty((size,), np.float64)
+    call.launch(_curve_points_kernel, grid[0], block, values, fps, tps, ends, cends,
+                thresholds, fps_out, tps_out, count)
+    n = int(call.host(count)[0])
+    return tuple(call.result(a[:n]) for a in (thresholds, fps_out, tps_out))
+
+
+# --- per-sample multilabel counts ----------------------------------------------------------
+
+
+@cuda.jit
+def _sample_label_kernel(y_true, y_pred, out):
+    k = cuda.blockIdx.y
+    kt = min(k, y_true.shape[0] - 1)
+    start = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
+    for i in range(start, y_pred.shape[1], cuda.gridDim.x * cuda.blockDim.x):
+        tp = 0
+        predicted = 0
+        true = 0
+        differing = 0
+        for j in range(y_pred.shape[2]):
+            t = y_true[kt, i, j]
+            p = y_pred[k, i, j]
+            tp += int64(t != 0 and p != 0)
+            predicted += int64(p != 0)
+            true += int64(t != 0)
+            differing += int64(int64(t) != int64(p))
+        out[k, i, 0] = tp
+        out[k, i, 1] = predicted
+        out[k, i, 2] = true
+        out[k, i, 3] = differing
+
+
+def sample_label_counts(y_true, y_pred):
+    call = _Call(y_pred)
+    y_true, y_pred, _ = _common.prepare_sample_label_counts(y_true, y_pred, xp=call.xp)
+    K, N, _ = y_pred.shape
+    out = call.zeros((K, N, 4), np.int64)
+    if N:
+        grid, block = launch_shape(N, K)
+        call.launch(_sample_label_kernel, grid, block, call.device(y_true),
+                    call.device(y_pred), out)
+    return call.result(out)
 
 
 # --- regression moments --------------------------------------------------------------------
@@ -560,17 +982,18 @@ def moments(y_true, y_pred, sample_weight=None, out=None):
     grid, block = launch_shape(N, K * L)
     blocks = call.zeros((K * L, grid[0], FIELDS), np.float64)
     weighted = w is not None
-    _MOMENT_KERNELS[weighted][grid, block, call.stream](
+    call.launch(_MOMENT_KERNELS[weighted], grid, block,
         call.device(y_true), call.device(y_pred),
         call.weights(w), blocks)
-    states = call.zeros((K * L, FIELDS), np.float64)
-    _merge_blocks_kernel[max(1, -(-K * L // THREADS)), THREADS, call.stream](blocks, states)
-    # merged with ``out`` on the host: a (K, L, 13) state, not the data
-    host = call.host(states).reshape(K, L, FIELDS)
-    merged = _common.merge_moments(call.host(out), host)
-    out[...] = merged if call.cupy is None else call.cupy.asarray(merged)
+    merge_rows = max(1, -(-K * L // THREADS))
+    if isinstance(out, np.ndarray):  # host inputs: the (K, L, 13) state comes back
+        states = call.zeros((K * L, FIELDS), np.float64)
+        call.launch(_merge_blocks_kernel, merge_rows, THREADS, blocks, states)
+        out[...] = _common.merge_moments(out, call.host(states).reshape(K, L, FIELDS))
+    else:  # merged into the state on the device: nothing is read back
+        call.launch(_merge_blocks_kernel, merge_rows, THREADS, blocks,
+                    out.reshape(K * L, FIELDS))
     return out
-
 
 
 # --- losses --------------------------------------------------------------------------------
@@ -653,7 +1076,7 @@ def loss_sums(y_true, y_score, kind, sample_weight=None, ignore_index=None, eps=
         flag = kind == "softmax" if classes else kind == "sigmoid"
         weighted = w is not None
         grid, block = launch_shape(N, K)
-        _LOSS_KERNELS[classes, weighted][grid, block, call.stream](
+        call.launch(_LOSS_KERNELS[classes, weighted], grid, block,
             call.device(y_true), call.device(y_score), flag,
             call.weights(w), ignore, float(eps),
             sums)
@@ -705,7 +1128,7 @@ def topk_outcomes(y_true, y_score, k, sample_weight=None, out=None):
     counts = call.zeros((K, 4), np.float64 if weighted else np.int64)
     if N:
         grid, block = launch_shape(N, K)
-        _TOPK_KERNELS[weighted][grid, block, call.stream](
+        call.launch(_TOPK_KERNELS[weighted], grid, block,
             call.device(y_true), call.device(y_score), k,
             call.weights(w), counts)
     return call.add_into(out, counts)

@@ -188,7 +188,7 @@ def _tie_groups(s, pos, w):
     """Sort one column; per distinct score, the positive and negative weight (or count)."""
     order = np.argsort(s, kind="stable")
     ss = s[order]
-    starts = np.flatnonzero(np.r_[True, ss[1:] != ss[:-1]])
+    starts = np.flatnonzero(np.r_[True, ss[1:] != ss[:-1]]) if s.shape[0] else np.arange(0)
     p = pos[order]
     if w is None:
         ones = np.ones(s.shape[0], np.int64)

@@ -33,11 +33,13 @@ def batchable(func):
 
     @functools.wraps(func)
     def single(*args, **kwargs):
-        return func(*args, **kwargs, _batched=False)
+        with _arrays.stream_scope_of(*args, *kwargs.values()):
+            return func(*args, **kwargs, _batched=False)
 
     @functools.wraps(func)
     def batched(*args, **kwargs):
-        return func(*args, **kwargs, _batched=True)
+        with _arrays.stream_scope_of(*args, *kwargs.values()):
+            return func(*args, **kwargs, _batched=True)
 
     single.__signature__ = public
     batched.__signature__ = public

@@ -77,9 +77,107 @@ def test_bincount_and_label_range(seed, n):
     same(cuda_k.bincount(y, -5, 20), reference.bincount(y, -5, 20))
 
 
-def test_missing_kernels_say_so():
-    with pytest.raises(NotImplementedError, match="no 'rank_auc' kernel yet"):
-        cuda_k.rank_auc  # noqa: B018
+def test_every_kernel_exists():
+    from gpumetrics.kernels import KERNELS
+
+    for kernel in KERNELS:
+        assert callable(getattr(cuda_k, kernel)), kernel
+
+
+@SMALL
+@given(seed=st.integers(0, 2**32 - 1), K=st.integers(1, 3), n=st.integers(0, 60),
+       L=st.integers(1, 4))
+def test_sample_label_counts_match_reference(seed, K, n, L):
+    rng = np.random.default_rng(seed)
+    t = rng.integers(0, 3, (rng.choice([1, K]), n, L)).astype(np.int8)
+    p = rng.integers(0, 2, (K, n, L)).astype(bool)
+    same(cuda_k.sample_label_counts(t, p), reference.sample_label_counts(t, p))
+
+
+def _scores(rng, shape, ties, dtype):
+    s = rng.integers(0, 4, shape) / 4 if ties else rng.normal(size=shape)
+    if s.size and rng.random() < 0.3:
+        s.flat[0] = -0.0
+    return s.astype(dtype)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), K=st.integers(1, 2), n=st.integers(0, 50),
+       L=st.integers(1, 3), ties=st.booleans(), weighted=st.booleans(),
+       indicator=st.booleans(), dtype=st.sampled_from([np.float32, np.float64]))
+def test_rank_auc_matches_reference(seed, K, n, L, ties, weighted, indicator, dtype):
+    rng = np.random.default_rng(seed)
+    s = _scores(rng, (K, n, L), ties, dtype)
+    if indicator:
+        t = (rng.random((rng.choice([1, K]), n, L)) < 0.4).astype(np.uint8)
+    else:
+        t = rng.integers(0, L + 1, (rng.choice([1, K]), n))
+    w = rng.integers(0, 3, (rng.choice([1, K]), n)) * rng.random() if weighted else None
+    expected = reference.rank_auc(t, s, w)
+    got = cuda_k.rank_auc(t, s, w)
+    if weighted:
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    else:  # integer counts: exact
+        same(got, expected)
+    lo, hi = np.zeros((K, L)), np.ones((K, L))
+    same(cuda_k.refine_auc(t, s, lo, hi, 8, None, w), got)
+
+
+@SMALL
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 90), ties=st.booleans(),
+       weighted=st.booleans(), nan=st.booleans(),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_clf_curve_matches_reference(seed, n, ties, weighted, nan, dtype):
+    rng = np.random.default_rng(seed)
+    s = _scores(rng, (n,), ties, dtype)
+    if nan and n > 4:
+        s[[1, 4]] = np.nan
+    t = rng.integers(0, 2, n)
+    w = rng.integers(0, 3, n) * rng.random() if weighted else None  # zero weights too
+    expected = reference.clf_curve(t, s, w)
+    got = cuda_k.clf_curve(t, s, w)
+    for a, b in zip(got, expected, strict=True):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_sort_and_scan_across_many_blocks():
+    # several levels of the block scan and a bitonic sort over padding
+    rng = np.random.default_rng(8)
+    n = cuda_k.THREADS * cuda_k.THREADS + 7
+    t = rng.integers(0, 2, (1, n))
+    s = rng.integers(0, 50, (1, n, 1)).astype(np.float64)
+    same(cuda_k.rank_auc(t, s), reference.rank_auc(t, s))
+
+
+def test_exact_ranking_forced_onto_cuda():
+    rng = np.random.default_rng(9)
+    y = rng.integers(0, 2, 100)
+    s = np.round(rng.random(100), 2)
+    w = rng.random(100)
+    for fn in (gm.roc_auc_score, gm.average_precision_score):
+        same(fn(y, s, sample_weight=w, backend="cuda"), fn(y, s, sample_weight=w))
+    for fn in (gm.roc_curve, gm.precision_recall_curve, gm.det_curve):
+        for a, b in zip(fn(y, s, backend="cuda"), fn(y, s), strict=True):
+            same(a, b)
+    yc = rng.integers(0, 3, 60)
+    p = rng.random((60, 3))
+    p /= p.sum(axis=1, keepdims=True)
+    for multi_class in ("ovr", "ovo"):
+        same(gm.roc_auc_score(yc, p, multi_class=multi_class, backend="cuda"),
+             gm.roc_auc_score(yc, p, multi_class=multi_class))
+    ym = rng.integers(0, 2, (60, 3))
+    same(gm.roc_auc_score(ym, p, average="micro", backend="cuda"),
+         gm.roc_auc_score(ym, p, average="micro"))
+
+
+def test_multilabel_sample_metrics_forced_onto_cuda():
+    rng = np.random.default_rng(10)
+    t, p = rng.integers(0, 2, (90, 4)), rng.integers(0, 2, (90, 4))
+    same(gm.accuracy_score(t, p, backend="cuda"), gm.accuracy_score(t, p))
+    same(gm.f1_score(t, p, average="samples", backend="cuda"),
+         gm.f1_score(t, p, average="samples"))
+    same(gm.hamming_loss(t, p, backend="cuda"), gm.hamming_loss(t, p))
 
 
 @pytest.mark.parametrize("fn", [gm.accuracy_score, gm.f1_score, gm.matthews_corrcoef,

@@ -9,6 +9,7 @@ from numba import config
 if config.ENABLE_CUDASIM:
     pytest.skip("the simulator does not compile kernels", allow_module_level=True)
 
+import numpy as np  # noqa: E402
 from numba import boolean, cuda, float32, float64, int8, int32, int64, uint8  # noqa: E402
 
 from gpumetrics import dispatch  # noqa: E402
@@ -100,3 +101,41 @@ def test_topk_compiles(cc, weighted, score):
     signature = (int64[:, :], score[:, :, :], int64, float64[:, :],
                  (float64 if weighted else int64)[:, :])
     _compile(kc._TOPK_KERNELS[weighted], signature, cc)
+
+
+@pytest.mark.parametrize("cc", CCS)
+@pytest.mark.parametrize("score", [float32, float64])
+def test_sort_compiles(cc, score):
+    _compile(kc._sort_init_kernel, (score[:, :, :], score[:, :], int64[:, :]), cc)
+    _compile(kc._bitonic_step_kernel, (score[:, :], int64[:, :], int64, int64), cc)
+
+
+@pytest.mark.parametrize("cc", CCS)
+@pytest.mark.parametrize("value", [int64, float64])
+def test_scan_compiles(cc, value):
+    _compile(kc._SCAN_KERNELS[np.dtype(value.name)], (value[:, :], value[:, :], value[:, :]),
+             cc)
+    _compile(kc._add_offsets_kernel, (value[:, :], value[:, :]), cc)
+
+
+@pytest.mark.parametrize("cc", CCS)
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("indicator", [False, True])
+@pytest.mark.parametrize("score", [float32, float64])
+def test_exact_ranking_compiles(cc, weighted, indicator, score):
+    value = float64 if weighted else int64
+    y_true = uint8[:, :, :] if indicator else int64[:, :]
+    _compile(kc._GATHER_KERNELS[weighted, indicator],
+             (int64[:, :], y_true, float64[:, :], int64, boolean, value[:, :], value[:, :],
+              int64[:, :]), cc)
+    _compile(kc._RANK_KERNELS[weighted], (score[:, :], value[:, :], value[:, :], value[:, :]),
+             cc)
+    _compile(kc._curve_ends_kernel, (score[:, :], int64[:, :], boolean, int64[:, :]), cc)
+    _compile(kc._curve_points_kernel,
+             (score[:, :], value[:, :], value[:, :], int64[:, :], int64[:, :], score[:],
+              float64[:], float64[:], int64[:]), cc)
+
+
+@pytest.mark.parametrize("cc", CCS)
+def test_sample_label_counts_compile(cc):
+    _compile(kc._sample_label_kernel, (int8[:, :, :], uint8[:, :, :], int64[:, :, :]), cc)
