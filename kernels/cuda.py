@@ -130,12 +130,19 @@ class _Call:
         """A result where the caller's inputs were: on the host or on the device."""
         return self.host(x) if self.host_inputs else x
 
+    def accumulator(self, out, shape):
+        """Where a kernel adds its counts, viewed as ``shape``: a device ``out`` itself (no
+        buffer, no extra pass), else fresh zeros that ``add_into`` adds to a host ``out``."""
+        if not isinstance(out, np.ndarray) and out.flags.c_contiguous:
+            return out.reshape(shape)
+        return self.zeros(shape, out.dtype)
+
     def add_into(self, out, counts):
-        """``out += counts`` (counts on the device): in place for device ``out``."""
+        """``out`` with the counts of ``accumulator(out, ...)`` added."""
         if isinstance(out, np.ndarray):
-            out += self.host(counts)
-        else:
-            out += counts
+            out += self.host(counts).reshape(out.shape)
+        elif counts.data.ptr != out.data.ptr:
+            out += counts.reshape(out.shape)
         return out
 
 
@@ -223,16 +230,17 @@ def confusion(
     K, N = y_pred.shape
     bins = (C + 1) * (C + 1)
     weighted = w is not None
-    counts = call.zeros((K, bins), np.float64 if weighted else np.int64)
+    counts = call.accumulator(out, (K, bins))
     if N:
         kernel = _kernel("confusion", weighted, bins <= SHARED_BINS)
         grid, block = launch_shape(N, K)
-        call.launch(kernel, grid, block,
+        call.launch(
+            kernel, grid, block,
             call.device(y_true), call.device(y_pred), call.device(lut), int(offset), C,
             int(ignore_index) if ignore_index is not None else 0, ignore_index is not None,
             call.weights(w), counts,
         )
-    return call.add_into(out, counts.reshape(out.shape))
+    return call.add_into(out, counts)
 
 
 # --- multilabel counts ---------------------------------------------------------------------
@@ -286,14 +294,12 @@ def label_counts(y_true, y_pred, sample_weight=None, out=None):
                                                           xp=call.xp)
     K, N, L = y_pred.shape
     weighted = w is not None
-    counts = call.zeros((K, 4 * L), np.float64 if weighted else np.int64)
+    counts = call.accumulator(out, (K, 4 * L))
     if N and L:
         grid, block = launch_shape(N, K)
-        call.launch(_LABEL_KERNELS[weighted], grid, block,
-            call.device(y_true), call.device(y_pred),
-            call.weights(w), counts,
-        )
-    return call.add_into(out, counts.reshape(out.shape))
+        call.launch(_LABEL_KERNELS[weighted], grid, block, call.device(y_true),
+                    call.device(y_pred), call.weights(w), counts)
+    return call.add_into(out, counts)
 
 
 # --- label ranges and counts ---------------------------------------------------------------
@@ -312,7 +318,7 @@ def _bincount_kernel(y, offset, size, out):
 def bincount(y, offset, size, out=None):
     call = _Call(y)
     y, offset, size, out = _common.prepare_bincount(y, offset, size, out, xp=call.xp)
-    counts = call.zeros((size,), np.int64)
+    counts = call.accumulator(out, (size,))
     if y.shape[0]:
         grid, block = launch_shape(y.shape[0])
         call.launch(_bincount_kernel, grid[0], block, call.device(y), offset, size, counts)
@@ -481,19 +487,20 @@ def score_histogram(y_true, y_score, lo, hi, n_bins, edges=None, sample_weight=N
     weighted = w is not None
     width = hi - lo
     scale = call.xp.where(width > 0, B / call.xp.where(width > 0, width, 1.0), 0.0)
-    counts = call.zeros((K * L, 2 * B), np.float64 if weighted else np.int64)
+    counts = call.accumulator(out, (K * L, 2 * B))
     if N and L:
         cells_max = SHARED_CELLS_F64 if weighted else SHARED_CELLS_U32
         kernel = _kernel("histogram", weighted, y_true.ndim == 3, edges is not None,
                          2 * B <= cells_max)
         grid, block = launch_shape(N, K * L)
-        call.launch(kernel, grid, block,
+        call.launch(
+            kernel, grid, block,
             call.device(y_true), call.device(y_score),
             call.device(call.xp.ascontiguousarray(lo)), call.device(scale), B,
             call.device(edges) if edges is not None else call.zeros((1,), np.float64),
             call.weights(w), counts,
         )
-    return call.add_into(out, counts.reshape(out.shape))
+    return call.add_into(out, counts)
 
 
 # --- exact ranking: sort and scan on the device --------------------------------------------
@@ -982,9 +989,8 @@ def moments(y_true, y_pred, sample_weight=None, out=None):
     grid, block = launch_shape(N, K * L)
     blocks = call.zeros((K * L, grid[0], FIELDS), np.float64)
     weighted = w is not None
-    call.launch(_MOMENT_KERNELS[weighted], grid, block,
-        call.device(y_true), call.device(y_pred),
-        call.weights(w), blocks)
+    call.launch(_MOMENT_KERNELS[weighted], grid, block, call.device(y_true),
+                call.device(y_pred), call.weights(w), blocks)
     merge_rows = max(1, -(-K * L // THREADS))
     if isinstance(out, np.ndarray):  # host inputs: the (K, L, 13) state comes back
         states = call.zeros((K * L, FIELDS), np.float64)
@@ -1070,16 +1076,14 @@ def loss_sums(y_true, y_score, kind, sample_weight=None, ignore_index=None, eps=
         y_true, y_score, kind, sample_weight, ignore_index, out, xp=call.xp
     )
     K, N, C = y_score.shape
-    sums = call.zeros((K, 4), np.float64)
+    sums = call.accumulator(out, (K, 4))
     if N:
         classes = kind in ("softmax", "proba")
         flag = kind == "softmax" if classes else kind == "sigmoid"
         weighted = w is not None
         grid, block = launch_shape(N, K)
-        call.launch(_LOSS_KERNELS[classes, weighted], grid, block,
-            call.device(y_true), call.device(y_score), flag,
-            call.weights(w), ignore, float(eps),
-            sums)
+        call.launch(_LOSS_KERNELS[classes, weighted], grid, block, call.device(y_true),
+                    call.device(y_score), flag, call.weights(w), ignore, float(eps), sums)
     return call.add_into(out, sums)
 
 
@@ -1125,10 +1129,9 @@ def topk_outcomes(y_true, y_score, k, sample_weight=None, out=None):
                                                       xp=call.xp)
     K, N, C = y_score.shape
     weighted = w is not None
-    counts = call.zeros((K, 4), np.float64 if weighted else np.int64)
+    counts = call.accumulator(out, (K, 4))
     if N:
         grid, block = launch_shape(N, K)
-        call.launch(_TOPK_KERNELS[weighted], grid, block,
-            call.device(y_true), call.device(y_score), k,
-            call.weights(w), counts)
+        call.launch(_TOPK_KERNELS[weighted], grid, block, call.device(y_true),
+                    call.device(y_score), k, call.weights(w), counts)
     return call.add_into(out, counts)

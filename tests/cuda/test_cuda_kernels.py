@@ -324,3 +324,63 @@ def test_top_k_accuracy_forced_onto_cuda():
     t = rng.integers(0, 5, 150)
     s = rng.random((150, 5))
     same(gm.top_k_accuracy_score(t, s, k=2, backend="cuda"), gm.top_k_accuracy_score(t, s, k=2))
+
+
+def _every_streaming_metric(C):
+    """(metric factory, data) for every class in ``gpumetrics.metrics.METRICS``."""
+    from gpumetrics import metrics as M
+
+    labels = [M.Accuracy, M.HammingLoss, M.Precision, M.Recall, M.F1Score, M.Specificity,
+              M.JaccardIndex, M.BalancedAccuracy, M.MatthewsCorrCoef, M.CohenKappa,
+              M.ConfusionMatrix]
+    cases = [(lambda b, cls=cls: cls("multiclass", num_classes=C, backend=b), "labels")
+             for cls in labels]
+    cases += [
+        (lambda b: M.FBetaScore("multiclass", num_classes=C, beta=2.0, backend=b), "labels"),
+        (lambda b: M.TopKAccuracy(2, num_classes=C, backend=b), "proba"),
+        (lambda b: M.AUROC("multiclass", num_classes=C, backend=b), "proba"),
+        (lambda b: M.AUROC("multiclass", num_classes=C, thresholds=16, backend=b), "proba"),
+        (lambda b: M.AveragePrecision(backend=b), "binary"),
+        (lambda b: M.ROCCurve(backend=b), "binary"),
+        (lambda b: M.PRCurve(thresholds=8, backend=b), "binary"),
+        (lambda b: M.LogLoss(num_classes=C, backend=b), "proba"),
+        (lambda b: M.CrossEntropy(num_classes=C, backend=b), "logits"),
+        (lambda b: M.BinaryCrossEntropy(from_logits=True, backend=b), "binary_logits"),
+    ]
+    cases += [(lambda b, cls=cls: cls(backend=b), "regression")
+              for cls in (M.MeanSquaredError, M.RootMeanSquaredError, M.MeanAbsoluteError,
+                          M.MeanAbsolutePercentageError, M.MaxError, M.R2Score,
+                          M.ExplainedVariance, M.PearsonCorrCoef)]
+    return cases
+
+
+def test_every_streaming_metric_on_cuda_equals_cpu():
+    from gpumetrics.metrics import METRICS
+
+    rng = np.random.default_rng(11)
+    n, C = 90, 3
+    t = rng.integers(0, C, n)
+    logits = rng.normal(size=(n, C))
+    proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    b = rng.integers(0, 2, n)
+    y = 5 + rng.normal(size=n)
+    data = {"labels": (t, rng.integers(0, C, n)), "proba": (t, proba),
+            "logits": (t, logits), "binary": (b, np.round(proba[:, 1], 2)),
+            "binary_logits": (b, logits[:, 0]), "regression": (y, y + rng.normal(size=n))}
+    w = rng.random(n)
+    cases = _every_streaming_metric(C)
+    assert {type(make("cpu")).__name__ for make, _ in cases} == set(METRICS)
+    for make, kind in cases:
+        results = []
+        for backend in ("cpu", "cuda"):
+            metric = make(backend)
+            for sl in (slice(0, 40), slice(40, n)):
+                metric.update(*(a[sl] for a in data[kind]), sample_weight=w[sl])
+            results.append(metric.compute())
+        got, expected = results
+        name = type(metric).__name__
+        if isinstance(expected, tuple):  # curves and binned values
+            for a, e in zip(got, expected, strict=True):
+                np.testing.assert_allclose(a, e, rtol=1e-12, err_msg=name)
+        else:
+            np.testing.assert_allclose(got, expected, rtol=1e-12, err_msg=name)
