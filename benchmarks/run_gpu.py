@@ -19,8 +19,10 @@ Conventions: times are CUDA-event times on the current stream around each call (
 warm-up call), best and median of n. Bandwidth is bytes read by the call (labels, or scores
 and labels) over its time. The copy's bandwidth counts its reads and its writes, as
 NVIDIA's bandwidthTest does, so a call that reads its bytes as fast as the copy moves them
-scores 100% of copy bandwidth. Every contender's answer is checked against the others'
-before its time is reported.
+scores 100% of copy bandwidth. Confusion counts are checked equal across contenders; the
+exact AUROCs are compared and their difference recorded (torchmetrics accumulates its
+curve in float32, so it drifts at large N). The binned AUROCs are not compared: gpumetrics
+bins the observed score range, torchmetrics [0, 1].
 
     python -m benchmarks.run_gpu                       # results/gpu-<device>.json and .md
     python -m benchmarks.run_gpu --sizes 1e7 --quick   # a smoke run
@@ -83,7 +85,9 @@ def time_cuda(torch, fn, repeats: int) -> dict:
             end.synchronize()
             times.append(start.elapsed_time(end) / 1e3)
     except Exception as exc:  # torch's and CuPy's out-of-memory errors
-        if "out of memory" not in str(exc).lower() and "OutOfMemory" not in type(exc).__name__:
+        text = str(exc).lower()
+        if not ("out of memory" in text or "out_of_memory" in text
+                or "OutOfMemory" in type(exc).__name__):
             raise
         return {"status": "oom", "reason": str(exc).splitlines()[0][:200]}
     finally:
@@ -195,6 +199,8 @@ def _check_confusion(cupy, results: dict, torchmetrics_key: str):
             return x.get()
         return x.cpu().numpy() if hasattr(x, "cpu") else np.asarray(x)
 
+    if results.get(torchmetrics_key) is None:  # torchmetrics ran out of memory
+        return
     expected = host(results[torchmetrics_key])
     for name, value in results.items():
         if name.endswith("floor") or value is None:
@@ -319,10 +325,12 @@ def main(argv=None) -> int:
         cases, nbytes = score_cases(torch, n)
         timings, results = run_timed(torch, cases, repeats, f"N={n:.0e} scores")
         exact = [_value(v) for k, v in results.items() if k.endswith("exact") and v is not None]
-        if len(exact) == 2 and abs(exact[0] - exact[1]) > 1e-6:
+        if len(exact) == 2 and abs(exact[0] - exact[1]) > 1e-3:
             raise AssertionError(f"exact AUROC disagree: {exact}")
-        report["scores"].append({"n": n, "bytes": nbytes, "cases": timings,
-                                 "auroc": exact[0] if exact else None})
+        report["scores"].append({
+            "n": n, "bytes": nbytes, "cases": timings, "auroc": exact[0] if exact else None,
+            "auroc_difference_vs_torchmetrics": exact[0] - exact[1] if len(exact) == 2
+            else None})
         del cases, results
         _free(torch)
     for n in (int(float(s)) for s in args.batched_n.split(",")):

@@ -97,9 +97,9 @@ def to_kernel(x, name: str, ctx: ArrayContext = HOST):
             x = x.resolve_conj()
         if x.is_neg():
             x = x.resolve_neg()
+        if x.dtype == sys.modules["torch"].bfloat16:
+            x = x.float()  # neither NumPy nor CuPy has bfloat16
         if x.device.type == "cpu":
-            if x.dtype == sys.modules["torch"].bfloat16:
-                x = x.float()  # NumPy has no bfloat16
             return x.numpy()
         return _cupy().from_dlpack(x)
     if library == "cupy":
@@ -130,8 +130,16 @@ def stream_scope(ctx: ArrayContext):
     index = ctx.device.index if ctx.device.index is not None else torch.cuda.current_device()
     stream = torch.cuda.current_stream(index)
     scope = contextlib.ExitStack()
-    scope.enter_context(cupy.cuda.Device(index))
-    scope.enter_context(cupy.cuda.ExternalStream(stream.cuda_stream, index))
+    try:
+        scope.enter_context(cupy.cuda.Device(index))
+        from_external = getattr(cupy.cuda.Stream, "from_external", None)
+        if from_external is not None and hasattr(stream, "__cuda_stream__"):  # CuPy >= 14
+            scope.enter_context(from_external(stream))
+        else:
+            scope.enter_context(cupy.cuda.ExternalStream(stream.cuda_stream, index))
+    except BaseException:
+        scope.close()
+        raise
     return scope
 
 

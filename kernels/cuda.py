@@ -22,17 +22,25 @@ intrinsics, so every path runs under the simulator.
 from __future__ import annotations
 
 import functools
+import warnings
 
 import numpy as np
 from gpumetrics.kernels import _common
 from numba import config, cuda, float64, int64, uint32
+from numba.core.errors import NumbaPerformanceWarning
 
 name = "cuda"
 
 SIMULATED = bool(config.ENABLE_CUDASIM)
 THREADS = 32 if SIMULATED else 256  # threads per block
 MAX_BLOCKS = 2 if SIMULATED else 1024  # blocks per batch row (grid-stride beyond that)
+MAX_GRID_ROWS = 2 if SIMULATED else 65535  # the grid's height: kernels stride over rows
 SHARED_BINS = 4096  # int64/float64 bins per block in shared memory (32 KiB)
+
+# Small batches launch few blocks by design (one per 256 samples): Numba's advice to launch
+# more does not apply to them.
+warnings.filterwarnings("ignore", message="Grid size .* will likely result in GPU under",
+                        category=NumbaPerformanceWarning)
 
 SHARED_CELLS_U32 = 12288  # 48 KiB of uint32 counts (score histograms)
 SHARED_CELLS_F64 = 6144  # 48 KiB of float64 weight sums
@@ -76,6 +84,13 @@ def _kernel_arg(x):
     return x
 
 
+@functools.lru_cache(maxsize=64)
+def _stream(ptr: int):
+    """Numba's handle of a CUDA stream (0: the legacy default stream), made once per
+    stream so that Numba's launch configurations are reused."""
+    return cuda.external_stream(ptr) if ptr else cuda.default_stream()
+
+
 class _Call:
     """Where one call runs. Device arrays are CuPy arrays when CuPy can run here (so that
     CuPy's sort and scan serve the exact curves), else Numba device arrays; every launch is
@@ -88,7 +103,7 @@ class _Call:
         self.cupy = given if given is not None else _usable_cupy()
         self.xp = np if self.host_inputs else self.cupy
         ptr = self.cupy.cuda.get_current_stream().ptr if self.cupy is not None else 0
-        self.stream = cuda.external_stream(ptr) if ptr else cuda.default_stream()
+        self.stream = _stream(ptr)
 
     def launch(self, kernel, grid, block, *args):
         kernel[grid, block, self.stream](*(_kernel_arg(a) for a in args))
@@ -96,8 +111,8 @@ class _Call:
     def device(self, x):
         if x is None:
             return None
-        if self.cupy is not None:
-            return self.cupy.ascontiguousarray(x)
+        if self.cupy is not None:  # a host array is copied (asynchronously, on the stream)
+            return self.cupy.asarray(x, order="C")
         return cuda.to_device(np.ascontiguousarray(x), stream=self.stream)
 
     def zeros(self, shape, dtype):
@@ -148,9 +163,10 @@ class _Call:
 
 def launch_shape(n: int, k: int = 1) -> tuple[tuple[int, int], int]:
     """``(grid, block)`` for n samples per row and k rows: enough blocks to fill the device
-    (grid-stride loops take the rest), one grid row per batch entry."""
+    (grid-stride loops take the rest), and one grid row per row up to the grid's limit
+    (kernels loop over rows with a stride of the grid's height)."""
     blocks = max(1, min(MAX_BLOCKS, -(-n // THREADS)))
-    return (blocks, max(k, 1)), THREADS
+    return (blocks, max(1, min(k, MAX_GRID_ROWS))), THREADS
 
 
 # --- confusion -----------------------------------------------------------------------------
@@ -173,36 +189,37 @@ def _confusion_kernel(weighted: bool, shared: bool):
     def kernel(y_true, y_pred, lut, offset, n_classes, ignore, use_ignore, weight, out):
         width = n_classes + 1
         bins = width * width
-        k = cuda.blockIdx.y
-        kt = min(k, y_true.shape[0] - 1)
-        kw = min(k, weight.shape[0] - 1)
-        tid = cuda.threadIdx.x
-        hist = cuda.shared.array(SHARED_BINS, dtype)
-        if shared:
-            for c in range(tid, bins, cuda.blockDim.x):
-                hist[c] = 0
-            cuda.syncthreads()
-        start = cuda.blockIdx.x * cuda.blockDim.x + tid
-        stride = cuda.gridDim.x * cuda.blockDim.x
-        for i in range(start, y_pred.shape[1], stride):
-            t = y_true[kt, i]
-            if use_ignore and int64(t) == ignore:
-                continue
-            cell = (_class_index(t, offset, lut, n_classes) * width
-                    + _class_index(y_pred[k, i], offset, lut, n_classes))
-            if weighted:
-                value = weight[kw, i]
-            else:
-                value = 1
+        for k in range(cuda.blockIdx.y, y_pred.shape[0], cuda.gridDim.y):
+            kt = min(k, y_true.shape[0] - 1)
+            kw = min(k, weight.shape[0] - 1)
+            tid = cuda.threadIdx.x
+            hist = cuda.shared.array(SHARED_BINS, dtype)
             if shared:
-                cuda.atomic.add(hist, cell, value)
-            else:
-                cuda.atomic.add(out, (k, cell), value)
-        if shared:
-            cuda.syncthreads()
-            for c in range(tid, bins, cuda.blockDim.x):
-                if hist[c] != 0:
-                    cuda.atomic.add(out, (k, c), hist[c])
+                for c in range(tid, bins, cuda.blockDim.x):
+                    hist[c] = 0
+                cuda.syncthreads()
+            start = cuda.blockIdx.x * cuda.blockDim.x + tid
+            stride = cuda.gridDim.x * cuda.blockDim.x
+            for i in range(start, y_pred.shape[1], stride):
+                t = y_true[kt, i]
+                if use_ignore and int64(t) == ignore:
+                    continue
+                cell = (_class_index(t, offset, lut, n_classes) * width
+                        + _class_index(y_pred[k, i], offset, lut, n_classes))
+                if weighted:
+                    value = weight[kw, i]
+                else:
+                    value = 1
+                if shared:
+                    cuda.atomic.add(hist, cell, value)
+                else:
+                    cuda.atomic.add(out, (k, cell), value)
+            if shared:
+                cuda.syncthreads()
+                for c in range(tid, bins, cuda.blockDim.x):
+                    if hist[c] != 0:
+                        cuda.atomic.add(out, (k, c), hist[c])
+            cuda.syncthreads()  # the block's shared memory is reused by its next row
 
     return kernel
 
@@ -253,34 +270,35 @@ def _label_kernel(weighted: bool):
     def kernel(y_true, y_pred, weight, out):
         # out[k, 4 * l + 2 * true + pred]; one shared copy of the L x 4 counts per block
         L = y_pred.shape[2]
-        k = cuda.blockIdx.y
-        kt = min(k, y_true.shape[0] - 1)
-        kw = min(k, weight.shape[0] - 1)
-        tid = cuda.threadIdx.x
-        hist = cuda.shared.array(SHARED_BINS, dtype)
-        shared = 4 * L <= SHARED_BINS
-        if shared:
-            for c in range(tid, 4 * L, cuda.blockDim.x):
-                hist[c] = 0
-            cuda.syncthreads()
-        start = cuda.blockIdx.x * cuda.blockDim.x + tid
-        stride = cuda.gridDim.x * cuda.blockDim.x
-        for i in range(start, y_pred.shape[1], stride):
-            if weighted:
-                value = weight[kw, i]
-            else:
-                value = 1
-            for j in range(L):
-                cell = 4 * j + 2 * int64(y_true[kt, i, j] != 0) + int64(y_pred[k, i, j] != 0)
-                if shared:
-                    cuda.atomic.add(hist, cell, value)
+        for k in range(cuda.blockIdx.y, y_pred.shape[0], cuda.gridDim.y):
+            kt = min(k, y_true.shape[0] - 1)
+            kw = min(k, weight.shape[0] - 1)
+            tid = cuda.threadIdx.x
+            hist = cuda.shared.array(SHARED_BINS, dtype)
+            shared = 4 * L <= SHARED_BINS
+            if shared:
+                for c in range(tid, 4 * L, cuda.blockDim.x):
+                    hist[c] = 0
+                cuda.syncthreads()
+            start = cuda.blockIdx.x * cuda.blockDim.x + tid
+            stride = cuda.gridDim.x * cuda.blockDim.x
+            for i in range(start, y_pred.shape[1], stride):
+                if weighted:
+                    value = weight[kw, i]
                 else:
-                    cuda.atomic.add(out, (k, cell), value)
-        if shared:
-            cuda.syncthreads()
-            for c in range(tid, 4 * L, cuda.blockDim.x):
-                if hist[c] != 0:
-                    cuda.atomic.add(out, (k, c), hist[c])
+                    value = 1
+                for j in range(L):
+                    cell = 4 * j + 2 * int64(y_true[kt, i, j] != 0) + int64(y_pred[k, i, j] != 0)
+                    if shared:
+                        cuda.atomic.add(hist, cell, value)
+                    else:
+                        cuda.atomic.add(out, (k, cell), value)
+            if shared:
+                cuda.syncthreads()
+                for c in range(tid, 4 * L, cuda.blockDim.x):
+                    if hist[c] != 0:
+                        cuda.atomic.add(out, (k, c), hist[c])
+            cuda.syncthreads()  # the block's shared memory is reused by its next row
 
     return kernel
 
@@ -360,27 +378,27 @@ def _score_range_kernel(y_score, out):
     # grid row = k * L + j; finite scores reduce to out[k, j, 0:2] (min, max); any NaN or
     # infinite score sets out[k, j, 2] to 1
     L = y_score.shape[2]
-    row = cuda.blockIdx.y
-    k = row // L
-    j = row % L
-    start = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
-    stride = cuda.gridDim.x * cuda.blockDim.x
-    low = float64(np.inf)
-    high = float64(-np.inf)
-    nonfinite = 0.0
-    for i in range(start, y_score.shape[1], stride):
-        v = float64(y_score[k, i, j])
-        if v != v:
-            nonfinite = 1.0
-            continue
-        if v == np.inf or v == -np.inf:
-            nonfinite = 1.0
-        low = min(low, v)
-        high = max(high, v)
-    cuda.atomic.min(out, (k, j, 0), low)
-    cuda.atomic.max(out, (k, j, 1), high)
-    if nonfinite:
-        cuda.atomic.max(out, (k, j, 2), nonfinite)
+    for row in range(cuda.blockIdx.y, y_score.shape[0] * L, cuda.gridDim.y):
+        k = row // L
+        j = row % L
+        start = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
+        stride = cuda.gridDim.x * cuda.blockDim.x
+        low = float64(np.inf)
+        high = float64(-np.inf)
+        nonfinite = 0.0
+        for i in range(start, y_score.shape[1], stride):
+            v = float64(y_score[k, i, j])
+            if v != v:
+                nonfinite = 1.0
+                continue
+            if v == np.inf or v == -np.inf:
+                nonfinite = 1.0
+            low = min(low, v)
+            high = max(high, v)
+        cuda.atomic.min(out, (k, j, 0), low)
+        cuda.atomic.max(out, (k, j, 1), high)
+        if nonfinite:
+            cuda.atomic.max(out, (k, j, 2), nonfinite)
 
 
 def score_range(y_score):
@@ -389,9 +407,12 @@ def score_range(y_score):
     if y_score.ndim != 3:
         raise ValueError(f"y_score must be 3-D (K, N, L); got {y_score.ndim}-D.")
     K, N, L = y_score.shape
-    first = np.empty((K, L, 3))
-    first[..., 0], first[..., 1], first[..., 2] = np.inf, -np.inf, 0.0
-    out = call.device(first)
+    if call.cupy is not None:  # filled on the device: nothing crosses per call
+        out = call.cupy.empty((K, L, 3))
+    else:
+        out = np.empty((K, L, 3))
+    out[..., 0], out[..., 1], out[..., 2] = np.inf, -np.inf, 0.0
+    out = call.device(out)
     if N and L:
         grid, block = launch_shape(N, K * L)
         call.launch(_score_range_kernel, grid, block, call.device(y_score), out)
@@ -423,57 +444,58 @@ def _histogram_kernel(weighted: bool, indicator: bool, use_edges: bool, shared: 
     @cuda.jit
     def kernel(y_true, y_score, lo, scale, n_bins, edges, weight, out):
         L = y_score.shape[2]
-        row = cuda.blockIdx.y
-        k = row // L
-        j = row % L
-        kt = min(k, y_true.shape[0] - 1)
-        kw = min(k, weight.shape[0] - 1)
-        tid = cuda.threadIdx.x
-        cells = 2 * n_bins
-        hist = cuda.shared.array(cells_max, cell_type)
-        if shared:
-            for c in range(tid, cells, cuda.blockDim.x):
-                hist[c] = 0
-            cuda.syncthreads()
-        low = lo[k, j]
-        step = scale[k, j]
-        start = cuda.blockIdx.x * cuda.blockDim.x + tid
-        stride = cuda.gridDim.x * cuda.blockDim.x
-        for i in range(start, y_score.shape[1], stride):
-            v = float64(y_score[k, i, j])
-            if use_edges:
-                b = _search_right(edges, v)
-            else:
-                f = (v - low) * step
-                if f >= n_bins:
-                    b = n_bins - 1
-                elif f >= 0:
-                    b = int64(f)
-                else:
-                    b = 0  # also NaN, as the reference
-            if indicator:
-                positive = int64(y_true[kt, i, j] != 0)
-            else:
-                positive = int64(int64(y_true[kt, i]) == j)
-            cell = 2 * b + positive
-            if weighted:
-                value = weight[kw, i]
-            else:
-                value = uint32(1)
+        for row in range(cuda.blockIdx.y, y_score.shape[0] * L, cuda.gridDim.y):
+            k = row // L
+            j = row % L
+            kt = min(k, y_true.shape[0] - 1)
+            kw = min(k, weight.shape[0] - 1)
+            tid = cuda.threadIdx.x
+            cells = 2 * n_bins
+            hist = cuda.shared.array(cells_max, cell_type)
             if shared:
-                cuda.atomic.add(hist, cell, value)
-            elif weighted:
-                cuda.atomic.add(out, (row, cell), value)
-            else:
-                cuda.atomic.add(out, (row, cell), int64(1))
-        if shared:
-            cuda.syncthreads()
-            for c in range(tid, cells, cuda.blockDim.x):
-                if hist[c] != 0:
-                    if weighted:
-                        cuda.atomic.add(out, (row, c), hist[c])
+                for c in range(tid, cells, cuda.blockDim.x):
+                    hist[c] = 0
+                cuda.syncthreads()
+            low = lo[k, j]
+            step = scale[k, j]
+            start = cuda.blockIdx.x * cuda.blockDim.x + tid
+            stride = cuda.gridDim.x * cuda.blockDim.x
+            for i in range(start, y_score.shape[1], stride):
+                v = float64(y_score[k, i, j])
+                if use_edges:
+                    b = _search_right(edges, v)
+                else:
+                    f = (v - low) * step
+                    if f >= n_bins:
+                        b = n_bins - 1
+                    elif f >= 0:
+                        b = int64(f)
                     else:
-                        cuda.atomic.add(out, (row, c), int64(hist[c]))
+                        b = 0  # also NaN, as the reference
+                if indicator:
+                    positive = int64(y_true[kt, i, j] != 0)
+                else:
+                    positive = int64(int64(y_true[kt, i]) == j)
+                cell = 2 * b + positive
+                if weighted:
+                    value = weight[kw, i]
+                else:
+                    value = uint32(1)
+                if shared:
+                    cuda.atomic.add(hist, cell, value)
+                elif weighted:
+                    cuda.atomic.add(out, (row, cell), value)
+                else:
+                    cuda.atomic.add(out, (row, cell), int64(1))
+            if shared:
+                cuda.syncthreads()
+                for c in range(tid, cells, cuda.blockDim.x):
+                    if hist[c] != 0:
+                        if weighted:
+                            cuda.atomic.add(out, (row, c), hist[c])
+                        else:
+                            cuda.atomic.add(out, (row, c), int64(hist[c]))
+            cuda.syncthreads()  # the block's shared memory is reused by its next row
 
     return kernel
 
@@ -529,35 +551,35 @@ def _before(a, ia, b, ib):
 def _sort_init_kernel(y_score, values, order):
     # values[r, i] = y_score[k, i, j] (NaN beyond N, so the padding sorts last); order = i
     L = y_score.shape[2]
-    r = cuda.blockIdx.y
-    k = r // L
-    j = r % L
-    start = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
-    for i in range(start, values.shape[1], cuda.gridDim.x * cuda.blockDim.x):
-        if i < y_score.shape[1]:
-            values[r, i] = y_score[k, i, j]
-        else:
-            values[r, i] = np.nan
-        order[r, i] = i
+    for r in range(cuda.blockIdx.y, values.shape[0], cuda.gridDim.y):
+        k = r // L
+        j = r % L
+        start = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
+        for i in range(start, values.shape[1], cuda.gridDim.x * cuda.blockDim.x):
+            if i < y_score.shape[1]:
+                values[r, i] = y_score[k, i, j]
+            else:
+                values[r, i] = np.nan
+            order[r, i] = i
 
 
 @cuda.jit
 def _bitonic_step_kernel(values, order, j, size):
     # one compare-exchange stage of a bitonic sort of every row; each pair has one owner
-    r = cuda.blockIdx.y
-    start = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
-    for i in range(start, values.shape[1], cuda.gridDim.x * cuda.blockDim.x):
-        partner = i ^ j
-        if partner > i:
-            a, ia = values[r, i], order[r, i]
-            b, ib = values[r, partner], order[r, partner]
-            if (i & size) == 0:
-                swap = _before(b, ib, a, ia)
-            else:
-                swap = _before(a, ia, b, ib)
-            if swap:
-                values[r, i], order[r, i] = b, ib
-                values[r, partner], order[r, partner] = a, ia
+    for r in range(cuda.blockIdx.y, values.shape[0], cuda.gridDim.y):
+        start = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
+        for i in range(start, values.shape[1], cuda.gridDim.x * cuda.blockDim.x):
+            partner = i ^ j
+            if partner > i:
+                a, ia = values[r, i], order[r, i]
+                b, ib = values[r, partner], order[r, partner]
+                if (i & size) == 0:
+                    swap = _before(b, ib, a, ia)
+                else:
+                    swap = _before(a, ia, b, ib)
+                if swap:
+                    values[r, i], order[r, i] = b, ib
+                    values[r, partner], order[r, partner] = a, ia
 
 
 def _sorted_columns(call, y_score):
@@ -568,6 +590,8 @@ def _sorted_columns(call, y_score):
     if call.cupy is not None:
         cp = call.cupy
         rows = cp.ascontiguousarray(cp.moveaxis(y_score, 2, 1).reshape(R, N))
+        # one NaN bit pattern: the radix sort puts positive NaN last, but not negative NaN
+        rows = cp.where(rows == rows, rows, np.nan).astype(rows.dtype, copy=False)
         order = cp.empty((R, N), cp.int64)
         for r in range(R):  # a radix sort per row
             order[r] = cp.argsort(rows[r])
@@ -591,28 +615,29 @@ def _scan_kernel(dtype):
     @cuda.jit
     def kernel(x, out, totals):
         # inclusive scan of one block's slice of row r (Hillis-Steele in shared memory)
-        r = cuda.blockIdx.y
-        tid = cuda.threadIdx.x
-        i = cuda.blockIdx.x * cuda.blockDim.x + tid
-        buf = cuda.shared.array(THREADS, dtype)
-        if i < x.shape[1]:
-            buf[tid] = x[r, i]
-        else:
-            buf[tid] = 0
-        cuda.syncthreads()
-        offset = 1
-        while offset < cuda.blockDim.x:
-            add = buf[tid] * 0
-            if tid >= offset:
-                add = buf[tid - offset]
+        for r in range(cuda.blockIdx.y, x.shape[0], cuda.gridDim.y):
+            tid = cuda.threadIdx.x
+            i = cuda.blockIdx.x * cuda.blockDim.x + tid
+            buf = cuda.shared.array(THREADS, dtype)
+            if i < x.shape[1]:
+                buf[tid] = x[r, i]
+            else:
+                buf[tid] = 0
             cuda.syncthreads()
-            buf[tid] += add
-            cuda.syncthreads()
-            offset *= 2
-        if i < x.shape[1]:
-            out[r, i] = buf[tid]
-        if tid == cuda.blockDim.x - 1:
-            totals[r, cuda.blockIdx.x] = buf[tid]
+            offset = 1
+            while offset < cuda.blockDim.x:
+                add = buf[tid] * 0
+                if tid >= offset:
+                    add = buf[tid - offset]
+                cuda.syncthreads()
+                buf[tid] += add
+                cuda.syncthreads()
+                offset *= 2
+            if i < x.shape[1]:
+                out[r, i] = buf[tid]
+            if tid == cuda.blockDim.x - 1:
+                totals[r, cuda.blockIdx.x] = buf[tid]
+            cuda.syncthreads()  # the block's shared memory is reused by its next row
 
     return kernel
 
@@ -623,11 +648,11 @@ _SCAN_KERNELS = {np.dtype(np.int64): _scan_kernel(int64),
 
 @cuda.jit
 def _add_offsets_kernel(out, scanned_totals):
-    r = cuda.blockIdx.y
-    b = cuda.blockIdx.x
-    i = b * cuda.blockDim.x + cuda.threadIdx.x
-    if b > 0 and i < out.shape[1]:
-        out[r, i] += scanned_totals[r, b - 1]
+    for r in range(cuda.blockIdx.y, out.shape[0], cuda.gridDim.y):
+        b = cuda.blockIdx.x
+        i = b * cuda.blockDim.x + cuda.threadIdx.x
+        if b > 0 and i < out.shape[1]:
+            out[r, i] += scanned_totals[r, b - 1]
 
 
 def _cumsum_rows(call, x):
@@ -638,9 +663,10 @@ def _cumsum_rows(call, x):
     blocks = -(-N // THREADS)
     out = call.empty((R, N), x.dtype)
     totals = call.empty((R, blocks), x.dtype)
-    call.launch(_SCAN_KERNELS[np.dtype(x.dtype)], (blocks, R), THREADS, x, out, totals)
+    grid = (blocks, min(R, MAX_GRID_ROWS))
+    call.launch(_SCAN_KERNELS[np.dtype(x.dtype)], grid, THREADS, x, out, totals)
     if blocks > 1:
-        call.launch(_add_offsets_kernel, (blocks, R), THREADS, out,
+        call.launch(_add_offsets_kernel, grid, THREADS, out,
                     _cumsum_rows(call, totals))
     return out
 
@@ -650,32 +676,32 @@ def _gather_kernel(weighted: bool, indicator: bool):
     def kernel(order, y_true, weight, L, reverse, pos, neg, nonzero):
         # the positive and negative weight at each sorted position (reversed: descending),
         # and with weights, whether the weight there is non-zero
-        r = cuda.blockIdx.y
-        k = r // L
-        j = r % L
-        kt = min(k, y_true.shape[0] - 1)
-        kw = min(k, weight.shape[0] - 1)
-        N = order.shape[1]
-        start = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
-        for i in range(start, N, cuda.gridDim.x * cuda.blockDim.x):
-            s = order[r, i]
-            if indicator:
-                positive = y_true[kt, s, j] != 0
-            else:
-                positive = int64(y_true[kt, s]) == j
-            if weighted:
-                value = weight[kw, s]
-            else:
-                value = 1
-            d = N - 1 - i if reverse else i
-            if positive:
-                pos[r, d] = value
-                neg[r, d] = 0
-            else:
-                pos[r, d] = 0
-                neg[r, d] = value
-            if weighted:
-                nonzero[r, d] = int64(value != 0)
+        for r in range(cuda.blockIdx.y, order.shape[0], cuda.gridDim.y):
+            k = r // L
+            j = r % L
+            kt = min(k, y_true.shape[0] - 1)
+            kw = min(k, weight.shape[0] - 1)
+            N = order.shape[1]
+            start = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
+            for i in range(start, N, cuda.gridDim.x * cuda.blockDim.x):
+                s = order[r, i]
+                if indicator:
+                    positive = y_true[kt, s, j] != 0
+                else:
+                    positive = int64(y_true[kt, s]) == j
+                if weighted:
+                    value = weight[kw, s]
+                else:
+                    value = 1
+                d = N - 1 - i if reverse else i
+                if positive:
+                    pos[r, d] = value
+                    neg[r, d] = 0
+                else:
+                    pos[r, d] = 0
+                    neg[r, d] = value
+                if weighted:
+                    nonzero[r, d] = int64(value != 0)
 
     return kernel
 
@@ -714,38 +740,39 @@ def _rank_kernel(weighted: bool):
     def kernel(values, pos, cneg, out):
         # out[r] += [negatives, positives, U] (unweighted: 2U, exact in int64): each
         # positive counts the negatives below it and half those tied with it
-        r = cuda.blockIdx.y
-        tid = cuda.threadIdx.x
-        N = values.shape[1]
-        p_sum = dtype(0)
-        u_sum = dtype(0)
-        start = cuda.blockIdx.x * cuda.blockDim.x + tid
-        for i in range(start, N, cuda.gridDim.x * cuda.blockDim.x):
-            if i == N - 1:
-                out[r, 0] = cneg[r, i]
-            p = pos[r, i]
-            if p != 0:
-                lo, hi = _tie_bounds(values, r, i)
-                below = cneg[r, lo - 1] if lo > 0 else dtype(0)
-                tied = cneg[r, hi - 1] - below
-                if weighted:
-                    u_sum += p * (below + 0.5 * tied)
-                else:
-                    u_sum += p * (2 * below + tied)
-                p_sum += p
-        shared = cuda.shared.array((THREADS, 2), dtype)
-        shared[tid, 0] = p_sum
-        shared[tid, 1] = u_sum
-        cuda.syncthreads()
-        half = cuda.blockDim.x // 2
-        while half > 0:
-            if tid < half:
-                shared[tid, 0] += shared[tid + half, 0]
-                shared[tid, 1] += shared[tid + half, 1]
+        for r in range(cuda.blockIdx.y, values.shape[0], cuda.gridDim.y):
+            tid = cuda.threadIdx.x
+            N = values.shape[1]
+            p_sum = dtype(0)
+            u_sum = dtype(0)
+            start = cuda.blockIdx.x * cuda.blockDim.x + tid
+            for i in range(start, N, cuda.gridDim.x * cuda.blockDim.x):
+                if i == N - 1:
+                    out[r, 0] = cneg[r, i]
+                p = pos[r, i]
+                if p != 0:
+                    lo, hi = _tie_bounds(values, r, i)
+                    below = cneg[r, lo - 1] if lo > 0 else dtype(0)
+                    tied = cneg[r, hi - 1] - below
+                    if weighted:
+                        u_sum += p * (below + 0.5 * tied)
+                    else:
+                        u_sum += p * (2 * below + tied)
+                    p_sum += p
+            shared = cuda.shared.array((THREADS, 2), dtype)
+            shared[tid, 0] = p_sum
+            shared[tid, 1] = u_sum
             cuda.syncthreads()
-            half //= 2
-        if tid < 2:
-            cuda.atomic.add(out, (r, tid + 1), shared[0, tid])
+            half = cuda.blockDim.x // 2
+            while half > 0:
+                if tid < half:
+                    shared[tid, 0] += shared[tid + half, 0]
+                    shared[tid, 1] += shared[tid + half, 1]
+                cuda.syncthreads()
+                half //= 2
+            if tid < 2:
+                cuda.atomic.add(out, (r, tid + 1), shared[0, tid])
+            cuda.syncthreads()  # the block's shared memory is reused by its next row
 
     return kernel
 
@@ -861,25 +888,25 @@ def clf_curve(y_true, y_score, sample_weight=None):
 
 @cuda.jit
 def _sample_label_kernel(y_true, y_pred, out):
-    k = cuda.blockIdx.y
-    kt = min(k, y_true.shape[0] - 1)
-    start = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
-    for i in range(start, y_pred.shape[1], cuda.gridDim.x * cuda.blockDim.x):
-        tp = 0
-        predicted = 0
-        true = 0
-        differing = 0
-        for j in range(y_pred.shape[2]):
-            t = y_true[kt, i, j]
-            p = y_pred[k, i, j]
-            tp += int64(t != 0 and p != 0)
-            predicted += int64(p != 0)
-            true += int64(t != 0)
-            differing += int64(int64(t) != int64(p))
-        out[k, i, 0] = tp
-        out[k, i, 1] = predicted
-        out[k, i, 2] = true
-        out[k, i, 3] = differing
+    for k in range(cuda.blockIdx.y, y_pred.shape[0], cuda.gridDim.y):
+        kt = min(k, y_true.shape[0] - 1)
+        start = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
+        for i in range(start, y_pred.shape[1], cuda.gridDim.x * cuda.blockDim.x):
+            tp = 0
+            predicted = 0
+            true = 0
+            differing = 0
+            for j in range(y_pred.shape[2]):
+                t = y_true[kt, i, j]
+                p = y_pred[k, i, j]
+                tp += int64(t != 0 and p != 0)
+                predicted += int64(p != 0)
+                true += int64(t != 0)
+                differing += int64(int64(t) != int64(p))
+            out[k, i, 0] = tp
+            out[k, i, 1] = predicted
+            out[k, i, 2] = true
+            out[k, i, 3] = differing
 
 
 def sample_label_counts(y_true, y_pred):
@@ -910,60 +937,61 @@ def _moments_kernel(weighted: bool):
     @cuda.jit
     def kernel(y_true, y_pred, weight, blocks):
         L = y_pred.shape[2]
-        row = cuda.blockIdx.y
-        k = row // L
-        j = row % L
-        kt = min(k, y_true.shape[0] - 1)
-        kw = min(k, weight.shape[0] - 1)
-        tid = cuda.threadIdx.x
-        st = cuda.local.array(FIELDS, float64)
-        for f in range(FIELDS):
-            st[f] = 0.0
-        st[11] = float64(y_true[kt, 0, j])
-        st[12] = float64(y_pred[k, 0, j])
-        start = cuda.blockIdx.x * cuda.blockDim.x + tid
-        stride = cuda.gridDim.x * cuda.blockDim.x
-        for i in range(start, y_pred.shape[1], stride):
-            if weighted:
-                w = weight[kw, i]
-            else:
-                w = 1.0
-            t = float64(y_true[kt, i, j])
-            p = float64(y_pred[k, i, j])
-            x = t - st[11]
-            y = p - st[12]
-            e = p - t
-            err = abs(e)
-            if not err <= st[10]:  # NaN propagates
-                st[10] = err
-            W = st[0] + w
-            frac = w / W if W != 0 else 0.0
-            dx = x - st[1]
-            st[1] += dx * frac
-            dy = y - st[3]
-            st[3] += dy * frac
-            st[2] += w * dx * (x - st[1])
-            st[4] += w * dy * (y - st[3])
-            st[5] += w * dx * (y - st[3])
-            de = e - st[6]
-            st[6] += de * frac
-            st[7] += w * de * (e - st[6])
-            st[0] = W
-            st[8] += w * err
-            st[9] += w * err / max(abs(t), _EPS64)
-        shared = cuda.shared.array((THREADS, FIELDS), float64)
-        for f in range(FIELDS):
-            shared[tid, f] = st[f]
-        cuda.syncthreads()
-        half = cuda.blockDim.x // 2
-        while half > 0:
-            if tid < half:
-                _merge_state(shared[tid], shared[tid + half])
-            cuda.syncthreads()
-            half //= 2
-        if tid == 0:
+        for row in range(cuda.blockIdx.y, y_pred.shape[0] * L, cuda.gridDim.y):
+            k = row // L
+            j = row % L
+            kt = min(k, y_true.shape[0] - 1)
+            kw = min(k, weight.shape[0] - 1)
+            tid = cuda.threadIdx.x
+            st = cuda.local.array(FIELDS, float64)
             for f in range(FIELDS):
-                blocks[row, cuda.blockIdx.x, f] = shared[0, f]
+                st[f] = 0.0
+            st[11] = float64(y_true[kt, 0, j])
+            st[12] = float64(y_pred[k, 0, j])
+            start = cuda.blockIdx.x * cuda.blockDim.x + tid
+            stride = cuda.gridDim.x * cuda.blockDim.x
+            for i in range(start, y_pred.shape[1], stride):
+                if weighted:
+                    w = weight[kw, i]
+                else:
+                    w = 1.0
+                t = float64(y_true[kt, i, j])
+                p = float64(y_pred[k, i, j])
+                x = t - st[11]
+                y = p - st[12]
+                e = p - t
+                err = abs(e)
+                if not err <= st[10]:  # NaN propagates
+                    st[10] = err
+                W = st[0] + w
+                frac = w / W if W != 0 else 0.0
+                dx = x - st[1]
+                st[1] += dx * frac
+                dy = y - st[3]
+                st[3] += dy * frac
+                st[2] += w * dx * (x - st[1])
+                st[4] += w * dy * (y - st[3])
+                st[5] += w * dx * (y - st[3])
+                de = e - st[6]
+                st[6] += de * frac
+                st[7] += w * de * (e - st[6])
+                st[0] = W
+                st[8] += w * err
+                st[9] += w * err / max(abs(t), _EPS64)
+            shared = cuda.shared.array((THREADS, FIELDS), float64)
+            for f in range(FIELDS):
+                shared[tid, f] = st[f]
+            cuda.syncthreads()
+            half = cuda.blockDim.x // 2
+            while half > 0:
+                if tid < half:
+                    _merge_state(shared[tid], shared[tid + half])
+                cuda.syncthreads()
+                half //= 2
+            if tid == 0:
+                for f in range(FIELDS):
+                    blocks[row, cuda.blockIdx.x, f] = shared[0, f]
+            cuda.syncthreads()  # the block's shared memory is reused by its next row
 
     return kernel
 
@@ -996,9 +1024,13 @@ def moments(y_true, y_pred, sample_weight=None, out=None):
         states = call.zeros((K * L, FIELDS), np.float64)
         call.launch(_merge_blocks_kernel, merge_rows, THREADS, blocks, states)
         out[...] = _common.merge_moments(out, call.host(states).reshape(K, L, FIELDS))
-    else:  # merged into the state on the device: nothing is read back
+    elif out.flags.c_contiguous:  # merged into the state on the device: nothing read back
         call.launch(_merge_blocks_kernel, merge_rows, THREADS, blocks,
                     out.reshape(K * L, FIELDS))
+    else:
+        merged = call.cupy.ascontiguousarray(out).reshape(K * L, FIELDS)
+        call.launch(_merge_blocks_kernel, merge_rows, THREADS, blocks, merged)
+        out[...] = merged.reshape(out.shape)
     return out
 
 
@@ -1015,54 +1047,55 @@ def _loss_kernel(classes: bool, weighted: bool):
     @cuda.jit
     def kernel(y_true, y_score, flag, weight, ignore, eps, out):
         # flag: softmax (class targets) or from_logits (binary targets)
-        k = cuda.blockIdx.y
-        kt = min(k, y_true.shape[0] - 1)
-        kw = min(k, weight.shape[0] - 1)
-        tid = cuda.threadIdx.x
-        C = y_score.shape[2]
-        sums = cuda.local.array(4, float64)
-        for f in range(4):
-            sums[f] = 0.0
-        start = cuda.blockIdx.x * cuda.blockDim.x + tid
-        stride = cuda.gridDim.x * cuda.blockDim.x
-        for i in range(start, y_score.shape[1], stride):
-            if weighted:
-                w = weight[kw, i]
-            else:
-                w = 1.0
-            if classes:
-                label = int64(y_true[kt, i])
-                if label == ignore:
-                    continue
-                n_cols = 2 if (not flag and C == 1) else C
-                if label < 0 or label >= n_cols:
-                    sums[2] += 1.0
-                    continue
-                loss, unnormalised = _class_loss(y_score[k, i], label, flag, eps)
-                if unnormalised:
-                    sums[3] += 1.0
-                sums[0] += w * loss
-                sums[1] += w
-            else:
-                loss = 0.0
-                for c in range(C):
-                    loss += _binary_loss(float64(y_score[k, i, c]),
-                                         float64(y_true[kt, i, c]), flag)
-                sums[0] += w * loss
-                sums[1] += w * C
-        shared = cuda.shared.array((THREADS, 4), float64)
-        for f in range(4):
-            shared[tid, f] = sums[f]
-        cuda.syncthreads()
-        half = cuda.blockDim.x // 2
-        while half > 0:
-            if tid < half:
-                for f in range(4):
-                    shared[tid, f] += shared[tid + half, f]
+        for k in range(cuda.blockIdx.y, y_score.shape[0], cuda.gridDim.y):
+            kt = min(k, y_true.shape[0] - 1)
+            kw = min(k, weight.shape[0] - 1)
+            tid = cuda.threadIdx.x
+            C = y_score.shape[2]
+            sums = cuda.local.array(4, float64)
+            for f in range(4):
+                sums[f] = 0.0
+            start = cuda.blockIdx.x * cuda.blockDim.x + tid
+            stride = cuda.gridDim.x * cuda.blockDim.x
+            for i in range(start, y_score.shape[1], stride):
+                if weighted:
+                    w = weight[kw, i]
+                else:
+                    w = 1.0
+                if classes:
+                    label = int64(y_true[kt, i])
+                    if label == ignore:
+                        continue
+                    n_cols = 2 if (not flag and C == 1) else C
+                    if label < 0 or label >= n_cols:
+                        sums[2] += 1.0
+                        continue
+                    loss, unnormalised = _class_loss(y_score[k, i], label, flag, eps)
+                    if unnormalised:
+                        sums[3] += 1.0
+                    sums[0] += w * loss
+                    sums[1] += w
+                else:
+                    loss = 0.0
+                    for c in range(C):
+                        loss += _binary_loss(float64(y_score[k, i, c]),
+                                             float64(y_true[kt, i, c]), flag)
+                    sums[0] += w * loss
+                    sums[1] += w * C
+            shared = cuda.shared.array((THREADS, 4), float64)
+            for f in range(4):
+                shared[tid, f] = sums[f]
             cuda.syncthreads()
-            half //= 2
-        if tid < 4:
-            cuda.atomic.add(out, (k, tid), shared[0, tid])
+            half = cuda.blockDim.x // 2
+            while half > 0:
+                if tid < half:
+                    for f in range(4):
+                        shared[tid, f] += shared[tid + half, f]
+                cuda.syncthreads()
+                half //= 2
+            if tid < 4:
+                cuda.atomic.add(out, (k, tid), shared[0, tid])
+            cuda.syncthreads()  # the block's shared memory is reused by its next row
 
     return kernel
 
@@ -1097,25 +1130,26 @@ def _topk_kernel(weighted: bool):
 
     @cuda.jit
     def kernel(y_true, y_score, k_top, weight, out):
-        k = cuda.blockIdx.y
-        kt = min(k, y_true.shape[0] - 1)
-        kw = min(k, weight.shape[0] - 1)
-        tid = cuda.threadIdx.x
-        hist = cuda.shared.array(4, dtype)
-        if tid < 4:
-            hist[tid] = 0
-        cuda.syncthreads()
-        start = cuda.blockIdx.x * cuda.blockDim.x + tid
-        stride = cuda.gridDim.x * cuda.blockDim.x
-        for i in range(start, y_score.shape[1], stride):
-            code = _topk_code(y_score[k, i], int64(y_true[kt, i]), k_top)
-            if weighted:
-                cuda.atomic.add(hist, code, weight[kw, i])
-            else:
-                cuda.atomic.add(hist, code, 1)
-        cuda.syncthreads()
-        if tid < 4 and hist[tid] != 0:
-            cuda.atomic.add(out, (k, tid), hist[tid])
+        for k in range(cuda.blockIdx.y, y_score.shape[0], cuda.gridDim.y):
+            kt = min(k, y_true.shape[0] - 1)
+            kw = min(k, weight.shape[0] - 1)
+            tid = cuda.threadIdx.x
+            hist = cuda.shared.array(4, dtype)
+            if tid < 4:
+                hist[tid] = 0
+            cuda.syncthreads()
+            start = cuda.blockIdx.x * cuda.blockDim.x + tid
+            stride = cuda.gridDim.x * cuda.blockDim.x
+            for i in range(start, y_score.shape[1], stride):
+                code = _topk_code(y_score[k, i], int64(y_true[kt, i]), k_top)
+                if weighted:
+                    cuda.atomic.add(hist, code, weight[kw, i])
+                else:
+                    cuda.atomic.add(hist, code, 1)
+            cuda.syncthreads()
+            if tid < 4 and hist[tid] != 0:
+                cuda.atomic.add(out, (k, tid), hist[tid])
+            cuda.syncthreads()  # the block's shared memory is reused by its next row
 
     return kernel
 

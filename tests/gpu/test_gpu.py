@@ -206,7 +206,13 @@ def test_kernels_run_on_the_torch_stream():
         t.copy_(src_t)
         p.copy_(src_p)
         ms.update(t, p)
+        # the update's kernels wait behind the sleep on the side stream; had they gone to
+        # the default stream (ordered after the side stream by DLPack's event), the
+        # default stream would be busy now
+        assert torch.cuda.default_stream().query()
+        assert not side.query()
         got = ms.compute()
+    torch.cuda.current_stream().wait_stream(side)
     th, ph = src_t.cpu().numpy(), src_p.cpu().numpy()
     assert float(got["accuracy"]) == pytest.approx(gm.accuracy_score(th, ph))
     np.testing.assert_array_equal(got["confusion_matrix"].cpu().numpy(),
