@@ -112,7 +112,7 @@ def label_cases(torch, cupy, n: int, C: int) -> tuple[dict, int]:
     import torchmetrics.functional.classification as TF
 
     import gpumetrics as gm
-    from gpumetrics import dispatch
+    from gpumetrics import dispatch, flops
     from gpumetrics import metrics as M
 
     kc = dispatch._load("cuda")
@@ -120,7 +120,8 @@ def label_cases(torch, cupy, n: int, C: int) -> tuple[dict, int]:
     t = torch.randint(0, C, (n,), device="cuda", generator=g)
     p = torch.where(torch.rand(n, device="cuda", generator=g) < 0.8, t,
                     torch.randint(0, C, (n,), device="cuda", generator=g))
-    nbytes = t.numel() * t.element_size() + p.numel() * p.element_size()
+    nbytes = flops.kernel_cost("confusion", n=n, label_bytes=t.element_size(),
+                               num_classes=C).bytes_read
     dst_t, dst_p = torch.empty_like(t), torch.empty_like(p)
     tc, pc = cupy.from_dlpack(t)[None], cupy.from_dlpack(p)[None]
 

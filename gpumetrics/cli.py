@@ -1,4 +1,4 @@
-"""Command line: ``gpumetrics demo``, ``gpumetrics score`` and ``gpumetrics info``."""
+"""Command line: ``gpumetrics demo``, ``score``, ``profile`` and ``info``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import platform
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -202,6 +203,65 @@ def _add_score_parser(sub) -> None:
     p.set_defaults(func=score)
 
 
+def profile(args) -> int:
+    """Run a command under the energy profiler; print its report; exit with its code."""
+    import subprocess
+
+    from gpumetrics.energy import EnergyProfiler
+    from gpumetrics.scoring import write_atomic
+
+    command = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    if not command:
+        print("gpumetrics profile: give a command after --, e.g. "
+              "gpumetrics profile -- python train.py", file=sys.stderr)
+        return 2
+    try:
+        profiler = EnergyProfiler(carbon_intensity=args.carbon_intensity, country=args.country,
+                                  region=args.region, pue=args.pue, interval_s=args.interval,
+                                  project=args.project, output_csv=args.csv)
+        profiler.start()
+    except (ValueError, RuntimeError) as exc:
+        print(f"gpumetrics profile: {exc}", file=sys.stderr)
+        return 2
+    try:
+        code = subprocess.call(command, env=_CALLER_ENV)
+    except OSError as exc:
+        profiler.stop()
+        print(f"gpumetrics profile: cannot run {command[0]!r}: {exc}", file=sys.stderr)
+        return 127
+    except KeyboardInterrupt:
+        code = 130
+    report = profiler.stop()
+    print(report.to_json(indent=1) if args.json else report, file=sys.stderr)
+    if args.out:
+        write_atomic(Path(args.out), report.to_json(indent=1) + "\n")
+    return code
+
+
+def _add_profile_parser(sub) -> None:
+    p = sub.add_parser(
+        "profile", help="run a command and report its energy (kWh) and emissions (gCO2e)",
+        description="Run CMD under the energy profiler: GPUs by NVML, CPU and DRAM by RAPL, "
+        "else estimated from power ratings and utilisation (each figure says which). The "
+        "report goes to stderr; the exit code is the command's.")
+    p.add_argument("--country", help="ISO alpha-3 code or name, for the carbon intensity")
+    p.add_argument("--region", help="cloud region, e.g. aws:eu-west-1 or europe-west4")
+    p.add_argument("--carbon-intensity", type=float, metavar="G_PER_KWH",
+                   help="gCO2e per kWh (over --country and --region)")
+    p.add_argument("--pue", type=float, default=1.0, help="power usage effectiveness")
+    p.add_argument("--interval", type=float, default=0.1, metavar="S",
+                   help="sampling interval in seconds (default 0.1)")
+    p.add_argument("--project", help="project name for the emissions file")
+    p.add_argument("--csv", metavar="FILE", help="append the run to this emissions CSV")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--out", metavar="FILE", help="also write the JSON report to FILE")
+    p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
+    p.set_defaults(func=profile)
+
+
+_CALLER_ENV = dict(os.environ)  # as the caller set it, for the commands `profile` runs
+
+
 def _quiet_openmp() -> None:
     """Let idle OpenMP workers sleep (unless the caller chose a policy). With the default
     policy Numba's idle workers spin between kernel calls and take the cores that the file
@@ -222,6 +282,7 @@ def main(argv=None) -> int:
     p.add_argument("--backend", default=None, help="reference, cpu or cuda (default: auto)")
     p.set_defaults(func=demo)
     _add_score_parser(sub)
+    _add_profile_parser(sub)
     p = sub.add_parser("info", help="show versions and the backends that can run here")
     p.set_defaults(func=info)
     args = parser.parse_args(argv)

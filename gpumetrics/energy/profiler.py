@@ -1,0 +1,335 @@
+"""``EnergyProfiler``: the energy (kWh) and emissions (gCO2e) of a run, per component, with
+where each number came from."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import functools
+import io
+import json
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from gpumetrics.energy import carbon
+from gpumetrics.energy import sources as S
+
+J_PER_KWH = 3.6e6
+
+
+@dataclass(frozen=True)
+class ComponentEnergy:
+    """The energy of one component (``gpu:0``, ``cpu``, ``dram``) over a window."""
+
+    name: str
+    joules: float
+    method: str  # measured:nvml-energy-counter | measured:nvml-power-sampling |
+    # measured:rapl | estimated:<model>
+    details: dict = field(default_factory=dict)
+    short_window: bool = False  # the window is shorter than the source's update period
+
+    @property
+    def kwh(self) -> float:
+        return self.joules / J_PER_KWH
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "energy_kwh": self.kwh, "energy_j": self.joules,
+                "method": self.method, "short_window": self.short_window,
+                "details": self.details}
+
+
+@dataclass(frozen=True)
+class EnergyReport:
+    """Energy and emissions of a run (or of a part of it, up to a lap).
+
+    ``energy_kwh`` sums the components; ``facility_energy_kwh`` is that times the PUE;
+    ``gco2e`` is the facility energy times the carbon intensity. Components without a
+    readable counter or estimate are absent (and said so in ``notes``), never zero.
+    """
+
+    run_id: str
+    started_at: str
+    duration_s: float
+    components: dict[str, ComponentEnergy]
+    pue: float
+    carbon_intensity: float  # gCO2e per kWh
+    carbon_intensity_source: str
+    notes: tuple[str, ...] = ()
+    label: str | None = None
+    project: str | None = None
+
+    @property
+    def energy_kwh(self) -> float:
+        return sum(c.kwh for c in self.components.values())
+
+    @property
+    def facility_energy_kwh(self) -> float:
+        return self.energy_kwh * self.pue
+
+    @property
+    def gco2e(self) -> float:
+        return self.facility_energy_kwh * self.carbon_intensity
+
+    @property
+    def method(self) -> str:
+        """``measured``, ``estimated`` or ``mixed`` over the components."""
+        kinds = {c.method.partition(":")[0] for c in self.components.values()}
+        return kinds.pop() if len(kinds) == 1 else ("mixed" if kinds else "none")
+
+    def component_kwh(self, prefix: str) -> float | None:
+        """The energy of every component named ``prefix`` or ``prefix:*`` (None if none)."""
+        hits = [c.kwh for n, c in self.components.items() if n.split(":")[0] == prefix]
+        return sum(hits) if hits else None
+
+    def minus(self, earlier: EnergyReport) -> EnergyReport:
+        """The report of the window between ``earlier`` (a lap of the same run) and this."""
+        if earlier.run_id != self.run_id:
+            raise ValueError("minus needs a lap of the same run.")
+        components = {
+            name: replace(c, joules=c.joules - earlier.components[name].joules,
+                          short_window=False) if name in earlier.components else c
+            for name, c in self.components.items()
+        }
+        return replace(self, duration_s=self.duration_s - earlier.duration_s,
+                       components=components)
+
+    def to_dict(self) -> dict:
+        return {
+            "run_id": self.run_id, "project": self.project, "label": self.label,
+            "started_at": self.started_at, "duration_s": self.duration_s,
+            "components": {n: c.to_dict() for n, c in self.components.items()},
+            "energy_kwh": self.energy_kwh, "pue": self.pue,
+            "facility_energy_kwh": self.facility_energy_kwh,
+            "carbon_intensity_g_per_kwh": self.carbon_intensity,
+            "carbon_intensity_source": self.carbon_intensity_source,
+            "gco2e": self.gco2e, "method": self.method, "notes": list(self.notes),
+        }
+
+    def to_json(self, **kwargs) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+    def __str__(self) -> str:
+        lines = [f"energy of run {self.run_id} over {self.duration_s:.2f} s"]
+        for c in self.components.values():
+            flag = "  (window shorter than the counter's update period)" if c.short_window else ""
+            lines.append(f"  {c.name:<8} {c.kwh * 1e3:12.6f} Wh  {c.method}{flag}")
+        lines.append(f"  {'total':<8} {self.energy_kwh * 1e3:12.6f} Wh  x PUE {self.pue:g} = "
+                     f"{self.facility_energy_kwh * 1e3:.6f} Wh")
+        lines.append(f"  {self.gco2e:.6f} gCO2e at {self.carbon_intensity:g} gCO2e/kWh "
+                     f"({self.carbon_intensity_source})")
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    # --- the emissions CSV ----------------------------------------------------------------
+
+    CSV_FIELDS = ("timestamp", "run_id", "project", "label", "duration_s", "gpu_energy_kwh",
+                  "cpu_energy_kwh", "dram_energy_kwh", "energy_kwh", "pue",
+                  "facility_energy_kwh", "carbon_intensity_g_per_kwh",
+                  "carbon_intensity_source", "emissions_gco2e", "method", "methods")
+
+    def csv_row(self) -> dict:
+        def kwh(prefix):
+            value = self.component_kwh(prefix)
+            return "" if value is None else repr(value)
+
+        return {
+            "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                timespec="seconds"),
+            "run_id": self.run_id, "project": self.project or "", "label": self.label or "",
+            "duration_s": repr(self.duration_s), "gpu_energy_kwh": kwh("gpu"),
+            "cpu_energy_kwh": kwh("cpu"), "dram_energy_kwh": kwh("dram"),
+            "energy_kwh": repr(self.energy_kwh), "pue": repr(self.pue),
+            "facility_energy_kwh": repr(self.facility_energy_kwh),
+            "carbon_intensity_g_per_kwh": repr(self.carbon_intensity),
+            "carbon_intensity_source": self.carbon_intensity_source,
+            "emissions_gco2e": repr(self.gco2e), "method": self.method,
+            "methods": "; ".join(f"{n}={c.method}" for n, c in self.components.items()),
+        }
+
+    def append_csv(self, path: str | os.PathLike) -> Path:
+        """Add this report as a row of ``path`` (created with a header if absent). The file
+        is rewritten through a temporary file and a rename: never half written."""
+        path = Path(path)
+        existing = path.read_text() if path.exists() else ""
+        header = ",".join(self.CSV_FIELDS)
+        if existing and existing.splitlines()[0] != header:
+            raise ValueError(f"{path} has other columns than an emissions file: expected the "
+                             f"header {header!r}.")
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=self.CSV_FIELDS, lineterminator="\n")
+        if not existing:
+            writer.writeheader()
+        writer.writerow(self.csv_row())
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(existing + buffer.getvalue())
+        tmp.replace(path)
+        return path
+
+
+class EnergyProfiler:
+    """Measure the energy of a block, a function or a whole run, per component.
+
+    Use it as a context manager (``with EnergyProfiler() as p: ...; p.report``), a
+    decorator (``@EnergyProfiler(country="FRA")``) or with ``start()``/``stop()``.
+    ``lap()`` returns the energy and gCO2e up to now without stopping, and
+    ``mark_epoch()`` also keeps it, so a training loop can log "gCO2e up to this epoch";
+    ``per_epoch()`` gives each epoch's own share.
+
+    Sources, best first: NVML's energy counter per GPU, else NVML power sampling, else an
+    estimate from board power x utilisation; RAPL for CPU packages and DRAM, else an
+    estimate from TDP x utilisation (and 0.375 W per GB of DRAM). Every component says
+    which it used. Carbon intensity: ``carbon_intensity=`` (gCO2e/kWh) over ``country=``
+    or a cloud ``region=`` from the shipped table, over the world average.
+    """
+
+    def __init__(self, *, carbon_intensity: float | None = None, country: str | None = None,
+                 region: str | None = None, pue: float = 1.0, interval_s: float = 0.1,
+                 gpus: bool = True, host: bool = True, cpu_power_w: float | None = None,
+                 gpu_power_w: float | None = None, dram_gb: float | None = None,
+                 run_id: str | None = None, project: str | None = None,
+                 output_csv: str | os.PathLike | None = None, rapl_root=S.RAPL_ROOT,
+                 nvml=None, sources: list[S.Source] | None = None,
+                 clock=time.monotonic):
+        if not pue >= 1.0:
+            raise ValueError(f"pue must be a number >= 1 (facility energy / IT energy); "
+                             f"got {pue!r}.")
+        if not interval_s > 0:
+            raise ValueError(f"interval_s must be positive; got {interval_s!r}.")
+        self.intensity, self.intensity_source = carbon.resolve(carbon_intensity, country,
+                                                               region)
+        self.pue = float(pue)
+        self.interval_s = float(interval_s)
+        self.options = {"gpus": gpus, "host": host, "cpu_power_w": cpu_power_w,
+                        "gpu_power_w": gpu_power_w, "dram_gb": dram_gb,
+                        "rapl_root": rapl_root, "nvml": nvml}
+        self.given_sources = sources
+        self.run_id = run_id
+        self.project = project
+        self.output_csv = output_csv
+        self.clock = clock
+        self.report: EnergyReport | None = None
+        self.epochs: list[EnergyReport] = []
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._running = False
+
+    # --- life cycle -------------------------------------------------------------------------
+
+    def _discover(self) -> tuple[list[S.Source], list[str]]:
+        if self.given_sources is not None:
+            return list(self.given_sources), []
+        o = self.options
+        found: list[S.Source] = []
+        notes: list[str] = []
+        if o["gpus"]:
+            gpu, gpu_notes = S.gpu_sources(o["nvml"], o["gpu_power_w"])
+            found += gpu
+            notes += gpu_notes
+        if o["host"]:
+            host, host_notes = S.host_sources(o["rapl_root"], o["cpu_power_w"], o["dram_gb"])
+            found += host
+            notes += host_notes
+        return found, notes
+
+    def start(self) -> EnergyProfiler:
+        if self._running:
+            raise RuntimeError("this profiler is already running; stop() it first.")
+        self.sources, self.notes = self._discover()
+        if not self.sources:
+            raise RuntimeError("no energy source could be read or estimated: "
+                               + "; ".join(self.notes))
+        self._run = self.run_id or uuid.uuid4().hex[:12]
+        self._started_at = datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds")
+        self.epochs = []
+        self.report = None
+        self._t0 = self.clock()
+        for source in self.sources:
+            source.start(self._t0)
+        self._running = True
+        self._stop = threading.Event()
+        sampled = [s for s in self.sources if s.sampled]
+        if sampled:
+            self._thread = threading.Thread(target=self._sample_loop, args=(sampled,),
+                                            name="gpumetrics-energy", daemon=True)
+            self._thread.start()
+        return self
+
+    def _sample_loop(self, sampled: list[S.Source]) -> None:
+        self.sampler_cpu_s = 0.0
+        while not self._stop.wait(self.interval_s):
+            t = time.thread_time()
+            with self._lock:
+                now = self.clock()
+                for source in sampled:
+                    source.sample(now)
+            self.sampler_cpu_s += time.thread_time() - t
+
+    def lap(self, label: str | None = None) -> EnergyReport:
+        """The energy and gCO2e from ``start()`` up to now (the profiler keeps running)."""
+        if not self._running:
+            raise RuntimeError("lap() needs a running profiler: call start() first.")
+        with self._lock:
+            now = self.clock()
+            window = now - self._t0
+            components: dict[str, ComponentEnergy] = {}
+            for source in self.sources:
+                for name, joules in source.energy_j(now).items():
+                    components[name] = ComponentEnergy(
+                        name, joules, source.method, source.details(name),
+                        short_window=window < source.period_s)
+        notes = list(self.notes)
+        if any(c.short_window for c in components.values()):
+            notes.append("some components were measured over a window shorter than their "
+                         "counter's update period: their figures are unreliable")
+        return EnergyReport(self._run, self._started_at, window, components, self.pue,
+                            self.intensity, self.intensity_source, tuple(notes), label,
+                            self.project)
+
+    def mark_epoch(self, epoch: int | str | None = None) -> EnergyReport:
+        """``lap()``, kept in ``epochs``: the cumulative figures at the end of an epoch."""
+        label = f"epoch {epoch if epoch is not None else len(self.epochs) + 1}"
+        report = self.lap(label)
+        self.epochs.append(report)
+        return report
+
+    def per_epoch(self) -> list[EnergyReport]:
+        """Each marked epoch's own energy and gCO2e (differences of the cumulative laps)."""
+        out, previous = [], None
+        for report in self.epochs:
+            out.append(report if previous is None else report.minus(previous))
+            previous = report
+        return out
+
+    def stop(self) -> EnergyReport:
+        """Stop sampling; the report of the whole run (also kept as ``report`` and, with
+        ``output_csv``, appended to that file)."""
+        report = self.lap("run")
+        self._running = False
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self.report = report
+        if self.output_csv is not None:
+            report.append_csv(self.output_csv)
+        return report
+
+    def __enter__(self) -> EnergyProfiler:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def profiled(*args, **kwargs):
+            with self:
+                return fn(*args, **kwargs)
+
+        profiled.profiler = self
+        return profiled

@@ -1,0 +1,301 @@
+"""The energy profiler's real logic against fakes of its sources (a temporary RAPL sysfs
+tree, a fake NVML module with moving counters), and the estimate path on this machine for
+real."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gpumetrics.energy import EnergyProfiler, carbon
+from gpumetrics.energy import sources as S
+
+# --- a RAPL tree --------------------------------------------------------------------------
+
+
+def make_rapl(root: Path, domains: dict[str, tuple[str, int, int]]) -> Path:
+    """domains: directory -> (name, energy_uj, max_energy_range_uj)."""
+    for entry, (name, energy, max_range) in domains.items():
+        d = root / entry
+        d.mkdir(parents=True)
+        (d / "name").write_text(name + "\n")
+        (d / "energy_uj").write_text(f"{energy}\n")
+        (d / "max_energy_range_uj").write_text(f"{max_range}\n")
+    return root
+
+
+def set_energy(root: Path, entry: str, value: int) -> None:
+    (root / entry / "energy_uj").write_text(f"{value}\n")
+
+
+@pytest.fixture
+def rapl_tree(tmp_path):
+    return make_rapl(tmp_path / "powercap", {
+        "intel-rapl:0": ("package-0", 1_000_000, 10_000_000),
+        "intel-rapl:0:0": ("core", 500_000, 10_000_000),
+        "intel-rapl:0:1": ("dram", 200_000, 5_000_000),
+        "intel-rapl:1": ("package-1", 9_000_000, 10_000_000),
+        "intel-rapl:2": ("psys", 0, 10_000_000),
+    })
+
+
+def test_rapl_counts_packages_and_dram_once_and_survives_a_wrap(rapl_tree):
+    rapl = S.Rapl(rapl_tree)
+    assert rapl.components() == ("cpu", "dram")
+    assert set(rapl.details("cpu")["left_out"]) == {"intel-rapl:0:0 (core)",
+                                                     "intel-rapl:2 (psys)"}
+    rapl.start(0.0)
+    set_energy(rapl_tree, "intel-rapl:0", 3_000_000)      # +2 J
+    set_energy(rapl_tree, "intel-rapl:1", 9_500_000)      # +0.5 J
+    set_energy(rapl_tree, "intel-rapl:0:0", 9_000_000)    # core: inside the package
+    set_energy(rapl_tree, "intel-rapl:0:1", 4_900_000)    # +4.7 J
+    rapl.sample(1.0)
+    set_energy(rapl_tree, "intel-rapl:1", 1_500_000)      # wrapped: +0.5 + 1.5 J
+    set_energy(rapl_tree, "intel-rapl:0:1", 100_000)      # wrapped: +0.1 + 0.1 J
+    energy = rapl.energy_j(2.0)
+    assert energy["cpu"] == pytest.approx(2.0 + 0.5 + 2.0)
+    assert energy["dram"] == pytest.approx(4.7 + 0.2)
+
+
+def test_rapl_absent_or_unreadable_is_not_zero(tmp_path, monkeypatch, rapl_tree):
+    with pytest.raises(S.SourceUnavailable, match="does not exist"):
+        S.Rapl(tmp_path / "nothing")
+
+    def denied(domain):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(S.Rapl, "_read", staticmethod(denied))
+    sources, notes = S.host_sources(rapl_tree)
+    assert [type(s).__name__ for s in sources] == ["CpuEstimate", "DramEstimate"]
+    assert "not readable (permission denied)" in notes[0]
+
+
+def test_profiler_over_rapl_reports_measured_energy(rapl_tree):
+    profiler = EnergyProfiler(gpus=False, rapl_root=rapl_tree, carbon_intensity=100.0,
+                              pue=1.5, interval_s=0.01)
+    profiler.start()
+    set_energy(rapl_tree, "intel-rapl:0", 4_600_000)  # +3.6 J = 1e-6 kWh
+    report = profiler.stop()
+    assert report.components["cpu"].method == "measured:rapl"
+    assert report.components["cpu"].kwh == pytest.approx(1e-6)
+    assert report.energy_kwh == pytest.approx(1e-6)
+    assert report.facility_energy_kwh == pytest.approx(1.5e-6)
+    assert report.gco2e == pytest.approx(1.5e-4)
+    assert report.method == "measured"
+
+
+# --- a fake NVML ----------------------------------------------------------------------------
+
+
+class FakeNvml:
+    """NVML's calls over devices whose counters move with the clock."""
+
+    class NVMLError(Exception):
+        pass
+
+    def __init__(self, devices):
+        self.devices = devices
+        self.t0 = time.monotonic()
+        self.started = False
+
+    def nvmlInit(self):
+        self.started = True
+
+    def nvmlDeviceGetCount(self):
+        return len(self.devices)
+
+    def nvmlDeviceGetHandleByIndex(self, i):
+        return i
+
+    def nvmlDeviceGetName(self, h):
+        return self.devices[h]["name"].encode()
+
+    def nvmlDeviceGetUUID(self, h):
+        return self.devices[h]["uuid"]
+
+    def _need(self, h, feature):
+        if not self.devices[h].get(feature, True):
+            raise self.NVMLError("Not Supported")
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, h):
+        self._need(h, "energy")
+        elapsed = time.monotonic() - self.t0
+        return 5_000_000 + int(self.devices[h]["watts"] * elapsed * 1e3)  # mJ
+
+    def nvmlDeviceGetPowerUsage(self, h):
+        self._need(h, "power")
+        return int(self.devices[h]["watts"] * 1e3)  # mW
+
+    def nvmlDeviceGetEnforcedPowerLimit(self, h):
+        self._need(h, "limit")
+        return 300_000
+
+    def nvmlDeviceGetUtilizationRates(self, h):
+        return type("Utilization", (), {"gpu": self.devices[h]["util"]})()
+
+
+def gpu(name, uuid, watts, **features):
+    return {"name": name, "uuid": uuid, "watts": watts, "util": 50, **features}
+
+
+def test_nvml_energy_counter_and_power_sampling(monkeypatch):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    nvml = FakeNvml([gpu("NVIDIA H100 80GB HBM3", "GPU-aaa", 300.0),
+                     gpu("Tesla T4", "GPU-bbb", 40.0, energy=False)])
+    profiler = EnergyProfiler(host=False, nvml=nvml, interval_s=0.02, carbon_intensity=0)
+    with profiler:
+        time.sleep(1.2)
+    r = profiler.report
+    assert r.components["gpu:0"].method == "measured:nvml-energy-counter"
+    assert r.components["gpu:1"].method == "measured:nvml-power-sampling"
+    assert r.components["gpu:0"].joules == pytest.approx(300.0 * r.duration_s, rel=0.05)
+    assert r.components["gpu:1"].joules == pytest.approx(40.0 * r.duration_s, rel=0.05)
+    assert r.components["gpu:1"].details["samples"] > 20  # >= 10 Hz
+    assert r.components["gpu:0"].details["device"] == "NVIDIA H100 80GB HBM3"
+    assert not any(c.short_window for c in r.components.values())
+
+
+def test_gpu_estimate_when_nvml_reports_no_power(monkeypatch):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    nvml = FakeNvml([gpu("NVIDIA L4", "GPU-a", 0, energy=False, power=False, limit=False),
+                     gpu("Mystery GPU", "GPU-b", 0, energy=False, power=False, limit=False)])
+    (estimate,), notes = S.gpu_sources(nvml)
+    assert estimate.power["gpu:0"] == (72, "table:NVIDIA L4")
+    assert estimate.components() == ("gpu:0",)  # the unknown GPU is left out, not 0 J
+    assert "gpu:1 (Mystery GPU)" in notes[0] and "gpu_power_w" in notes[0]
+    nvml.devices[1]["limit"] = True  # a power limit is enough
+    (estimate,) = S.gpu_sources(nvml)[0]
+    estimate.start(0.0)
+    assert estimate.energy_j(10.0)["gpu:1"] == pytest.approx(300.0 * 0.5 * 10.0)
+    assert estimate.details("gpu:1")["board_power_source"] == "nvml-enforced-power-limit"
+
+
+def test_cuda_visible_devices_is_respected(monkeypatch):
+    nvml = FakeNvml([gpu(f"NVIDIA A100-SXM4-80GB #{i}", f"GPU-{i}{i}x", 100.0)
+                     for i in range(4)])
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,0")
+    assert [h for _, h in S.visible_gpus(nvml)] == [2, 0]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-33,1,9,0")  # stops at the invalid 9
+    assert [(c, h) for c, h in S.visible_gpus(nvml)] == [("gpu:0", 3), ("gpu:1", 1)]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert S.visible_gpus(nvml) == []
+    assert S.gpu_sources(nvml)[1] == ["no GPU is visible to this process"]
+
+
+def test_a_window_shorter_than_the_counter_is_flagged(monkeypatch):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    nvml = FakeNvml([gpu("Tesla T4", "GPU-b", 40.0, energy=False)])
+    with EnergyProfiler(host=False, nvml=nvml, carbon_intensity=0) as profiler:
+        pass
+    assert profiler.report.components["gpu:0"].short_window
+    assert any("shorter than" in n for n in profiler.report.notes)
+
+
+# --- the estimate path on this machine, for real ---------------------------------------------
+
+
+def _burn(seconds):
+    end = time.perf_counter() + seconds
+    x = 0
+    while time.perf_counter() < end:
+        x += 1
+    return x
+
+
+def test_estimates_on_this_machine(tmp_path):
+    profiler = EnergyProfiler(nvml=FakeNvml([]), rapl_root=tmp_path / "none", country="FRA")
+    with profiler:
+        _burn(0.6)
+    r = profiler.report
+    cpu = r.components["cpu"]
+    assert cpu.method == "estimated:tdp-x-utilisation"
+    assert cpu.joules > 0 and cpu.details["mean_utilisation"] > 0.2
+    assert cpu.details["full_load_w"] > 0 and cpu.details["full_load_basis"]
+    assert r.components["dram"].method.startswith("estimated:dram")
+    assert "gpu:0" not in r.components  # no GPU: absent, not 0 J
+    assert any("no GPU is visible" in n for n in r.notes)
+    assert r.carbon_intensity == carbon.country("FRA").g_per_kwh
+    assert r.gco2e == pytest.approx(r.energy_kwh * r.carbon_intensity)
+    assert r.method == "estimated"
+    assert json.loads(r.to_json())["components"]["cpu"]["method"] == cpu.method
+
+
+def test_laps_epochs_and_decorator(tmp_path):
+    profiler = EnergyProfiler(nvml=FakeNvml([]), rapl_root=tmp_path, carbon_intensity=400)
+    profiler.start()
+    for epoch in range(3):
+        _burn(0.1)
+        profiler.mark_epoch(epoch)
+    final = profiler.stop()
+    cumulative = [e.gco2e for e in profiler.epochs]
+    assert cumulative == sorted(cumulative) and cumulative[0] > 0
+    assert [e.label for e in profiler.epochs] == ["epoch 0", "epoch 1", "epoch 2"]
+    per = profiler.per_epoch()
+    assert sum(e.energy_kwh for e in per) == pytest.approx(profiler.epochs[-1].energy_kwh)
+    assert final.energy_kwh >= profiler.epochs[-1].energy_kwh
+
+    @EnergyProfiler(nvml=FakeNvml([]), rapl_root=tmp_path, carbon_intensity=400)
+    def work():
+        return _burn(0.05)
+
+    assert work() > 0
+    assert work.profiler.report.duration_s >= 0.05
+
+
+def test_emissions_csv_is_appended_whole(tmp_path):
+    out = tmp_path / "emissions.csv"
+    for run in ("a", "b"):
+        with EnergyProfiler(nvml=FakeNvml([]), rapl_root=tmp_path, run_id=run,
+                            output_csv=out, carbon_intensity=50):
+            _burn(0.02)
+    rows = list(csv.DictReader(out.open()))
+    assert [r["run_id"] for r in rows] == ["a", "b"]
+    assert float(rows[0]["emissions_gco2e"]) > 0
+    assert rows[0]["gpu_energy_kwh"] == ""  # no GPU: empty, not 0
+    assert "cpu=estimated:tdp-x-utilisation" in rows[0]["methods"]
+    other = tmp_path / "other.csv"
+    other.write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="other columns"):
+        profiler = EnergyProfiler(nvml=FakeNvml([]), rapl_root=tmp_path, output_csv=other)
+        with profiler:
+            pass
+    assert other.read_text() == "a,b\n1,2\n"
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_carbon_intensity_precedence_and_errors():
+    assert carbon.resolve(12.5, "FRA", "aws:us-east-1") == (12.5, "given")
+    fra = carbon.country("fra")
+    assert carbon.resolve(None, "France")[0] == fra.g_per_kwh
+    value, source = carbon.resolve(None, None, "eu-west-3")
+    assert value == fra.g_per_kwh and source.startswith("aws:eu-west-3 in France")
+    value, source = carbon.resolve()
+    assert value == carbon.table()["WORLD"].g_per_kwh and "world average" in source
+    with pytest.raises(ValueError, match="not in the carbon-intensity table"):
+        carbon.resolve(None, "Atlantis")
+    with pytest.raises(ValueError, match="not a known cloud region"):
+        carbon.resolve(None, None, "aws:moon-1")
+    with pytest.raises(ValueError, match="pue must be"):
+        EnergyProfiler(pue=0.9)
+    with pytest.raises(ValueError, match="carbon_intensity must be"):
+        EnergyProfiler(carbon_intensity=-1)
+
+
+def test_profile_command_reports_and_keeps_the_exit_code(tmp_path):
+    out = tmp_path / "report.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "gpumetrics.cli", "profile", "--json", "--out", str(out),
+         "--carbon-intensity", "300", "--", sys.executable, "-c",
+         "import time, sys; t = time.time()\nwhile time.time() - t < 0.3: pass\nsys.exit(3)"],
+        capture_output=True, text=True)
+    assert done.returncode == 3, done.stderr
+    report = json.loads(out.read_text())
+    assert report["components"]["cpu"]["energy_kwh"] > 0
+    assert report["carbon_intensity_g_per_kwh"] == 300
+    assert report["label"] == "run"
