@@ -102,10 +102,12 @@ class FakeNvml:
     def __init__(self, devices):
         self.devices = devices
         self.t0 = time.monotonic()
-        self.started = False
 
     def nvmlInit(self):
-        self.started = True
+        self.inits = getattr(self, "inits", 0) + 1
+
+    def nvmlShutdown(self):
+        self.inits -= 1
 
     def nvmlDeviceGetCount(self):
         return len(self.devices)
@@ -159,6 +161,7 @@ def test_nvml_energy_counter_and_power_sampling(monkeypatch):
     assert r.components["gpu:1"].details["samples"] > 20  # >= 10 Hz
     assert r.components["gpu:0"].details["device"] == "NVIDIA H100 80GB HBM3"
     assert not any(c.short_window for c in r.components.values())
+    assert nvml.inits == 0  # one shutdown for the initialisation
 
 
 def test_gpu_estimate_when_nvml_reports_no_power(monkeypatch):

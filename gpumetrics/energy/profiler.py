@@ -184,6 +184,14 @@ class EnergyProfiler:
     estimate from TDP x utilisation (and 0.375 W per GB of DRAM). Every component says
     which it used. Carbon intensity: ``carbon_intensity=`` (gCO2e/kWh) over ``country=``
     or a cloud ``region=`` from the shipped table, over the world average.
+
+    Arguments: ``pue`` (>= 1) scales the IT energy to the facility's; ``interval_s`` is
+    the sampling period of sources that need one (power integration, RAPL wraparound,
+    GPU utilisation); ``gpus``/``host`` turn the GPU or CPU/DRAM sources off;
+    ``cpu_power_w`` is the full-load power of the CPUs this process may use,
+    ``gpu_power_w`` a GPU's board power and ``dram_gb`` the memory size, each overriding
+    what the estimates would look up; ``output_csv`` appends the run's report to an
+    emissions file at ``stop()``; ``sources`` replaces discovery with the given sources.
     """
 
     def __init__(self, *, carbon_intensity: float | None = None, country: str | None = None,
@@ -251,6 +259,7 @@ class EnergyProfiler:
         for source in self.sources:
             source.start(self._t0)
         self._running = True
+        self.sampler_cpu_s = 0.0
         self._stop = threading.Event()
         sampled = [s for s in self.sources if s.sampled]
         if sampled:
@@ -260,7 +269,6 @@ class EnergyProfiler:
         return self
 
     def _sample_loop(self, sampled: list[S.Source]) -> None:
-        self.sampler_cpu_s = 0.0
         while not self._stop.wait(self.interval_s):
             t = time.thread_time()
             with self._lock:
@@ -314,6 +322,13 @@ class EnergyProfiler:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+        for source in self.sources:
+            source.stop()
+        for nvml in {id(s.nvml): s.nvml for s in self.sources if hasattr(s, "nvml")}.values():
+            try:  # NVML counts its initialisations: one shutdown for each
+                nvml.nvmlShutdown()
+            except Exception:
+                pass
         self.report = report
         if self.output_csv is not None:
             report.append_csv(self.output_csv)

@@ -48,6 +48,9 @@ class Source:
         """The inputs behind a component's figure (device names, ratings, utilisation)."""
         return {}
 
+    def stop(self) -> None:
+        """Release what ``start()`` opened."""
+
 
 # --- RAPL (CPU packages and DRAM) --------------------------------------------------------------
 
@@ -60,6 +63,21 @@ class _Domain:
         self.max_range = int((path / "max_energy_range_uj").read_text())
         self.last = 0
         self.total_uj = 0
+        self.fd: int | None = None  # kept open while profiling: a sample is one pread
+
+    def read(self) -> int:
+        if self.fd is None:
+            return int((self.path / "energy_uj").read_text())
+        return int(os.pread(self.fd, 32, 0))
+
+    def open(self) -> None:
+        if self.fd is None:
+            self.fd = os.open(self.path / "energy_uj", os.O_RDONLY)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 class Rapl(Source):
@@ -108,15 +126,20 @@ class Rapl(Source):
 
     @staticmethod
     def _read(domain: _Domain) -> int:
-        return int((domain.path / "energy_uj").read_text())
+        return domain.read()
 
     def components(self):
         return tuple(dict.fromkeys(d.component for d in self.domains))
 
     def start(self, now):
         for d in self.domains:
+            d.open()
             d.last = self._read(d)
             d.total_uj = 0
+
+    def stop(self):
+        for d in self.domains:
+            d.close()
 
     def sample(self, now):
         for d in self.domains:
@@ -333,6 +356,7 @@ def gpu_sources(nvml=None, power_w: float | None = None) -> tuple[list[Source], 
         return [], [f"no GPU energy: {exc}"]
     devices = visible_gpus(nvml)
     if not devices:
+        nvml.nvmlShutdown()
         return [], ["no GPU is visible to this process"]
     groups: dict[type, list] = {NvmlEnergyCounter: [], NvmlPowerSampler: [],
                                 GpuUtilisationEstimate: []}
