@@ -1,0 +1,249 @@
+"""Early stopping, the optimal cycle, and findings about a run or a model's predictions:
+overfitting, underfitting and plateaus, divergence, the accuracy paradox, and how a model
+compares with the trivial baseline. Every finding carries its evidence (epochs, values)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # overfitting | underfitting | plateau | divergence | accuracy-paradox |
+    # below-baseline
+    message: str
+    evidence: dict = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message}"
+
+
+class EarlyStopping:
+    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience``
+    epochs. ``mode`` is ``min``, ``max``, or ``auto`` (``max`` for names holding ``acc``,
+    ``auc``, ``f1``, ``precision``, ``recall`` or ``score``, else ``min``).
+
+    ``step(value)`` (or ``step(logs_dict)``) returns True when training should stop;
+    ``best``, ``best_epoch`` and ``stopped_epoch`` say what happened. NaN never improves.
+    """
+
+    _MAX_HINTS = ("acc", "auc", "f1", "precision", "recall", "score", "r2")
+
+    def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
+                 mode: str = "auto"):
+        if isinstance(patience, bool) or int(patience) != patience or patience < 0:
+            raise ValueError(f"patience must be a non-negative integer; got {patience!r}.")
+        if not min_delta >= 0:
+            raise ValueError(f"min_delta must be >= 0; got {min_delta!r}.")
+        if mode == "auto":
+            mode = "max" if any(h in monitor.lower() for h in self._MAX_HINTS) else "min"
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min', 'max' or 'auto'; got {mode!r}.")
+        self.monitor, self.patience, self.min_delta, self.mode = (monitor, int(patience),
+                                                                  float(min_delta), mode)
+        self.best: float | None = None
+        self.best_epoch: int | None = None
+        self.stopped_epoch: int | None = None
+        self.wait = 0
+        self.epoch = -1
+
+    def improved(self, value: float) -> bool:
+        if value is None or not math.isfinite(value):
+            return False
+        if self.best is None:
+            return True
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+    def step(self, value, epoch: int | None = None) -> bool:
+        """Record the epoch's value (a number, or a dict holding ``monitor``)."""
+        if isinstance(value, dict):
+            if self.monitor not in value:
+                raise ValueError(f"the logs have no {self.monitor!r}; they have "
+                                 f"{', '.join(value)}.")
+            value = value[self.monitor]
+        self.epoch = self.epoch + 1 if epoch is None else int(epoch)
+        value = None if value is None else float(value)
+        if self.improved(value):
+            self.best, self.best_epoch, self.wait = value, self.epoch, 0
+        else:
+            self.wait += 1
+        if self.wait > self.patience and self.stopped_epoch is None:
+            self.stopped_epoch = self.epoch
+        return self.stopped_epoch is not None
+
+    @property
+    def should_stop(self) -> bool:
+        return self.stopped_epoch is not None
+
+
+def _epochs(run) -> list:
+    epochs = run.epochs if hasattr(run, "epochs") else list(run)
+    if not epochs:
+        raise ValueError("the run has no epochs to diagnose.")
+    return epochs
+
+
+def _series(epochs, key) -> tuple[list[int], list[float]]:
+    pairs = [(e.epoch, e.get(key)) for e in epochs if e.get(key) is not None]
+    return [p[0] for p in pairs], [float(p[1]) for p in pairs]
+
+
+def _runs_of(values: list[float], k: int, rising: bool) -> list[tuple[int, int]]:
+    """Index ranges ``[a, b]`` where ``values`` moves the same way for at least k steps."""
+    out, start = [], None
+    for i in range(1, len(values)):
+        moving = values[i] > values[i - 1] if rising else values[i] < values[i - 1]
+        if moving:
+            start = i - 1 if start is None else start
+        else:
+            if start is not None and i - 1 - start >= k:
+                out.append((start, i - 1))
+            start = None
+    if start is not None and len(values) - 1 - start >= k:
+        out.append((start, len(values) - 1))
+    return out
+
+
+def diagnose(run, *, k: int = 3, plateau_tol: float = 0.01,
+             baseline_loss: float | None = None) -> list[Finding]:
+    """Findings about a run's epochs (a ``Run`` or a list of ``Epoch``):
+
+    * divergence: a NaN or infinite loss, or the training loss rising for ``k`` epochs;
+    * overfitting: the training loss falling while the validation loss rises for ``k``
+      epochs, or the vgap growing for ``k`` epochs;
+    * plateau: the training loss improving by less than ``plateau_tol`` (relative) over
+      the last ``k`` epochs;
+    * underfitting: the final training loss within 10% of ``baseline_loss`` (the loss of
+      the trivial predictor: e.g. the entropy of the class priors), when given.
+    """
+    epochs = _epochs(run)
+    findings: list[Finding] = []
+    for key in ("train_loss", "val_loss"):
+        bad = [(e.epoch, e.get(key)) for e in epochs
+               if e.get(key) is not None and not math.isfinite(e.get(key))]
+        if bad:
+            findings.append(Finding("divergence", f"{key} is {bad[0][1]} from epoch {bad[0][0]}",
+                                    {"epochs": [b[0] for b in bad], "key": key}))
+    t_epochs, train = _series(epochs, "train_loss")
+    finite = [(e, v) for e, v in zip(t_epochs, train, strict=True) if math.isfinite(v)]
+    f_epochs, f_train = [e for e, _ in finite], [v for _, v in finite]
+    for a, b in _runs_of(f_train, k, rising=True):
+        findings.append(Finding(
+            "divergence", f"training loss rose for {b - a} epochs "
+            f"({f_train[a]:.4g} at epoch {f_epochs[a]} to {f_train[b]:.4g} at {f_epochs[b]})",
+            {"epochs": f_epochs[a:b + 1], "train_loss": f_train[a:b + 1]}))
+    both = [e for e in epochs if e.vgap is not None and math.isfinite(e.vgap)]
+    if len(both) > k:
+        tr = [e.train_loss for e in both]
+        va = [e.val_loss for e in both]
+        for i in range(len(both) - k):
+            window = range(i, i + k + 1)
+            if all(tr[j + 1] < tr[j] and va[j + 1] > va[j] for j in window[:-1]):
+                findings.append(Finding(
+                    "overfitting", f"training loss fell while validation loss rose for {k} "
+                    f"epochs from epoch {both[i].epoch}",
+                    {"epochs": [both[j].epoch for j in window],
+                     "train_loss": [tr[j] for j in window],
+                     "val_loss": [va[j] for j in window]}))
+                break
+        gaps = [e.vgap for e in both]
+        grows = _runs_of(gaps, k, rising=True)
+        if grows and not any(f.kind == "overfitting" for f in findings):
+            a, b = grows[-1]
+            findings.append(Finding(
+                "overfitting", f"vgap grew for {b - a} epochs ({gaps[a]:.4g} to {gaps[b]:.4g})",
+                {"epochs": [both[j].epoch for j in range(a, b + 1)], "vgap": gaps[a:b + 1]}))
+    if len(f_train) > k:
+        last, before = f_train[-1], f_train[-1 - k]
+        if before > 0 and (before - last) / before < plateau_tol:
+            findings.append(Finding(
+                "plateau", f"training loss improved by {(before - last) / before:.2%} over "
+                f"the last {k} epochs", {"epochs": f_epochs[-1 - k:],
+                                         "train_loss": f_train[-1 - k:]}))
+    if baseline_loss is not None and f_train and f_train[-1] >= 0.9 * baseline_loss:
+        findings.append(Finding(
+            "underfitting", f"final training loss {f_train[-1]:.4g} is within 10% of the "
+            f"trivial predictor's {baseline_loss:.4g}",
+            {"epoch": f_epochs[-1], "train_loss": f_train[-1], "baseline_loss": baseline_loss}))
+    return findings
+
+
+def diagnose_predictions(y_true, y_pred, *, minority_recall: float = 0.5,
+                         margin: float = 0.02, task: str | None = None) -> list[Finding]:
+    """Findings about a model's predictions against the trivial baseline.
+
+    Classification (integer labels): the accuracy paradox (accuracy within ``margin`` of
+    always predicting the majority class, or a minority class's recall below
+    ``minority_recall`` behind a high accuracy, e.g. 98% accuracy with 12% fraud recall)
+    and a model no better than the majority class. Regression (float targets): R^2 <= 0,
+    a model no better than predicting the mean.
+    """
+    import gpumetrics as gm
+
+    t = np.asarray(y_true)
+    p = np.asarray(y_pred)
+    if t.shape != p.shape or t.ndim != 1 or t.size == 0:
+        raise ValueError(f"y_true and y_pred must be non-empty 1-D arrays of one length; got "
+                         f"shapes {t.shape} and {p.shape}.")
+    if task is None:
+        task = "classification" if t.dtype.kind in "biuO" or t.dtype.kind == "U" else \
+            "regression"
+    findings: list[Finding] = []
+    if task == "regression":
+        r2 = gm.r2_score(t, p)
+        if r2 <= 0:
+            findings.append(Finding("below-baseline", f"R^2 = {r2:.4g}: no better than "
+                                    "predicting the mean", {"r2": r2}))
+        return findings
+    labels, counts = np.unique(t, return_counts=True)
+    majority = counts.max() / counts.sum()
+    accuracy = gm.accuracy_score(t, p)
+    recalls = gm.recall_score(t, p, labels=labels, average=None, zero_division=0.0)
+    evidence = {"accuracy": accuracy, "majority_baseline": float(majority),
+                "recall": dict(zip(labels.tolist(), np.asarray(recalls).tolist(),
+                                   strict=True))}
+    if accuracy <= majority + margin:
+        kind = "below-baseline" if accuracy < majority else "accuracy-paradox"
+        findings.append(Finding(kind, f"accuracy {accuracy:.2%} is no better than always "
+                                f"predicting the majority class ({majority:.2%})", evidence))
+    minority = [(lab, r) for lab, c, r in zip(labels, counts, recalls, strict=True)
+                if c < counts.max() and r < minority_recall]
+    if minority:  # whatever the accuracy, a minority class the model mostly misses
+        lab, r = min(minority, key=lambda x: x[1])
+        lab = lab.item() if hasattr(lab, "item") else lab
+        findings.append(Finding(
+            "accuracy-paradox", f"accuracy {accuracy:.2%} hides a recall of {r:.2%} on "
+            f"minority class {lab!r}", evidence))
+    return findings
+
+
+def optimal_epoch(run, *, monitor: str = "val_loss", mode: str = "auto",
+                  sustainability_weight: float | None = None):
+    """The best epoch of a run by ``monitor``; with ``sustainability_weight`` w, by
+    ``(1 - w) x normalised monitor + w x (1 - minmax(cumulative gCO2e))`` instead (the
+    monitor min-max scaled so that 1 is best), which favours earlier, cheaper epochs."""
+    from gpumetrics.runs.scores import minmax
+
+    epochs = [e for e in _epochs(run) if e.get(monitor) is not None
+              and math.isfinite(e.get(monitor))]
+    if not epochs:
+        raise ValueError(f"no epoch has a finite {monitor!r}.")
+    if mode == "auto":
+        mode = "max" if any(h in monitor.lower() for h in EarlyStopping._MAX_HINTS) else "min"
+    values = [e.get(monitor) for e in epochs]
+    if sustainability_weight is None:
+        best = (min if mode == "min" else max)(range(len(values)), key=values.__getitem__)
+        return epochs[best]
+    if any(e.gco2e is None for e in epochs):
+        raise ValueError("a sustainability-aware optimum needs gco2e logged at every epoch.")
+    scaled = minmax(values)
+    quality = [1 - s for s in scaled] if mode == "min" else scaled
+    cost = minmax([e.gco2e for e in epochs])
+    w = float(sustainability_weight)
+    scores = [(1 - w) * q + w * (1 - c) for q, c in zip(quality, cost, strict=True)]
+    return epochs[max(range(len(scores)), key=scores.__getitem__)]

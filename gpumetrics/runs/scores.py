@@ -1,0 +1,73 @@
+"""Mixed scores: accuracy weighed against a cost over the runs of one dataset.
+
+``acc-gco2e``, ``acc-flops`` and ``acc-vgap`` are ``w x accuracy + (1 - w) x (1 -
+minmax(x))`` with ``w = 0.8``, where ``x`` is the run's total gCO2e, total FLOPs or final
+vgap, and ``minmax`` scales x over all the runs compared to [0, 1] (lower x is better), so
+1 is the best score. When every run has the same x (or there is one run), ``minmax(x)`` is
+0 for all of them: the cost does not separate them, and they are ranked by accuracy alone.
+Ties in the score keep the runs' order (oldest first).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+SCORES = {"acc-gco2e": "gco2e", "acc-flops": "flops", "acc-vgap": "vgap"}
+
+
+def minmax(values: list[float]) -> list[float]:
+    """``(x - min) / (max - min)``, or zeros when every value is the same."""
+    low, high = min(values), max(values)
+    if high == low:
+        return [0.0] * len(values)
+    return [(v - low) / (high - low) for v in values]
+
+
+def mixed_scores(accuracy: list[float], cost: list[float], weight: float = 0.8) -> list[float]:
+    """``weight x accuracy + (1 - weight) x (1 - minmax(cost))`` for each run."""
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"weight must be in [0, 1]; got {weight!r}.")
+    if len(accuracy) != len(cost) or not accuracy:
+        raise ValueError("accuracy and cost must be non-empty and of one length.")
+    for name, values in (("accuracy", accuracy), ("cost", cost)):
+        bad = [v for v in values if v is None or not math.isfinite(v)]
+        if bad:
+            raise ValueError(f"every {name} must be a finite number; got {bad[0]!r}.")
+    return [weight * a + (1.0 - weight) * (1.0 - m)
+            for a, m in zip(accuracy, minmax(cost), strict=True)]
+
+
+@dataclass(frozen=True)
+class Ranked:
+    rank: int
+    run: object
+    score: float
+    accuracy: float
+    cost: float
+    cost_name: str
+
+
+def rank_runs(runs: list, *, score: str = "acc-gco2e", accuracy: str = "train_accuracy",
+              weight: float = 0.8) -> list[Ranked]:
+    """Runs ranked by a mixed score, best first. ``accuracy`` names the logged metric
+    (``train_accuracy`` by the definition; ``val_accuracy`` to judge on validation data)."""
+    key = score.lower()
+    if key not in SCORES:
+        raise ValueError(f"score must be one of {', '.join(SCORES)}; got {score!r}.")
+    if not runs:
+        raise ValueError("there are no runs to rank.")
+    cost_name = SCORES[key]
+    accs, costs = [], []
+    for run in runs:
+        a, c = run.total(accuracy), run.total(cost_name)
+        for value, what in ((a, accuracy), (c, cost_name)):
+            if value is None or not math.isfinite(value):
+                raise ValueError(f"run {run.name!r} has no finite {what} ({value!r}); log it "
+                                 "with log_epoch (or finish(energy=, flops=)).")
+        accs.append(a)
+        costs.append(c)
+    values = mixed_scores(accs, costs, weight)
+    order = sorted(range(len(runs)), key=lambda i: -values[i])
+    return [Ranked(r + 1, runs[i], values[i], accs[i], costs[i], cost_name)
+            for r, i in enumerate(order)]

@@ -1,0 +1,323 @@
+"""``RunStore``: training runs and their epochs in an embedded SQLite database.
+
+The database runs in WAL mode with a busy timeout, so several processes may write to one
+store (each run has one writer). Every epoch is its own transaction: a process killed
+mid-run leaves a consistent store that has every epoch logged before the kill.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import os
+import sqlite3
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    experiment TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    params TEXT NOT NULL,
+    status TEXT NOT NULL,
+    writer TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    summary TEXT NOT NULL DEFAULT '{}',
+    UNIQUE (experiment, name)
+);
+CREATE TABLE IF NOT EXISTS epochs (
+    run_id INTEGER NOT NULL REFERENCES runs (id),
+    epoch INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    logged_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, epoch)
+);
+CREATE INDEX IF NOT EXISTS runs_by_dataset ON runs (dataset);
+"""
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _number(value, name: str) -> float | None:
+    if value is None:
+        return None
+    if hasattr(value, "item"):  # 0-d arrays and tensors
+        value = value.item()
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number; got {value!r}.") from None
+
+
+@dataclass(frozen=True)
+class Epoch:
+    """One epoch ("cycle") of a run: losses, metric values, cumulative FLOPs and gCO2e up
+    to the end of this epoch, and the wall time since the run started."""
+
+    epoch: int
+    train_loss: float | None = None
+    val_loss: float | None = None
+    metrics: dict = field(default_factory=dict)
+    flops: float | None = None
+    gco2e: float | None = None
+    wall_s: float | None = None
+
+    @property
+    def vgap(self) -> float | None:
+        """``|train_loss - val_loss|`` (None without both losses)."""
+        if self.train_loss is None or self.val_loss is None:
+            return None
+        return abs(self.train_loss - self.val_loss)
+
+    def get(self, key: str):
+        """A loss, ``vgap``, ``flops``, ``gco2e``, ``wall_s`` or a metric, by name."""
+        if key in ("train_loss", "val_loss", "vgap", "flops", "gco2e", "wall_s"):
+            return getattr(self, key)
+        return self.metrics.get(key)
+
+    def to_dict(self) -> dict:
+        return {"epoch": self.epoch, "train_loss": self.train_loss, "val_loss": self.val_loss,
+                "vgap": self.vgap, "metrics": self.metrics, "flops": self.flops,
+                "gco2e": self.gco2e, "wall_s": self.wall_s}
+
+
+class Run:
+    """A run in a store: ``log_epoch`` each epoch, ``finish`` at the end."""
+
+    def __init__(self, store: RunStore, row: sqlite3.Row, writer: str | None):
+        self.store = store
+        self.id = row["id"]
+        self.name = row["name"]
+        self.experiment = row["experiment"]
+        self.dataset = row["dataset"]
+        self.params = json.loads(row["params"])
+        self.status = row["status"]
+        self.started_at = row["started_at"]
+        self.finished_at = row["finished_at"]
+        self.summary = json.loads(row["summary"])
+        self._writer = writer
+
+    def __repr__(self) -> str:
+        return (f"Run({self.name!r}, experiment={self.experiment!r}, dataset={self.dataset!r},"
+                f" status={self.status!r}, epochs={len(self.epochs)})")
+
+    @property
+    def epochs(self) -> list[Epoch]:
+        """The logged epochs, in order."""
+        rows = self.store._db.execute(
+            "SELECT record FROM epochs WHERE run_id = ? ORDER BY epoch", (self.id,))
+        return [_epoch_from(json.loads(r["record"])) for r in rows]
+
+    def _check_writer(self) -> None:
+        if self._writer is None:
+            raise ValueError(f"run {self.name!r} was opened for reading; start_run() gives "
+                             "the handle that writes it.")
+        row = self.store._db.execute("SELECT writer, status FROM runs WHERE id = ?",
+                                     (self.id,)).fetchone()
+        if row["writer"] != self._writer:
+            raise ValueError(f"run {self.name!r} is now written by another process; this "
+                             "handle may no longer write it.")
+        if row["status"] != "running":
+            raise ValueError(f"run {self.name!r} is {row['status']}; it takes no more epochs.")
+
+    def log_epoch(self, epoch: int, *, train_loss=None, val_loss=None, flops=None,
+                  gco2e=None, wall_s=None, energy=None, **metrics) -> Epoch:
+        """Record one epoch. ``flops`` and ``gco2e`` are cumulative up to this epoch (or
+        pass ``energy=``, an ``EnergyReport`` lap, for its gCO2e); further keywords are
+        metric values (numbers, or a ``MetricSet.compute()`` dict passed as ``**``).
+        Losses may be NaN or infinite: that is recorded (and diagnosed as divergence)."""
+        if isinstance(epoch, bool) or int(epoch) != epoch or epoch < 0:
+            raise ValueError(f"epoch must be a non-negative integer; got {epoch!r}.")
+        if energy is not None:
+            gco2e = energy.gco2e if gco2e is None else gco2e
+        if flops is not None and hasattr(flops, "flops"):
+            flops = flops.flops
+        values = {}
+        for key, value in metrics.items():
+            if hasattr(value, "value") and hasattr(value, "bound"):  # a binned value
+                value = value.value
+            values[key] = _number(value, key)
+        record = Epoch(int(epoch), _number(train_loss, "train_loss"),
+                       _number(val_loss, "val_loss"), values, _number(flops, "flops"),
+                       _number(gco2e, "gco2e"), _number(wall_s, "wall_s"))
+        with self.store._write():
+            self._check_writer()
+            try:
+                self.store._db.execute(
+                    "INSERT INTO epochs (run_id, epoch, record, logged_at) VALUES (?, ?, ?, ?)",
+                    (self.id, record.epoch, json.dumps(record.to_dict()), _now()))
+            except sqlite3.IntegrityError:
+                raise ValueError(f"epoch {record.epoch} of run {self.name!r} is already "
+                                 "logged.") from None
+        return record
+
+    def finish(self, *, energy=None, flops=None, status: str = "finished", **summary) -> Run:
+        """Close the run, keeping its energy report (``EnergyReport``) and total FLOPs."""
+        if status not in ("finished", "failed"):
+            raise ValueError(f"status must be 'finished' or 'failed'; got {status!r}.")
+        info = dict(summary)
+        if energy is not None:
+            info["energy"] = energy.to_dict() if hasattr(energy, "to_dict") else dict(energy)
+            info["gco2e"] = info["energy"].get("gco2e")
+            info["energy_kwh"] = info["energy"].get("energy_kwh")
+        if flops is not None:
+            info["flops"] = float(flops.flops if hasattr(flops, "flops") else flops)
+            info["flops_convention"] = getattr(flops, "convention",
+                                               "FLOPs = 2 x multiply-accumulates")
+        with self.store._write():
+            self._check_writer()
+            finished = _now()
+            self.store._db.execute(
+                "UPDATE runs SET status = ?, finished_at = ?, summary = ? WHERE id = ?",
+                (status, finished, json.dumps(info), self.id))
+        self.status, self.finished_at, self.summary = status, finished, info
+        return self
+
+    # --- totals used by the comparisons ------------------------------------------------
+
+    def total(self, key: str) -> float | None:
+        """A run total: ``gco2e`` and ``flops`` from ``finish`` (else the last epoch's
+        cumulative figure); anything else from the last epoch."""
+        if key in ("gco2e", "flops", "energy_kwh") and self.summary.get(key) is not None:
+            return float(self.summary[key])
+        epochs = self.epochs
+        return epochs[-1].get(key) if epochs else None
+
+
+def _epoch_from(d: dict) -> Epoch:
+    return Epoch(d["epoch"], d.get("train_loss"), d.get("val_loss"), d.get("metrics", {}),
+                 d.get("flops"), d.get("gco2e"), d.get("wall_s"))
+
+
+class RunStore:
+    """Runs grouped by experiment series and dataset, in one SQLite file."""
+
+    def __init__(self, path: str | os.PathLike = "runs.db"):
+        self.path = Path(path)
+        if self.path.exists() and self.path.stat().st_size and not _is_sqlite(self.path):
+            raise ValueError(f"{self.path} is not a gpumetrics run store (not an SQLite "
+                             "database); give a new path or an existing store.")
+        self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise ValueError(f"{self.path} is not a usable run store: {exc}.") from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _write(self):
+        return _Transaction(self._db)
+
+    def start_run(self, name: str, *, experiment: str = "default", dataset: str,
+                  params: dict | None = None) -> Run:
+        """A new run to write (its epochs with ``log_epoch``). A run's name is unique in
+        its experiment; starting one that exists is an error, not an overwrite."""
+        for value, what in ((name, "name"), (experiment, "experiment"), (dataset, "dataset")):
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"{what} must be a non-empty string; got {value!r}.")
+        try:
+            params_text = json.dumps(params or {}, sort_keys=True, allow_nan=True)
+        except TypeError as exc:
+            raise ValueError(f"params must be JSON-serialisable: {exc}.") from None
+        writer = uuid.uuid4().hex
+        with self._write():
+            existing = self._db.execute(
+                "SELECT status FROM runs WHERE experiment = ? AND name = ?",
+                (experiment, name)).fetchone()
+            if existing is not None:
+                state = ("is being written by another process" if existing["status"] ==
+                         "running" else f"exists ({existing['status']})")
+                raise ValueError(f"run {name!r} of experiment {experiment!r} {state}; give the "
+                                 "run another name.")
+            cursor = self._db.execute(
+                "INSERT INTO runs (name, experiment, dataset, params, status, writer, "
+                "started_at) VALUES (?, ?, ?, ?, 'running', ?, ?)",
+                (name, experiment, dataset, params_text, writer, _now()))
+            row = self._db.execute("SELECT * FROM runs WHERE id = ?",
+                                   (cursor.lastrowid,)).fetchone()
+        return Run(self, row, writer)
+
+    def runs(self, *, dataset: str | None = None, experiment: str | None = None,
+             status: str | None = None) -> list[Run]:
+        """The stored runs (read-only handles), oldest first, optionally filtered."""
+        query, args = "SELECT * FROM runs WHERE 1 = 1", []
+        for column, value in (("dataset", dataset), ("experiment", experiment),
+                              ("status", status)):
+            if value is not None:
+                query += f" AND {column} = ?"
+                args.append(value)
+        rows = self._db.execute(query + " ORDER BY id", args).fetchall()
+        if not rows and (dataset or experiment):
+            known = sorted({r["dataset"] for r in self._db.execute("SELECT dataset FROM runs")})
+            raise ValueError(f"no run matches dataset={dataset!r}, experiment={experiment!r}; "
+                             f"datasets in {self.path}: {', '.join(known) or 'none'}.")
+        return [Run(self, r, None) for r in rows]
+
+    def run(self, name: str, experiment: str = "default") -> Run:
+        """One stored run, by name (read-only)."""
+        row = self._db.execute("SELECT * FROM runs WHERE experiment = ? AND name = ?",
+                               (experiment, name)).fetchone()
+        if row is None:
+            raise ValueError(f"no run {name!r} in experiment {experiment!r} of {self.path}.")
+        return Run(self, row, None)
+
+    def datasets(self) -> list[str]:
+        return [r["dataset"] for r in self._db.execute(
+            "SELECT DISTINCT dataset FROM runs ORDER BY dataset")]
+
+    def compare(self, *, dataset: str | None = None, score: str = "acc-gco2e",
+                accuracy: str = "train_accuracy", weight: float = 0.8):
+        """The runs of one dataset ranked by a mixed score (see ``gpumetrics.runs.scores``)."""
+        from gpumetrics.runs.scores import rank_runs
+
+        if dataset is None:
+            names = self.datasets()
+            if not names:
+                raise ValueError(f"{self.path} holds no runs.")
+            if len(names) > 1:
+                raise ValueError(f"{self.path} holds runs of several datasets "
+                                 f"({', '.join(names)}); give dataset=.")
+            dataset = names[0]
+        return rank_runs(self.runs(dataset=dataset), score=score, accuracy=accuracy,
+                         weight=weight)
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error): one writer at a time."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self):
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type, *exc):
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _is_sqlite(path: Path) -> bool:
+    with path.open("rb") as f:
+        return f.read(16) == b"SQLite format 3\x00"
+
+
+def finite(value) -> bool:
+    return value is not None and math.isfinite(value)

@@ -1,0 +1,211 @@
+"""Run store, mixed scores, early stopping and diagnosis."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from gpumetrics.runs import (
+    EarlyStopping,
+    Epoch,
+    RunStore,
+    diagnose,
+    diagnose_predictions,
+    mixed_scores,
+    optimal_epoch,
+)
+
+
+@pytest.fixture
+def store(tmp_path):
+    with RunStore(tmp_path / "runs.db") as s:
+        yield s
+
+
+def _log(run, losses, acc, gco2e_per_epoch=1.0):
+    for i, (tl, vl) in enumerate(losses):
+        run.log_epoch(i, train_loss=tl, val_loss=vl, train_accuracy=acc[i],
+                      gco2e=gco2e_per_epoch * (i + 1))
+
+
+def test_store_round_trip_and_vgap(store, tmp_path):
+    run = store.start_run("a", experiment="sweep", dataset="iris", params={"lr": 0.1})
+    _log(run, [(1.0, 1.1), (0.6, 0.8), (0.4, 0.7)], [0.5, 0.7, 0.8])
+    run.finish(flops=3e9)
+    again = RunStore(tmp_path / "runs.db").run("a", "sweep")
+    assert again.status == "finished" and again.params == {"lr": 0.1}
+    assert [e.epoch for e in again.epochs] == [0, 1, 2]
+    assert again.epochs[2].vgap == pytest.approx(0.3)
+    assert again.total("flops") == 3e9 and again.summary["flops_convention"]
+    assert again.total("gco2e") == 3.0  # the last epoch's cumulative figure
+    assert again.total("train_accuracy") == 0.8
+
+
+def test_bad_input_is_a_clear_error(store, tmp_path):
+    run = store.start_run("a", dataset="iris")
+    run.log_epoch(0, train_loss=1.0)
+    with pytest.raises(ValueError, match="already logged"):
+        run.log_epoch(0, train_loss=0.5)
+    with pytest.raises(ValueError, match="being written by another process"):
+        store.start_run("a", dataset="iris")
+    with pytest.raises(ValueError, match="no run 'b'"):
+        store.run("b")
+    with pytest.raises(ValueError, match="no run matches dataset='mnist'"):
+        store.runs(dataset="mnist")
+    with pytest.raises(ValueError, match="train_loss must be a number"):
+        run.log_epoch(1, train_loss="low")
+    with pytest.raises(ValueError, match="opened for reading"):
+        store.run("a").log_epoch(1, train_loss=0.1)
+    run.finish()
+    with pytest.raises(ValueError, match="takes no more epochs"):
+        run.log_epoch(1, train_loss=0.1)
+    not_sqlite = tmp_path / "notes.db"
+    not_sqlite.write_text("hello")
+    with pytest.raises(ValueError, match="not an SQLite database"):
+        RunStore(not_sqlite)
+    assert not_sqlite.read_text() == "hello"
+    with RunStore(tmp_path / "empty.db") as empty, pytest.raises(ValueError, match="no runs"):
+        empty.compare()
+
+
+def test_a_killed_writer_loses_at_most_the_epoch_in_flight(tmp_path):
+    path = tmp_path / "runs.db"
+    code = textwrap.dedent(f"""
+        import os, signal
+        from gpumetrics.runs import RunStore
+        run = RunStore({str(path)!r}).start_run("r", dataset="d")
+        for epoch in range(100):
+            run.log_epoch(epoch, train_loss=1.0 / (epoch + 1))
+            if epoch == 6:
+                os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    done = subprocess.run([sys.executable, "-c", code])
+    assert done.returncode == -9
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    db.close()
+    run = RunStore(path).run("r")
+    assert [e.epoch for e in run.epochs] == list(range(7)) and run.status == "running"
+
+
+def test_writers_in_several_processes(tmp_path):
+    path = tmp_path / "runs.db"
+    RunStore(path).close()
+    code = textwrap.dedent("""
+        import sys
+        from gpumetrics.runs import RunStore
+        run = RunStore(sys.argv[1]).start_run(sys.argv[2], dataset="d")
+        for epoch in range(40):
+            run.log_epoch(epoch, train_loss=float(epoch), train_accuracy=0.5)
+        run.finish()
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(path), f"w{i}"])
+             for i in range(3)]
+    assert [p.wait() for p in procs] == [0, 0, 0]
+    runs = RunStore(path).runs(dataset="d")
+    assert sorted(r.name for r in runs) == ["w0", "w1", "w2"]
+    assert all(len(r.epochs) == 40 and r.status == "finished" for r in runs)
+
+
+def test_mixed_scores_by_hand():
+    # acc 0.9/0.8/0.7 with gCO2e 10/20/30: minmax 0/0.5/1
+    scores = mixed_scores([0.9, 0.8, 0.7], [10.0, 20.0, 30.0])
+    assert scores == pytest.approx([0.8 * 0.9 + 0.2, 0.8 * 0.8 + 0.1, 0.8 * 0.7])
+    assert mixed_scores([0.6], [5.0]) == pytest.approx([0.8 * 0.6 + 0.2])  # min == max
+    assert mixed_scores([0.5, 0.7], [3.0, 3.0], weight=0.5) == pytest.approx([0.75, 0.85])
+    with pytest.raises(ValueError, match="weight must be in"):
+        mixed_scores([0.5], [1.0], weight=1.5)
+    with pytest.raises(ValueError, match="finite"):
+        mixed_scores([0.5, math.nan], [1.0, 2.0])
+
+
+def test_compare_ranks_the_runs_of_a_dataset(store):
+    for name, acc, g in (("cheap", 0.80, 1.0), ("best", 0.92, 2.0), ("costly", 0.93, 10.0)):
+        run = store.start_run(name, dataset="fraud")
+        _log(run, [(1.0, 1.0), (0.5, 0.6)], [acc - 0.1, acc], gco2e_per_epoch=g / 2)
+        run.log_epoch(2, train_loss=0.4, val_loss=0.5, train_accuracy=acc, val_accuracy=acc,
+                      gco2e=g)
+        run.finish()
+    ranked = store.compare(dataset="fraud", score="acc-gco2e")
+    assert [r.run.name for r in ranked] == ["best", "cheap", "costly"]
+    assert ranked[0].score == pytest.approx(0.8 * 0.92 + 0.2 * (1 - 1 / 9))
+    by_vgap = store.compare(dataset="fraud", score="acc-vgap", accuracy="val_accuracy")
+    assert [r.rank for r in by_vgap] == [1, 2, 3]
+    with pytest.raises(ValueError, match="score must be one of"):
+        store.compare(dataset="fraud", score="acc-watts")
+    nan_run = store.start_run("diverged", dataset="fraud")
+    nan_run.log_epoch(0, train_loss=math.nan, train_accuracy=math.nan, gco2e=1.0)
+    with pytest.raises(ValueError, match="'diverged' has no finite train_accuracy"):
+        store.compare(dataset="fraud")
+
+
+def test_early_stopping():
+    stop = EarlyStopping("val_loss", patience=2, min_delta=0.01)
+    results = [stop.step(v) for v in (1.0, 0.8, 0.795, 0.79, 0.85)]
+    assert results == [False, False, False, False, True]
+    assert stop.best == 0.8 and stop.best_epoch == 1 and stop.stopped_epoch == 4
+    acc = EarlyStopping("val_accuracy", patience=0)
+    assert acc.mode == "max"
+    assert not acc.step({"val_accuracy": 0.5}) and acc.step({"val_accuracy": math.nan})
+    with pytest.raises(ValueError, match="the logs have no 'val_loss'"):
+        EarlyStopping().step({"loss": 1.0})
+    with pytest.raises(ValueError, match="patience"):
+        EarlyStopping(patience=-1)
+
+
+def _history(train, val):
+    return [Epoch(i, t, v) for i, (t, v) in enumerate(zip(train, val, strict=True))]
+
+
+def test_diagnose_overfitting_divergence_plateau_underfitting():
+    over = diagnose(_history([1.0, 0.8, 0.6, 0.4, 0.3, 0.2], [1.0, 0.9, 0.95, 1.0, 1.1, 1.2]))
+    (finding,) = [f for f in over if f.kind == "overfitting"]
+    assert finding.evidence["epochs"] == [1, 2, 3, 4]
+    nan = diagnose(_history([1.0, 0.9, math.nan], [1.0, 1.0, 1.0]))
+    assert nan[0].kind == "divergence" and nan[0].evidence["epochs"] == [2]
+    rising = diagnose(_history([1.0, 1.1, 1.3, 1.6, 2.0], [1.0] * 5))
+    assert any(f.kind == "divergence" and "rose for 4 epochs" in f.message for f in rising)
+    flat = diagnose(_history([1.0, 0.7, 0.699, 0.6985, 0.698], [1.0] * 5),
+                    baseline_loss=0.72)
+    assert {f.kind for f in flat} >= {"plateau", "underfitting"}
+    assert diagnose(_history([1.0, 0.5, 0.3, 0.2], [1.0, 0.55, 0.35, 0.25])) == []
+
+
+def test_accuracy_paradox_and_baselines():
+    y = np.zeros(2000, int)
+    y[:50] = 1  # 2.5% fraud
+    pred = np.zeros_like(y)
+    pred[:6] = 1  # 12% fraud recall, no false alarm: 97.8% accuracy
+    (finding,) = diagnose_predictions(y, pred, margin=0.0)
+    assert finding.kind == "accuracy-paradox" and "minority class 1" in finding.message
+    near = diagnose_predictions(y, pred)  # within 2 points of the majority class, too
+    assert [f.kind for f in near] == ["accuracy-paradox", "accuracy-paradox"]
+    assert finding.evidence["accuracy"] == pytest.approx(0.978)
+    assert finding.evidence["recall"][1] == pytest.approx(0.12)
+    pred[1000:1020] = 1  # 20 false alarms as well: no better than the majority class
+    kinds = [f.kind for f in diagnose_predictions(y, pred)]
+    assert kinds == ["below-baseline", "accuracy-paradox"]
+    majority = diagnose_predictions(y, np.zeros_like(y))
+    assert majority[0].kind == "accuracy-paradox" and "majority class" in majority[0].message
+    good = y.copy()
+    assert diagnose_predictions(y, good) == []
+    yr = np.linspace(0, 1, 50)
+    (below,) = diagnose_predictions(yr, np.full(50, yr.mean()) + 0.01)
+    assert below.kind == "below-baseline"
+    with pytest.raises(ValueError, match="one length"):
+        diagnose_predictions([0, 1], [0])
+
+
+def test_optimal_epoch():
+    epochs = [Epoch(i, 1.0, v, {"val_accuracy": a}, gco2e=10.0 * (i + 1))
+              for i, (v, a) in enumerate(zip([1.0, 0.6, 0.50, 0.49], [0.5, 0.8, 0.84, 0.85],
+                                             strict=True))]
+    assert optimal_epoch(epochs).epoch == 3
+    assert optimal_epoch(epochs, monitor="val_accuracy").epoch == 3
+    assert optimal_epoch(epochs, monitor="val_accuracy", sustainability_weight=0.5).epoch == 1
