@@ -1,4 +1,4 @@
-"""Command line: ``gpumetrics demo``, ``score``, ``profile`` and ``info``."""
+"""Command line: ``gpumetrics demo``, ``score``, ``profile``, ``compare`` and ``info``."""
 
 from __future__ import annotations
 
@@ -238,6 +238,55 @@ def profile(args) -> int:
     return code
 
 
+def compare(args) -> int:
+    """Rank the runs of one dataset of a run store by a mixed score."""
+    import json
+
+    from gpumetrics.runs import RunStore
+
+    path = Path(args.store)
+    if not path.exists():
+        print(f"gpumetrics compare: {path} does not exist", file=sys.stderr)
+        return 2
+    try:
+        with RunStore(path) as store:
+            ranked = store.compare(dataset=args.dataset, score=args.score,
+                                   accuracy=args.accuracy, weight=args.weight)
+            rows = [{"rank": r.rank, "run": r.run.name, "experiment": r.run.experiment,
+                     "score": r.score, args.accuracy: r.accuracy, r.cost_name: r.cost,
+                     "epochs": len(r.run.epochs), "status": r.run.status} for r in ranked]
+    except ValueError as exc:
+        print(f"gpumetrics compare: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    cost = ranked[0].cost_name
+    print(f"{args.score} = {args.weight:g} x {args.accuracy} + {1 - args.weight:g} x "
+          f"(1 - minmax({cost})), dataset {ranked[0].run.dataset}")
+    print(f"{'rank':>4}  {'run':<24} {'score':>7} {args.accuracy:>15} {cost:>12} {'epochs':>6}")
+    for row in rows:
+        print(f"{row['rank']:>4}  {row['run'][:24]:<24} {row['score']:7.4f} "
+              f"{row[args.accuracy]:15.4f} {row[cost]:12.4g} {row['epochs']:>6}")
+    return 0
+
+
+def _add_compare_parser(sub) -> None:
+    from gpumetrics.runs import SCORES
+
+    p = sub.add_parser("compare", help="rank the runs of a run store by a mixed score",
+                       description="Rank the runs of one dataset: score = w x accuracy + "
+                       "(1 - w) x (1 - minmax(cost)) over the runs, 1 best.")
+    p.add_argument("store", metavar="STORE", help="run store (SQLite file)")
+    p.add_argument("--dataset", help="dataset to rank (needed when the store holds several)")
+    p.add_argument("--score", default="acc-gco2e", choices=sorted(SCORES))
+    p.add_argument("--accuracy", default="train_accuracy", metavar="METRIC",
+                   help="logged accuracy to use (default train_accuracy; or val_accuracy)")
+    p.add_argument("--weight", type=float, default=0.8, help="weight of the accuracy")
+    p.add_argument("--json", action="store_true", help="print JSON rows")
+    p.set_defaults(func=compare)
+
+
 def _add_profile_parser(sub) -> None:
     p = sub.add_parser(
         "profile", help="run a command and report its energy (kWh) and emissions (gCO2e)",
@@ -283,6 +332,7 @@ def main(argv=None) -> int:
     p.set_defaults(func=demo)
     _add_score_parser(sub)
     _add_profile_parser(sub)
+    _add_compare_parser(sub)
     p = sub.add_parser("info", help="show versions and the backends that can run here")
     p.set_defaults(func=info)
     args = parser.parse_args(argv)

@@ -209,3 +209,22 @@ def test_optimal_epoch():
     assert optimal_epoch(epochs).epoch == 3
     assert optimal_epoch(epochs, monitor="val_accuracy").epoch == 3
     assert optimal_epoch(epochs, monitor="val_accuracy", sustainability_weight=0.5).epoch == 1
+
+
+def test_compare_command(tmp_path):
+    path = tmp_path / "runs.db"
+    with RunStore(path) as store:
+        for name, acc, g in (("a", 0.9, 2.0), ("b", 0.85, 1.0)):
+            run = store.start_run(name, dataset="d")
+            run.log_epoch(0, train_loss=0.3, val_loss=0.4, train_accuracy=acc, gco2e=g)
+            run.finish()
+    from gpumetrics.cli import main
+
+    assert main(["compare", str(path), "--json"]) == 0
+    assert main(["compare", str(path), "--dataset", "nope"]) == 2
+    assert main(["compare", str(tmp_path / "missing.db")]) == 2
+    done = subprocess.run([sys.executable, "-m", "gpumetrics.cli", "compare", str(path)],
+                          capture_output=True, text=True, check=True)
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("acc-gco2e = 0.8 x train_accuracy")
+    assert lines[2].split()[:2] == ["1", "b"] and lines[3].split()[:2] == ["2", "a"]
