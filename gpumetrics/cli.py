@@ -1,4 +1,5 @@
-"""Command line: ``gpumetrics demo``, ``score``, ``profile``, ``compare`` and ``info``."""
+"""Command line: ``gpumetrics demo``, ``score``, ``profile``, ``compare``, ``report``
+and ``info``."""
 
 from __future__ import annotations
 
@@ -271,6 +272,26 @@ def compare(args) -> int:
     return 0
 
 
+def report(args) -> int:
+    """Write the HTML comparison report of a run store."""
+    from gpumetrics.runs import RunStore
+    from gpumetrics.runs.report import write_report
+
+    path = Path(args.store)
+    if not path.exists():
+        print(f"gpumetrics report: {path} does not exist", file=sys.stderr)
+        return 2
+    try:
+        with RunStore(path) as store:
+            out = write_report(store, args.output, dataset=args.dataset, score=args.score,
+                               accuracy=args.accuracy)
+    except (ValueError, OSError) as exc:
+        print(f"gpumetrics report: {exc}", file=sys.stderr)
+        return 2
+    print(out)
+    return 0
+
+
 def _add_compare_parser(sub) -> None:
     from gpumetrics.runs import SCORES
 
@@ -285,6 +306,14 @@ def _add_compare_parser(sub) -> None:
     p.add_argument("--weight", type=float, default=0.8, help="weight of the accuracy")
     p.add_argument("--json", action="store_true", help="print JSON rows")
     p.set_defaults(func=compare)
+
+    p = sub.add_parser("report", help="write an HTML page comparing a run store's runs")
+    p.add_argument("store", metavar="STORE", help="run store (SQLite file)")
+    p.add_argument("-o", "--output", default="report.html", metavar="FILE")
+    p.add_argument("--dataset", help="dataset to report (needed when the store holds several)")
+    p.add_argument("--score", default="acc-gco2e", choices=sorted(SCORES))
+    p.add_argument("--accuracy", default="train_accuracy", metavar="METRIC")
+    p.set_defaults(func=report)
 
 
 def _add_profile_parser(sub) -> None:

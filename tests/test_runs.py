@@ -228,3 +228,34 @@ def test_compare_command(tmp_path):
     lines = done.stdout.splitlines()
     assert lines[0].startswith("acc-gco2e = 0.8 x train_accuracy")
     assert lines[2].split()[:2] == ["1", "b"] and lines[3].split()[:2] == ["2", "a"]
+
+
+def test_html_report(tmp_path):
+    from gpumetrics.runs.report import write_report
+
+    path = tmp_path / "runs.db"
+    with RunStore(path) as store:
+        for name, slope, g in (("a", 0.1, 1.0), ("b", 0.2, 2.0), ("c", 0.05, 0.5)):
+            run = store.start_run(name, dataset="d")
+            for e in range(5):
+                run.log_epoch(e, train_loss=1 - slope * e, val_loss=1 - slope * e / 2,
+                              train_accuracy=0.5 + slope * e, gco2e=g * (e + 1))
+            run.finish(confusion_matrix=np.array([[5, 1], [2, 7]]), labels=["no", "yes"],
+                       roc={"fpr": np.array([0, 0.2, 1]), "tpr": [0, 0.7, 1]},
+                       pr={"recall": [0, 0.5, 1], "precision": [1, 0.8, 0.5]})
+        out = write_report(store, tmp_path / "report.html")
+    text = out.read_text()
+    assert text.startswith("<!DOCTYPE html>") and text.count("<svg") == 7
+    assert "<script" not in text and "http://" not in text.replace(
+        "http://www.w3.org/2000/svg", "")
+    assert "confusion matrix of b" in text and "Diagnosis" in text
+    from xml.dom import minidom
+
+    for chunk in text.split("<svg")[1:]:
+        minidom.parseString("<svg" + chunk.split("</svg>")[0] + "</svg>")  # well-formed
+    assert not list(tmp_path.glob(".*.tmp"))
+    from gpumetrics.cli import main
+
+    assert main(["report", str(path), "-o", str(tmp_path / "cli.html")]) == 0
+    assert (tmp_path / "cli.html").read_text().count("<svg") == 7
+    assert main(["report", str(tmp_path / "none.db")]) == 2

@@ -162,7 +162,7 @@ class Run:
         """Close the run, keeping its energy report (``EnergyReport``) and total FLOPs."""
         if status not in ("finished", "failed"):
             raise ValueError(f"status must be 'finished' or 'failed'; got {status!r}.")
-        info = dict(summary)
+        info = {key: _jsonable(value) for key, value in summary.items()}
         if energy is not None:
             info["energy"] = energy.to_dict() if hasattr(energy, "to_dict") else dict(energy)
             info["gco2e"] = info["energy"].get("gco2e")
@@ -189,6 +189,21 @@ class Run:
             return float(self.summary[key])
         epochs = self.epochs
         return epochs[-1].get(key) if epochs else None
+
+
+def _jsonable(value):
+    """Arrays (NumPy, torch, CuPy) and their containers as plain lists and floats."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "tolist"):
+        if hasattr(value, "get") and not hasattr(value, "numpy"):  # CuPy
+            value = value.get()
+        elif hasattr(value, "cpu"):  # torch
+            value = value.detach().cpu()
+        return value.tolist()
+    return value
 
 
 def _epoch_from(d: dict) -> Epoch:
