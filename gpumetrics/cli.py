@@ -28,6 +28,19 @@ def _synthetic_checkpoints(n_samples: int, n_classes: int, n_checkpoints: int, s
 
 
 def demo(args) -> int:
+    """The main job: train, evaluate, profile, store, rank, report."""
+    from gpumetrics.runs.demo import run_demo
+
+    try:
+        run_demo(args.out, samples=args.samples, epochs=args.epochs, seed=args.seed,
+                 country=args.country)
+    except ValueError as exc:
+        print(f"gpumetrics demo: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def batched_demo(args) -> int:
     import gpumetrics
     from gpumetrics import batched, dispatch
 
@@ -352,20 +365,33 @@ def main(argv=None) -> int:
     _quiet_openmp()
     parser = argparse.ArgumentParser(prog="gpumetrics", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("demo", help="score synthetic model checkpoints in one batched launch")
+    p = sub.add_parser("demo", help="train small models, evaluate every epoch, profile "
+                       "their energy, rank them and write an HTML report")
+    p.add_argument("--out", default="gpumetrics-demo", metavar="DIR",
+                   help="where runs.db and report.html go (default gpumetrics-demo)")
+    p.add_argument("--samples", type=_positive(100), default=40_000,
+                   help="training samples (default 40,000)")
+    p.add_argument("--epochs", type=_positive(), default=12)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--country", help="ISO alpha-3 code for the carbon intensity "
+                   "(default: world average)")
+    p.set_defaults(func=demo)
+    p = sub.add_parser("batched-demo",
+                       help="score synthetic model checkpoints in one batched launch")
     p.add_argument("--samples", type=int, default=1_000_000)
     p.add_argument("--classes", type=int, default=10)
     p.add_argument("--checkpoints", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--backend", default=None, help="reference, cpu or cuda (default: auto)")
-    p.set_defaults(func=demo)
+    p.set_defaults(func=batched_demo)
     _add_score_parser(sub)
     _add_profile_parser(sub)
     _add_compare_parser(sub)
     p = sub.add_parser("info", help="show versions and the backends that can run here")
     p.set_defaults(func=info)
     args = parser.parse_args(argv)
-    if args.command == "demo" and min(args.samples, args.classes, args.checkpoints) < 1:
+    if args.command == "batched-demo" and min(args.samples, args.classes,
+                                              args.checkpoints) < 1:
         parser.error("--samples, --classes and --checkpoints must be positive integers")
     return args.func(args)
 

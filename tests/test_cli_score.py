@@ -320,7 +320,7 @@ def test_usage_errors_exit_2_and_other_commands_still_work(tmp_path, capsys):
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.count("\n") == 1
     assert main(["info"]) == 0
-    assert main(["demo", "--samples", "2000", "--checkpoints", "2", "--classes", "3"]) == 0
+    assert main(["batched-demo", "--samples", "2000", "--checkpoints", "2", "--classes", "3"]) == 0
     assert "best checkpoint" in capsys.readouterr().out
 
 

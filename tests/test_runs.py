@@ -259,3 +259,24 @@ def test_html_report(tmp_path):
     assert main(["report", str(path), "-o", str(tmp_path / "cli.html")]) == 0
     assert (tmp_path / "cli.html").read_text().count("<svg") == 7
     assert main(["report", str(tmp_path / "none.db")]) == 2
+
+
+def test_demo_trains_profiles_stores_ranks_and_reports(tmp_path, capsys):
+    from gpumetrics.cli import main
+
+    assert main(["demo", "--out", str(tmp_path), "--samples", "2000", "--epochs", "4",
+                 "--country", "FRA"]) == 0
+    out = capsys.readouterr().out
+    assert "ranked by acc-gCO2e" in out and "diagnosis:" in out
+    with RunStore(tmp_path / "runs.db") as store:
+        runs = store.runs(dataset="synthetic-fraud")
+        assert len(runs) == 4 and all(r.status == "finished" for r in runs)
+        first = runs[0]
+        assert [e.epoch for e in first.epochs] == [0, 1, 2, 3]
+        gco2e = [e.gco2e for e in first.epochs]
+        assert gco2e == sorted(gco2e) and gco2e[-1] > 0
+        assert first.summary["energy"]["components"]["cpu"]["method"].startswith(
+            ("measured", "estimated"))
+        assert first.summary["flops_convention"] == "FLOPs = 2 x multiply-accumulates"
+    assert (tmp_path / "report.html").read_text().count("<svg") == 7
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "runs.db"]

@@ -109,13 +109,14 @@ def _runs_of(values: list[float], k: int, rising: bool) -> list[tuple[int, int]]
     return out
 
 
-def diagnose(run, *, k: int = 3, plateau_tol: float = 0.01,
+def diagnose(run, *, k: int = 3, plateau_tol: float = 0.01, vgap_tol: float = 0.05,
              baseline_loss: float | None = None) -> list[Finding]:
     """Findings about a run's epochs (a ``Run`` or a list of ``Epoch``):
 
     * divergence: a NaN or infinite loss, or the training loss rising for ``k`` epochs;
     * overfitting: the training loss falling while the validation loss rises for ``k``
-      epochs, or the vgap growing for ``k`` epochs;
+      epochs, or the vgap growing for ``k`` epochs by more than ``vgap_tol`` of the
+      validation loss;
     * plateau: the training loss improving by less than ``plateau_tol`` (relative) over
       the last ``k`` epochs;
     * underfitting: the final training loss within 10% of ``baseline_loss`` (the loss of
@@ -152,7 +153,8 @@ def diagnose(run, *, k: int = 3, plateau_tol: float = 0.01,
                      "val_loss": [va[j] for j in window]}))
                 break
         gaps = [e.vgap for e in both]
-        grows = _runs_of(gaps, k, rising=True)
+        grows = [(a, b) for a, b in _runs_of(gaps, k, rising=True)
+                 if gaps[b] - gaps[a] > vgap_tol * abs(va[b])]
         if grows and not any(f.kind == "overfitting" for f in findings):
             a, b = grows[-1]
             findings.append(Finding(
@@ -162,7 +164,7 @@ def diagnose(run, *, k: int = 3, plateau_tol: float = 0.01,
         last, before = f_train[-1], f_train[-1 - k]
         if before > 0 and (before - last) / before < plateau_tol:
             findings.append(Finding(
-                "plateau", f"training loss improved by {(before - last) / before:.2%} over "
+                "plateau", f"training loss changed by {(last - before) / before:+.2%} over "
                 f"the last {k} epochs", {"epochs": f_epochs[-1 - k:],
                                          "train_loss": f_train[-1 - k:]}))
     if baseline_loss is not None and f_train and f_train[-1] >= 0.9 * baseline_loss:

@@ -38,8 +38,8 @@ def _num(v):
 
 
 def render(store, *, dataset: str | None = None, score: str = "acc-gco2e",
-           accuracy: str = "train_accuracy") -> str:
-    """The report's HTML text."""
+           accuracy: str = "train_accuracy", source: str | None = None) -> str:
+    """The report's HTML text (``source``: how to name the store, its path by default)."""
     ranked = store.compare(dataset=dataset, score=score, accuracy=accuracy)
     runs = [r.run for r in ranked]
     dataset = runs[0].dataset
@@ -48,7 +48,7 @@ def render(store, *, dataset: str | None = None, score: str = "acc-gco2e",
              f"<title>gpumetrics report: {html.escape(dataset)}</title><style>{STYLE}</style>"
              "</head><body>",
              f"<h1>Runs on {html.escape(dataset)}</h1>",
-             f"<p>{len(runs)} runs from {html.escape(str(store.path))}, "
+             f"<p>{len(runs)} runs from {html.escape(source or str(store.path))}, "
              f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC. "
              f"Ranked by {html.escape(score)} = 0.8 &times; {html.escape(accuracy)} + 0.2 "
              f"&times; (1 &minus; minmax({SCORES[score.lower()]})) over these runs; "
@@ -104,14 +104,19 @@ def render(store, *, dataset: str | None = None, score: str = "acc-gco2e",
     parts.append("<h2>Diagnosis</h2>")
     for run in runs:
         findings = diagnose(run) if run.epochs else []
+        kept = run.summary.get("findings", [])  # e.g. diagnose_predictions at finish
         parts.append(f"<h3>{html.escape(run.name)}</h3>")
-        if not findings:
+        if not findings and not kept:
             parts.append("<p class='none'>no finding</p>")
         for f in findings:
             epochs = f.evidence.get("epochs", f.evidence.get("epoch", ""))
             parts.append(f"<p class='finding'><span class='kind'>{html.escape(f.kind)}</span>: "
                          f"{html.escape(f.message)} <small>(epochs {html.escape(str(epochs))})"
                          "</small></p>")
+        for text in kept:
+            kind, _, message = str(text).partition(": ")
+            parts.append(f"<p class='finding'><span class='kind'>{html.escape(kind)}</span>: "
+                         f"{html.escape(message)} <small>(final predictions)</small></p>")
     parts.append("</body></html>")
     return "\n".join(parts)
 

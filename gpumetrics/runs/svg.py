@@ -32,8 +32,13 @@ def _fmt(v: float) -> str:
     return f"{v:.3g}"
 
 
+def _count(v: float) -> str:
+    """A cell's count: whole numbers in full (8,211), else 3 significant digits."""
+    return f"{v:,.0f}" if float(v).is_integer() and abs(v) < 1e7 else _fmt(v)
+
+
 class _Frame:
-    def __init__(self, xs: list[float], ys: list[float]):
+    def __init__(self, xs: list[float], ys: list[float], pad: float = 0.0):
         finite_x = [x for x in xs if math.isfinite(x)] or [0.0, 1.0]
         finite_y = [y for y in ys if math.isfinite(y)] or [0.0, 1.0]
         self.x0, self.x1 = min(finite_x), max(finite_x)
@@ -41,8 +46,10 @@ class _Frame:
         if self.x1 == self.x0:
             self.x0, self.x1 = self.x0 - 0.5, self.x1 + 0.5
         if self.y1 == self.y0:
-            pad = abs(self.y0) * 0.1 or 0.5
-            self.y0, self.y1 = self.y0 - pad, self.y1 + pad
+            margin = abs(self.y0) * 0.1 or 0.5
+            self.y0, self.y1 = self.y0 - margin, self.y1 + margin
+        dx, dy = (self.x1 - self.x0) * pad, (self.y1 - self.y0) * pad
+        self.x0, self.x1, self.y0, self.y1 = self.x0 - dx, self.x1 + dx, self.y0 - dy, self.y1 + dy
 
     def px(self, x: float) -> float:
         return LEFT + (x - self.x0) / (self.x1 - self.x0) * (WIDTH - LEFT - RIGHT)
@@ -144,7 +151,7 @@ def scatter_front(points: dict[str, tuple[float, float]], *, title: str, xlabel:
     """Named points (x lower is better, y higher is better) with their Pareto front."""
     names = list(points)
     values = [points[n] for n in names]
-    frame = _Frame([v[0] for v in values], [v[1] for v in values])
+    frame = _Frame([v[0] for v in values], [v[1] for v in values], pad=0.08)
     parts = frame.axes(title, xlabel, ylabel)
     front = pareto_front(values)
     line = " ".join(f"{frame.px(values[i][0]):.1f},{frame.py(values[i][1]):.1f}"
@@ -166,7 +173,7 @@ def scatter_front(points: dict[str, tuple[float, float]], *, title: str, xlabel:
 def heatmap(matrix: list[list[float]], labels: list[str], *, title: str) -> str:
     """A confusion matrix: rows true, columns predicted, counts written in the cells."""
     n = len(matrix)
-    size = min(36, (HEIGHT - TOP - BOTTOM) // max(n, 1))
+    size = min(64, (HEIGHT - TOP - BOTTOM - 30) // max(n, 1))
     peak = max((v for row in matrix for v in row), default=0) or 1
     parts = [f'<text x="{WIDTH / 2 - RIGHT / 2}" y="18" text-anchor="middle" class="title">'
              f'{html.escape(title)}</text>']
@@ -177,8 +184,9 @@ def heatmap(matrix: list[list[float]], labels: list[str], *, title: str) -> str:
             text = "#fff" if shade < 140 else "#000"
             parts.append(f'<rect x="{x0 + j * size}" y="{y0 + i * size}" width="{size}" '
                          f'height="{size}" fill="rgb({shade},{shade},255)"/>'
-                         f'<text x="{x0 + j * size + size / 2}" y="{y0 + i * size + size / 2 + 4}"'
-                         f' text-anchor="middle" class="tick" fill="{text}">{_fmt(v)}</text>')
+                         f'<text x="{x0 + j * size + size / 2}" '
+                         f'y="{y0 + i * size + size / 2 + 4}" text-anchor="middle" '
+                         f'class="tick" style="fill:{text}">{_count(v)}</text>')
         parts.append(f'<text x="{x0 - 4}" y="{y0 + i * size + size / 2 + 4}" text-anchor="end"'
                      f' class="tick">{html.escape(str(labels[i]))}</text>')
     for j, lab in enumerate(labels):
