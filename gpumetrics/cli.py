@@ -252,57 +252,58 @@ def profile(args) -> int:
     return code
 
 
+def _on_store(command: str, store_path: str, action) -> int:
+    """``action(store)`` on an existing run store; bad input is one line, exit code 2."""
+    from gpumetrics.runs import RunStore
+
+    path = Path(store_path)
+    if not path.exists():
+        print(f"gpumetrics {command}: {path} does not exist", file=sys.stderr)
+        return 2
+    try:
+        with RunStore(path) as store:
+            return action(store)
+    except (ValueError, OSError) as exc:
+        print(f"gpumetrics {command}: {exc}", file=sys.stderr)
+        return 2
+
+
 def compare(args) -> int:
     """Rank the runs of one dataset of a run store by a mixed score."""
     import json
 
-    from gpumetrics.runs import RunStore
-
-    path = Path(args.store)
-    if not path.exists():
-        print(f"gpumetrics compare: {path} does not exist", file=sys.stderr)
-        return 2
-    try:
-        with RunStore(path) as store:
-            ranked = store.compare(dataset=args.dataset, score=args.score,
-                                   accuracy=args.accuracy, weight=args.weight)
-            rows = [{"rank": r.rank, "run": r.run.name, "experiment": r.run.experiment,
-                     "score": r.score, args.accuracy: r.accuracy, r.cost_name: r.cost,
-                     "epochs": len(r.run.epochs), "status": r.run.status} for r in ranked]
-    except ValueError as exc:
-        print(f"gpumetrics compare: {exc}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps(rows, indent=1))
+    def ranked_rows(store):
+        ranked = store.compare(dataset=args.dataset, score=args.score,
+                               accuracy=args.accuracy, weight=args.weight)
+        rows = [{"rank": r.rank, "run": r.run.name, "experiment": r.run.experiment,
+                 "score": r.score, args.accuracy: r.accuracy, r.cost_name: r.cost,
+                 "epochs": len(r.run.epochs), "status": r.run.status} for r in ranked]
+        if args.json:
+            print(json.dumps(rows, indent=1))
+            return 0
+        cost = ranked[0].cost_name
+        print(f"{args.score} = {args.weight:g} x {args.accuracy} + {1 - args.weight:g} x "
+              f"(1 - minmax({cost})), dataset {ranked[0].run.dataset}")
+        print(f"{'rank':>4}  {'run':<24} {'score':>7} {args.accuracy:>15} {cost:>12} "
+              f"{'epochs':>6}")
+        for row in rows:
+            print(f"{row['rank']:>4}  {row['run'][:24]:<24} {row['score']:7.4f} "
+                  f"{row[args.accuracy]:15.4f} {row[cost]:12.4g} {row['epochs']:>6}")
         return 0
-    cost = ranked[0].cost_name
-    print(f"{args.score} = {args.weight:g} x {args.accuracy} + {1 - args.weight:g} x "
-          f"(1 - minmax({cost})), dataset {ranked[0].run.dataset}")
-    print(f"{'rank':>4}  {'run':<24} {'score':>7} {args.accuracy:>15} {cost:>12} {'epochs':>6}")
-    for row in rows:
-        print(f"{row['rank']:>4}  {row['run'][:24]:<24} {row['score']:7.4f} "
-              f"{row[args.accuracy]:15.4f} {row[cost]:12.4g} {row['epochs']:>6}")
-    return 0
+
+    return _on_store("compare", args.store, ranked_rows)
 
 
 def report(args) -> int:
     """Write the HTML comparison report of a run store."""
-    from gpumetrics.runs import RunStore
     from gpumetrics.runs.report import write_report
 
-    path = Path(args.store)
-    if not path.exists():
-        print(f"gpumetrics report: {path} does not exist", file=sys.stderr)
-        return 2
-    try:
-        with RunStore(path) as store:
-            out = write_report(store, args.output, dataset=args.dataset, score=args.score,
-                               accuracy=args.accuracy)
-    except (ValueError, OSError) as exc:
-        print(f"gpumetrics report: {exc}", file=sys.stderr)
-        return 2
-    print(out)
-    return 0
+    def write(store):
+        print(write_report(store, args.output, dataset=args.dataset, score=args.score,
+                           accuracy=args.accuracy))
+        return 0
+
+    return _on_store("report", args.store, write)
 
 
 def _add_compare_parser(sub) -> None:
