@@ -280,3 +280,22 @@ def test_demo_trains_profiles_stores_ranks_and_reports(tmp_path, capsys):
         assert first.summary["flops_convention"] == "FLOPs = 2 x multiply-accumulates"
     assert (tmp_path / "report.html").read_text().count("<svg") == 7
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "runs.db"]
+
+
+def test_tensorboard_export_reads_back(store, tmp_path):
+    event_accumulator = pytest.importorskip(
+        "tensorboard.backend.event_processing.event_accumulator")
+    from gpumetrics.runs.export import crc32c, to_tensorboard
+
+    assert crc32c(b"123456789") == 0xE3069283  # the CRC-32C check value
+    run = store.start_run("tb", dataset="d")
+    _log(run, [(1.0, 1.2), (0.5, 0.9), (0.25, math.nan)], [0.5, 0.7, 0.9])
+    path = to_tensorboard(store.run("tb"), tmp_path / "tb")
+    acc = event_accumulator.EventAccumulator(str(path.parent))
+    acc.Reload()
+    assert set(acc.Tags()["scalars"]) == {"train_loss", "val_loss", "vgap", "gco2e",
+                                          "train_accuracy"}
+    assert [(e.step, e.value) for e in acc.Scalars("train_loss")] == [
+        (0, 1.0), (1, 0.5), (2, 0.25)]
+    assert [e.step for e in acc.Scalars("val_loss")] == [0, 1]  # NaN is left out
+    assert [round(e.value, 6) for e in acc.Scalars("vgap")] == [0.2, 0.4]

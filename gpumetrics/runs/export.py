@@ -1,0 +1,101 @@
+"""Export a stored run's epochs to TensorBoard: one event file of scalars per run (losses,
+vgap, cumulative gCO2e and FLOPs, every logged metric), step = epoch.
+
+The event file is written here, without TensorFlow or TensorBoard installed: TFRecord
+framing (length, masked CRC-32C, data, masked CRC-32C) around ``Event`` protocol buffers
+encoded by hand (wall time, step, and a summary of simple float values).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import struct
+import time
+from pathlib import Path
+
+
+def _crc32c_table() -> list[int]:
+    table = []
+    for i in range(256):
+        crc = i
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+_TABLE = _crc32c_table()
+
+
+def crc32c(data: bytes) -> int:
+    """CRC-32C (Castagnoli), as TFRecord frames use."""
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc = _TABLE[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+def _masked(crc: int) -> int:
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    value &= (1 << 64) - 1
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _field_bytes(number: int, payload: bytes) -> bytes:
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _event(wall_time: float, step: int | None = None, *, file_version: str | None = None,
+           scalars: dict[str, float] | None = None) -> bytes:
+    out = _varint(1 << 3 | 1) + struct.pack("<d", wall_time)
+    if step is not None:
+        out += _varint(2 << 3) + _varint(step)
+    if file_version is not None:
+        out += _field_bytes(3, file_version.encode())
+    if scalars:
+        summary = b"".join(
+            _field_bytes(1, _field_bytes(1, tag.encode()) + _varint(2 << 3 | 5)
+                         + struct.pack("<f", value))
+            for tag, value in scalars.items())
+        out += _field_bytes(5, summary)
+    return out
+
+
+def _record(data: bytes) -> bytes:
+    length = struct.pack("<Q", len(data))
+    return (length + struct.pack("<I", _masked(crc32c(length))) + data
+            + struct.pack("<I", _masked(crc32c(data))))
+
+
+def to_tensorboard(run, logdir: str | os.PathLike) -> Path:
+    """Write the run's epochs as TensorBoard scalars under ``logdir/<run name>/``; returns
+    the event file (written through a temporary name and a rename)."""
+    folder = Path(logdir) / run.name
+    folder.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    path = folder / f"events.out.tfevents.{int(now)}.{socket.gethostname()}.gpumetrics"
+    records = [_record(_event(now, file_version="brain.Event:2"))]
+    for epoch in run.epochs:
+        values = {"train_loss": epoch.train_loss, "val_loss": epoch.val_loss,
+                  "vgap": epoch.vgap, "gco2e": epoch.gco2e, "flops": epoch.flops,
+                  **epoch.metrics}
+        scalars = {k: float(v) for k, v in values.items()
+                   if v is not None and math.isfinite(v)}
+        records.append(_record(_event(now, epoch.epoch, scalars=scalars)))
+    tmp = folder / f".{path.name}.tmp"
+    tmp.write_bytes(b"".join(records))
+    tmp.replace(path)
+    return path
