@@ -299,3 +299,30 @@ def test_tensorboard_export_reads_back(store, tmp_path):
         (0, 1.0), (1, 0.5), (2, 0.25)]
     assert [e.step for e in acc.Scalars("val_loss")] == [0, 1]  # NaN is left out
     assert [round(e.value, 6) for e in acc.Scalars("vgap")] == [0.2, 0.4]
+
+
+def test_mlflow_export_reads_back(store, tmp_path):
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    from gpumetrics.runs.export import to_mlflow
+
+    run = store.start_run("ml", experiment="sweep", dataset="d", params={"lr": 0.1})
+    _log(run, [(1.0, 1.2), (0.5, 0.9)], [0.5, 0.7])
+    run.finish(flops=2e9)
+    uri = (tmp_path / "mlruns").as_uri()
+    run_id = to_mlflow(store.run("ml", "sweep"), uri)
+    import os
+
+    os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+    try:
+        client = MlflowClient(tracking_uri=uri)
+        got = client.get_run(run_id)
+        history = client.get_metric_history(run_id, "train_loss")
+    finally:
+        del os.environ["MLFLOW_ALLOW_FILE_STORE"]
+    assert got.data.params == {"lr": "0.1"} and got.info.status == "FINISHED"
+    assert got.data.tags["gpumetrics.dataset"] == "d"
+    assert sorted((m.step, m.value) for m in history) == [(0, 1.0), (1, 0.5)]
+    assert got.data.metrics["total_flops"] == 2e9
+    assert got.data.metrics["vgap"] == pytest.approx(0.4)  # the latest step's value

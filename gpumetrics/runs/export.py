@@ -99,3 +99,54 @@ def to_tensorboard(run, logdir: str | os.PathLike) -> Path:
     tmp.write_bytes(b"".join(records))
     tmp.replace(path)
     return path
+
+
+def to_mlflow(run, tracking_uri: str, experiment: str | None = None) -> str:
+    """Log the run to MLflow at ``tracking_uri`` (e.g. ``file:///path/mlruns``): its params,
+    every epoch's values as metrics with step = epoch, its totals (gCO2e, kWh, FLOPs) and
+    its status. Returns the MLflow run id. Needs ``pip install mlflow-skinny``.
+
+    MLflow 3 keeps file stores in maintenance mode behind ``MLFLOW_ALLOW_FILE_STORE``; for a
+    ``file:`` URI it is allowed for the duration of this call."""
+    try:
+        from mlflow.entities import Metric, Param, RunTag
+        from mlflow.tracking import MlflowClient
+    except ImportError:
+        raise ImportError("to_mlflow needs MLflow: pip install mlflow-skinny") from None
+    allow = "MLFLOW_ALLOW_FILE_STORE"
+    previous = os.environ.get(allow)
+    if tracking_uri.startswith("file:") and previous is None:
+        os.environ[allow] = "true"
+    try:
+        client = MlflowClient(tracking_uri=tracking_uri)
+        name = experiment or f"{run.experiment}/{run.dataset}"
+        found = client.get_experiment_by_name(name)
+        experiment_id = found.experiment_id if found else client.create_experiment(name)
+        created = client.create_run(experiment_id, run_name=run.name)
+        run_id = created.info.run_id
+        stamp = int(time.time() * 1000)
+        metrics = []
+        for epoch in run.epochs:
+            values = {"train_loss": epoch.train_loss, "val_loss": epoch.val_loss,
+                      "vgap": epoch.vgap, "gco2e": epoch.gco2e, "flops": epoch.flops,
+                      **epoch.metrics}
+            metrics += [Metric(k, float(v), stamp, epoch.epoch) for k, v in values.items()
+                        if v is not None and math.isfinite(v)]
+        for key in ("gco2e", "energy_kwh", "flops"):
+            if run.summary.get(key) is not None:
+                metrics.append(Metric(f"total_{key}", float(run.summary[key]), stamp, 0))
+        params = [Param(str(k), str(v)) for k, v in run.params.items()]
+        tags = [RunTag("gpumetrics.dataset", run.dataset),
+                RunTag("gpumetrics.experiment", run.experiment)]
+        for i in range(0, len(metrics), 1000):  # MLflow's batch limit
+            client.log_batch(run_id, metrics=metrics[i:i + 1000],
+                             params=params if i == 0 else [], tags=tags if i == 0 else [])
+        if not metrics:
+            client.log_batch(run_id, params=params, tags=tags)
+        status = {"finished": "FINISHED", "failed": "FAILED"}.get(run.status, "RUNNING")
+        if status != "RUNNING":
+            client.set_terminated(run_id, status=status)
+        return run_id
+    finally:
+        if previous is None:
+            os.environ.pop(allow, None)
