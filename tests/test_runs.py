@@ -326,3 +326,23 @@ def test_mlflow_export_reads_back(store, tmp_path):
     assert sorted((m.step, m.value) for m in history) == [(0, 1.0), (1, 0.5)]
     assert got.data.metrics["total_flops"] == 2e9
     assert got.data.metrics["vgap"] == pytest.approx(0.4)  # the latest step's value
+
+
+def test_log_a_metric_sets_results(store):
+    from gpumetrics import metrics as M
+
+    ms = M.MetricSet({"val_accuracy": M.Accuracy("multiclass", num_classes=3),
+                      "val_f1": M.F1Score("multiclass", num_classes=3, average=None),
+                      "val_auroc": M.AUROC("multiclass", num_classes=3, thresholds=64)})
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)
+    p = rng.random((300, 3))
+    ms.update(y, p / p.sum(axis=1, keepdims=True))
+    run = store.start_run("ms", dataset="d")
+    epoch = run.log_epoch(0, train_loss=1.0, **ms.compute())
+    assert isinstance(epoch.metrics["val_f1"], list) and len(epoch.metrics["val_f1"]) == 3
+    assert epoch.get("val_f1") is None and 0 <= epoch.get("val_auroc") <= 1
+    stored = store.run("ms").epochs[0]
+    assert stored.metrics == epoch.metrics
+    with pytest.raises(ValueError, match="is a curve"):
+        run.log_epoch(1, roc=(np.zeros(2), np.ones(2)))

@@ -93,7 +93,7 @@ def to_tensorboard(run, logdir: str | os.PathLike) -> Path:
                   "vgap": epoch.vgap, "gco2e": epoch.gco2e, "flops": epoch.flops,
                   **epoch.metrics}
         scalars = {k: float(v) for k, v in values.items()
-                   if v is not None and math.isfinite(v)}
+                   if isinstance(v, int | float) and math.isfinite(v)}
         records.append(_record(_event(now, epoch.epoch, scalars=scalars)))
     tmp = folder / f".{path.name}.tmp"
     tmp.write_bytes(b"".join(records))
@@ -131,7 +131,7 @@ def to_mlflow(run, tracking_uri: str, experiment: str | None = None) -> str:
                       "vgap": epoch.vgap, "gco2e": epoch.gco2e, "flops": epoch.flops,
                       **epoch.metrics}
             metrics += [Metric(k, float(v), stamp, epoch.epoch) for k, v in values.items()
-                        if v is not None and math.isfinite(v)]
+                        if isinstance(v, int | float) and math.isfinite(v)]
         for key in ("gco2e", "energy_kwh", "flops"):
             if run.summary.get(key) is not None:
                 metrics.append(Metric(f"total_{key}", float(run.summary[key]), stamp, 0))

@@ -77,10 +77,12 @@ class Epoch:
         return abs(self.train_loss - self.val_loss)
 
     def get(self, key: str):
-        """A loss, ``vgap``, ``flops``, ``gco2e``, ``wall_s`` or a metric, by name."""
+        """A loss, ``vgap``, ``flops``, ``gco2e``, ``wall_s`` or a scalar metric, by name
+        (None for per-class lists: scores and charts read numbers)."""
         if key in ("train_loss", "val_loss", "vgap", "flops", "gco2e", "wall_s"):
             return getattr(self, key)
-        return self.metrics.get(key)
+        value = self.metrics.get(key)
+        return None if isinstance(value, list) else value
 
     def to_dict(self) -> dict:
         return {"epoch": self.epoch, "train_loss": self.train_loss, "val_loss": self.val_loss,
@@ -139,11 +141,7 @@ class Run:
             gco2e = energy.gco2e if gco2e is None else gco2e
         if flops is not None and hasattr(flops, "flops"):
             flops = flops.flops
-        values = {}
-        for key, value in metrics.items():
-            if hasattr(value, "value") and hasattr(value, "bound"):  # a binned value
-                value = value.value
-            values[key] = _number(value, key)
+        values = {key: _metric_value(key, value) for key, value in metrics.items()}
         record = Epoch(int(epoch), _number(train_loss, "train_loss"),
                        _number(val_loss, "val_loss"), values, _number(flops, "flops"),
                        _number(gco2e, "gco2e"), _number(wall_s, "wall_s"))
@@ -189,6 +187,22 @@ class Run:
             return float(self.summary[key])
         epochs = self.epochs
         return epochs[-1].get(key) if epochs else None
+
+
+def _metric_value(key: str, value):
+    """A logged metric: a number, or per class a list of numbers (``average=None``); a
+    binned value keeps its value (its bound is the histogram's, not the epoch's)."""
+    if hasattr(value, "value") and hasattr(value, "bound"):
+        value = value.value
+    if isinstance(value, tuple):
+        raise ValueError(f"{key} is a curve; keep curves with finish(roc=..., pr=...), and "
+                         "log numbers per epoch.")
+    if getattr(value, "ndim", 0) or isinstance(value, list):
+        values = _jsonable(value)
+        if not all(isinstance(v, int | float) for v in values):
+            raise ValueError(f"{key} must be a number or a flat list of numbers.")
+        return [float(v) for v in values]
+    return _number(value, key)
 
 
 def _jsonable(value):
