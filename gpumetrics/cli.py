@@ -289,6 +289,8 @@ def compare(args) -> int:
         for row in rows:
             print(f"{row['rank']:>4}  {row['run'][:24]:<24} {row['score']:7.4f} "
                   f"{row[args.accuracy]:15.4f} {row[cost]:12.4g} {row['epochs']:>6}")
+        for run, why in ranked.skipped:
+            print(f"   -  {run.name[:24]:<24} not ranked: {why}")
         return 0
 
     return _on_store("compare", args.store, ranked_rows)

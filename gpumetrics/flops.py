@@ -46,15 +46,18 @@ class Flops:
         detail = dict(self.detail)
         for key, value in other.detail.items():
             detail[key] = detail.get(key, 0.0) + value
+        if other.convention != self.convention:
+            raise ValueError(f"cannot add counts of two conventions: {self.convention!r} and "
+                             f"{other.convention!r}.")
         note = "; ".join(n for n in dict.fromkeys((self.note, other.note)) if n)
-        return Flops(self.flops + other.flops, detail, note)
+        return Flops(self.flops + other.flops, detail, note, self.convention)
 
     def __radd__(self, other):
         return self if other == 0 else NotImplemented  # sum() starts from 0
 
     def __mul__(self, factor: float) -> Flops:
         return Flops(self.flops * factor, {k: v * factor for k, v in self.detail.items()},
-                     self.note)
+                     self.note, self.convention)
 
     __rmul__ = __mul__
 
@@ -101,6 +104,8 @@ def conv_output_size(input_size, kernel_size, stride=1, padding=0, dilation=1) -
     stride = _tuple(stride, n, "stride")
     dilation = _tuple(dilation, n, "dilation")
     if padding == "same":
+        if any(s != 1 for s in stride):
+            raise ValueError("padding='same' needs stride 1 (as PyTorch's convolutions).")
         return tuple(int(s) for s in input_size)
     padding = (0,) * n if padding == "valid" else _tuple(padding, n, "padding")
     out = tuple((s + 2 * p - d * (k - 1) - 1) // st + 1
@@ -116,6 +121,7 @@ def conv(in_channels: int, out_channels: int, kernel_size, input_size, *, stride
     """An N-d convolution (N = ``len(input_size)``, the spatial size): each output element
     takes ``in_channels / groups x prod(kernel_size)`` MACs."""
     groups = _positive_int(groups, "groups")
+    batch = _positive_int(batch, "batch")
     if in_channels % groups or out_channels % groups:
         raise ValueError(f"groups ({groups}) must divide in_channels ({in_channels}) and "
                          f"out_channels ({out_channels}).")

@@ -50,7 +50,7 @@ def test_report_loads_cleanly_and_its_charts_render(tmp_path):
             run = store.start_run(name, dataset="d")
             for e in range(6):
                 run.log_epoch(e, train_loss=1 - slope * e, val_loss=1 - slope * e / 2,
-                              train_accuracy=0.5 + slope * e, gco2e=g * (e + 1))
+                              train_accuracy=0.5 + slope * e / 2, gco2e=g * (e + 1))
             run.finish(confusion_matrix=np.array([[50, 3], [7, 40]]), labels=[0, 1],
                        roc={"fpr": [0, 0.1, 1], "tpr": [0, 0.8, 1]},
                        pr={"recall": [0, 0.5, 1], "precision": [1, 0.9, 0.5]})

@@ -52,7 +52,7 @@ def test_bad_input_is_a_clear_error(store, tmp_path):
     run.log_epoch(0, train_loss=1.0)
     with pytest.raises(ValueError, match="already logged"):
         run.log_epoch(0, train_loss=0.5)
-    with pytest.raises(ValueError, match="being written by another process"):
+    with pytest.raises(ValueError, match="is marked running"):
         store.start_run("a", dataset="iris")
     with pytest.raises(ValueError, match="no run 'b'"):
         store.run("b")
@@ -141,18 +141,29 @@ def test_compare_ranks_the_runs_of_a_dataset(store):
         store.compare(dataset="fraud", score="acc-watts")
     nan_run = store.start_run("diverged", dataset="fraud")
     nan_run.log_epoch(0, train_loss=math.nan, train_accuracy=math.nan, gco2e=1.0)
-    with pytest.raises(ValueError, match="'diverged' has no finite train_accuracy"):
-        store.compare(dataset="fraud")
+    store.start_run("just-started", dataset="fraud")  # no epoch yet
+    ranked = store.compare(dataset="fraud")
+    assert [r.run.name for r in ranked] == ["best", "cheap", "costly"]  # unchanged
+    assert [(run.name, why.split(" (")[0]) for run, why in ranked.skipped] == [
+        ("diverged", "no finite train_accuracy"), ("just-started", "no finite train_accuracy")]
+    assert store.mark_failed("just-started").status == "failed"
+    with pytest.raises(ValueError, match="no running run"):
+        store.mark_failed("just-started")
 
 
 def test_early_stopping():
     stop = EarlyStopping("val_loss", patience=2, min_delta=0.01)
     results = [stop.step(v) for v in (1.0, 0.8, 0.795, 0.79, 0.85)]
-    assert results == [False, False, False, False, True]
-    assert stop.best == 0.8 and stop.best_epoch == 1 and stop.stopped_epoch == 4
+    assert results == [False, False, False, True, True]  # the 2nd epoch in a row without
+    assert stop.best == 0.8 and stop.best_epoch == 1 and stop.stopped_epoch == 3
+    assert EarlyStopping("brier_score_loss").mode == "min"
+    assert EarlyStopping("val_mcc").mode == "max"
     acc = EarlyStopping("val_accuracy", patience=0)
     assert acc.mode == "max"
     assert not acc.step({"val_accuracy": 0.5}) and acc.step({"val_accuracy": math.nan})
+    healthy = diagnose(_history([1.0, 0.9, 0.85, 0.82, 0.80, 0.79],  # dropout: train > val
+                                [0.9, 0.75, 0.66, 0.60, 0.55, 0.52]))
+    assert not any(f.kind == "overfitting" for f in healthy)
     with pytest.raises(ValueError, match="the logs have no 'val_loss'"):
         EarlyStopping().step({"loss": 1.0})
     with pytest.raises(ValueError, match="patience"):
@@ -239,7 +250,7 @@ def test_html_report(tmp_path):
             run = store.start_run(name, dataset="d")
             for e in range(5):
                 run.log_epoch(e, train_loss=1 - slope * e, val_loss=1 - slope * e / 2,
-                              train_accuracy=0.5 + slope * e, gco2e=g * (e + 1))
+                              train_accuracy=0.5 + slope * e / 2, gco2e=g * (e + 1))
             run.finish(confusion_matrix=np.array([[5, 1], [2, 7]]), labels=["no", "yes"],
                        roc={"fpr": np.array([0, 0.2, 1]), "tpr": [0, 0.7, 1]},
                        pr={"recall": [0, 0.5, 1], "precision": [1, 0.8, 0.5]})
@@ -299,6 +310,13 @@ def test_tensorboard_export_reads_back(store, tmp_path):
         (0, 1.0), (1, 0.5), (2, 0.25)]
     assert [e.step for e in acc.Scalars("val_loss")] == [0, 1]  # NaN is left out
     assert [round(e.value, 6) for e in acc.Scalars("vgap")] == [0.2, 0.4]
+    run.log_epoch(3, train_loss=1e39, flops=1e39)  # beyond float32: left out, no error
+    again = to_tensorboard(store.run("tb"), tmp_path / "tb")
+    assert list(again.parent.glob("events.out.tfevents.*")) == [again]  # replaced
+    odd = store.start_run("../escape", dataset="d")
+    odd.log_epoch(0, train_loss=1.0)
+    assert to_tensorboard(store.run("../escape"), tmp_path / "tb").parent.parent == \
+        tmp_path / "tb"
 
 
 def test_mlflow_export_reads_back(store, tmp_path):

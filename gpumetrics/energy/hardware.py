@@ -53,12 +53,12 @@ CPUS: tuple[tuple[str, CpuSpec], ...] = tuple(
 )
 
 # A CPU the table does not know: this many watts per logical CPU at full load (a 256 W,
-# 64-thread server part), stated in the provenance; give cpu_tdp_w= for a better figure.
+# 64-thread server part), stated in the provenance; give cpu_power_w= for a better figure.
 DEFAULT_W_PER_LOGICAL_CPU = 4.0
 
 # (pattern, name, board power W), matched against NVML's device name
 GPUS: tuple[tuple[str, str, float], ...] = (
-    (r"H200", "NVIDIA H200 SXM", 700),
+    (r"(?<!G)H200", "NVIDIA H200 SXM", 700),
     (r"H100.*PCIe", "NVIDIA H100 PCIe", 350),
     (r"H100.*NVL", "NVIDIA H100 NVL", 400),
     (r"H100", "NVIDIA H100 SXM", 700),

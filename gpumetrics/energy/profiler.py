@@ -19,6 +19,8 @@ from gpumetrics.energy import carbon
 from gpumetrics.energy import sources as S
 
 J_PER_KWH = 3.6e6
+SHORT_WINDOW_NOTE = ("some components were measured over a window shorter than their "
+                     "counter's update period: their figures are unreliable")
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class ComponentEnergy:
     # measured:rapl | estimated:<model>
     details: dict = field(default_factory=dict)
     short_window: bool = False  # the window is shorter than the source's update period
+    period_s: float = 0.0  # the source's update period
 
     @property
     def kwh(self) -> float:
@@ -89,13 +92,19 @@ class EnergyReport:
         """The report of the window between ``earlier`` (a lap of the same run) and this."""
         if earlier.run_id != self.run_id:
             raise ValueError("minus needs a lap of the same run.")
+        missing = set(self.components) - set(earlier.components)
+        if missing:
+            raise ValueError(f"the earlier report lacks {sorted(missing)}: no difference.")
+        window = self.duration_s - earlier.duration_s
         components = {
             name: replace(c, joules=c.joules - earlier.components[name].joules,
-                          short_window=False) if name in earlier.components else c
+                          short_window=window < c.period_s)
             for name, c in self.components.items()
         }
-        return replace(self, duration_s=self.duration_s - earlier.duration_s,
-                       components=components)
+        notes = tuple(n for n in self.notes if "shorter than" not in n)
+        if any(c.short_window for c in components.values()):
+            notes += (SHORT_WINDOW_NOTE,)
+        return replace(self, duration_s=window, components=components, notes=notes)
 
     def to_dict(self) -> dict:
         return {
@@ -152,22 +161,46 @@ class EnergyReport:
 
     def append_csv(self, path: str | os.PathLike) -> Path:
         """Add this report as a row of ``path`` (created with a header if absent). The file
-        is rewritten through a temporary file and a rename: never half written."""
+        is rewritten through a temporary file and a rename, never half written, under an
+        exclusive lock on ``path.lock``, so that concurrent writers lose no row."""
         path = Path(path)
-        existing = path.read_text() if path.exists() else ""
         header = ",".join(self.CSV_FIELDS)
-        if existing and existing.splitlines()[0] != header:
-            raise ValueError(f"{path} has other columns than an emissions file: expected the "
-                             f"header {header!r}.")
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=self.CSV_FIELDS, lineterminator="\n")
-        if not existing:
-            writer.writeheader()
-        writer.writerow(self.csv_row())
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(existing + buffer.getvalue())
-        tmp.replace(path)
+        with _locked(path.with_name(path.name + ".lock")):
+            existing = path.read_text() if path.exists() else ""
+            if existing and existing.splitlines()[0] != header:
+                raise ValueError(f"{path} has other columns than an emissions file: expected "
+                                 f"the header {header!r}.")
+            if existing and not existing.endswith("\n"):
+                existing += "\n"
+            buffer = io.StringIO()
+            writer = csv.DictWriter(buffer, fieldnames=self.CSV_FIELDS, lineterminator="\n")
+            if not existing:
+                writer.writeheader()
+            writer.writerow(self.csv_row())
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_text(existing + buffer.getvalue())
+            tmp.replace(path)
         return path
+
+
+class _locked:
+    """An exclusive advisory lock on a file (``fcntl.flock``; none where unavailable)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self):
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            import fcntl
+
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except ImportError:  # pragma: no cover - not POSIX
+            pass
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self.fd)  # closing releases the lock
 
 
 class EnergyProfiler:
@@ -289,11 +322,10 @@ class EnergyProfiler:
                 for name, joules in source.energy_j(now).items():
                     components[name] = ComponentEnergy(
                         name, joules, source.method, source.details(name),
-                        short_window=window < source.period_s)
+                        short_window=window < source.period_s, period_s=source.period_s)
         notes = list(self.notes)
         if any(c.short_window for c in components.values()):
-            notes.append("some components were measured over a window shorter than their "
-                         "counter's update period: their figures are unreliable")
+            notes.append(SHORT_WINDOW_NOTE)
         return EnergyReport(self._run, self._started_at, window, components, self.pue,
                             self.intensity, self.intensity_source, tuple(notes), label,
                             self.project)

@@ -185,9 +185,9 @@ def _text(value) -> str:
 
 
 def visible_gpus(nvml) -> list[tuple[str, object]]:
-    """``(component, handle)`` of each GPU this process sees, in CUDA's order:
-    ``CUDA_VISIBLE_DEVICES`` (indices or UUID prefixes) is respected, so ``gpu:0`` is the
-    device the process calls ``cuda:0``."""
+    """``(component, handle)`` of each GPU this process sees: ``CUDA_VISIBLE_DEVICES``
+    (indices or UUID prefixes) is respected. Indices are NVML's (PCI bus order), which
+    is CUDA's order with ``CUDA_DEVICE_ORDER=PCI_BUS_ID`` or when every GPU is alike."""
     count = nvml.nvmlDeviceGetCount()
     handles = [nvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
     spec = os.environ.get("CUDA_VISIBLE_DEVICES")
@@ -202,12 +202,16 @@ def visible_gpus(nvml) -> list[tuple[str, object]]:
                 index = int(item)
                 if index < 0 or index >= count:
                     break  # CUDA stops at the first invalid entry
-                chosen.append(handles[index])
-                continue
-            matches = [h for h in handles if _text(nvml.nvmlDeviceGetUUID(h)).startswith(item)]
-            if len(matches) != 1:
-                break
-            chosen.append(matches[0])
+                handle = handles[index]
+            else:
+                matches = [h for h in handles
+                           if _text(nvml.nvmlDeviceGetUUID(h)).startswith(item)]
+                if len(matches) != 1:
+                    break  # MIG instances and unknown UUIDs: no whole-GPU counter here
+                handle = matches[0]
+            if handle in chosen:
+                return []  # CUDA sees no device when one is named twice
+            chosen.append(handle)
     return [(f"gpu:{i}", h) for i, h in enumerate(chosen)]
 
 
@@ -386,20 +390,24 @@ def gpu_sources(nvml=None, power_w: float | None = None) -> tuple[list[Source], 
 # --- estimates for the CPU and DRAM ------------------------------------------------------------
 
 
-def _busy_and_total(cpus: list[int]) -> tuple[float, float]:
-    """Busy and total CPU seconds so far over the given logical CPUs."""
+def _busy_and_total(cpus: list[int]) -> tuple[float, float, int]:
+    """Busy and total CPU seconds so far over the given logical CPUs, and how many of them
+    the kernel reported."""
     import psutil
 
     per_cpu = psutil.cpu_times(percpu=True)
     busy = total = 0.0
+    counted = 0
     for i in cpus:
         if i < len(per_cpu):
+            counted += 1
             t = per_cpu[i]
             idle = t.idle + getattr(t, "iowait", 0.0)
-            everything = sum(t)
+            # Linux counts guest time inside user time as well
+            everything = sum(t) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)
             busy += everything - idle
             total += everything
-    return busy, total
+    return busy, total, counted
 
 
 class CpuEstimate(Source):
@@ -438,14 +446,17 @@ class CpuEstimate(Source):
 
     def start(self, now):
         self.t0 = now
-        self.busy0, self.total0 = _busy_and_total(self.cpus)
+        self.busy0, self.total0, _ = _busy_and_total(self.cpus)
         self.utilisation = 0.0
 
     def energy_j(self, now):
-        busy, total = _busy_and_total(self.cpus)
+        # full-load power x busy CPU-seconds per CPU: utilisation x time, and never less
+        # than at an earlier lap (busy time only grows)
+        busy, total, counted = _busy_and_total(self.cpus)
+        busy_per_cpu = (busy - self.busy0) / max(counted, 1)
         elapsed_cpu = total - self.total0
         self.utilisation = (busy - self.busy0) / elapsed_cpu if elapsed_cpu > 0 else 0.0
-        return {"cpu": self.full_w * self.utilisation * (now - self.t0)}
+        return {"cpu": self.full_w * busy_per_cpu}
 
     def details(self, component):
         return {"cpu_model": self.model, "logical_cpus": len(self.cpus),

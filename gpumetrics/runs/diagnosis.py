@@ -26,11 +26,14 @@ class EarlyStopping:
     epochs. ``mode`` is ``min``, ``max``, or ``auto`` (``max`` for names holding ``acc``,
     ``auc``, ``f1``, ``precision``, ``recall`` or ``score``, else ``min``).
 
-    ``step(value)`` (or ``step(logs_dict)``) returns True when training should stop;
-    ``best``, ``best_epoch`` and ``stopped_epoch`` say what happened. NaN never improves.
+    ``step(value)`` (or ``step(logs_dict)``) returns True when training should stop: at
+    the ``patience``-th epoch in a row without improvement (as Keras counts; 0 stops at
+    the first). ``best``, ``best_epoch`` and ``stopped_epoch`` say what happened. NaN never
+    improves.
     """
 
-    _MAX_HINTS = ("acc", "auc", "f1", "precision", "recall", "score", "r2")
+    _MAX_HINTS = ("acc", "auc", "f1", "precision", "recall", "score", "r2", "mcc",
+                  "matthews", "kappa", "jaccard", "iou", "explained_variance", "ap")
 
     def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
                  mode: str = "auto"):
@@ -38,10 +41,7 @@ class EarlyStopping:
             raise ValueError(f"patience must be a non-negative integer; got {patience!r}.")
         if not min_delta >= 0:
             raise ValueError(f"min_delta must be >= 0; got {min_delta!r}.")
-        if mode == "auto":
-            mode = "max" if any(h in monitor.lower() for h in self._MAX_HINTS) else "min"
-        if mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'min', 'max' or 'auto'; got {mode!r}.")
+        mode = _mode(monitor, mode)
         self.monitor, self.patience, self.min_delta, self.mode = (monitor, int(patience),
                                                                   float(min_delta), mode)
         self.best: float | None = None
@@ -72,13 +72,27 @@ class EarlyStopping:
             self.best, self.best_epoch, self.wait = value, self.epoch, 0
         else:
             self.wait += 1
-        if self.wait > self.patience and self.stopped_epoch is None:
-            self.stopped_epoch = self.epoch
+            if self.wait >= self.patience and self.stopped_epoch is None:
+                self.stopped_epoch = self.epoch
         return self.stopped_epoch is not None
 
     @property
     def should_stop(self) -> bool:
         return self.stopped_epoch is not None
+
+
+def _mode(monitor: str, mode: str) -> str:
+    """``min`` or ``max`` for a monitored value (``auto``: losses and errors are minimised,
+    scores such as accuracy, AUC, F1, MCC, kappa or R^2 maximised)."""
+    mode = str(mode).lower()
+    if mode == "auto":
+        name = monitor.lower()
+        if "loss" in name or "error" in name:
+            return "min"
+        return "max" if any(h in name for h in EarlyStopping._MAX_HINTS) else "min"
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'min', 'max' or 'auto'; got {mode!r}.")
+    return mode
 
 
 def _epochs(run) -> list:
@@ -91,6 +105,20 @@ def _epochs(run) -> list:
 def _series(epochs, key) -> tuple[list[int], list[float]]:
     pairs = [(e.epoch, e.get(key)) for e in epochs if e.get(key) is not None]
     return [p[0] for p in pairs], [float(p[1]) for p in pairs]
+
+
+def _finite_segments(epochs: list[int], values: list[float]):
+    """The stretches of finite values (a NaN or infinite value ends a stretch)."""
+    segment: tuple[list, list] = ([], [])
+    for e, v in zip(epochs, values, strict=True):
+        if math.isfinite(v):
+            segment[0].append(e)
+            segment[1].append(v)
+        elif segment[0]:
+            yield segment
+            segment = ([], [])
+    if segment[0]:
+        yield segment
 
 
 def _runs_of(values: list[float], k: int, rising: bool) -> list[tuple[int, int]]:
@@ -131,13 +159,14 @@ def diagnose(run, *, k: int = 3, plateau_tol: float = 0.01, vgap_tol: float = 0.
             findings.append(Finding("divergence", f"{key} is {bad[0][1]} from epoch {bad[0][0]}",
                                     {"epochs": [b[0] for b in bad], "key": key}))
     t_epochs, train = _series(epochs, "train_loss")
+    for seg_epochs, seg in _finite_segments(t_epochs, train):
+        for a, b in _runs_of(seg, k, rising=True):
+            findings.append(Finding(
+                "divergence", f"training loss rose for {b - a} epochs ({seg[a]:.4g} at epoch "
+                f"{seg_epochs[a]} to {seg[b]:.4g} at {seg_epochs[b]})",
+                {"epochs": seg_epochs[a:b + 1], "train_loss": seg[a:b + 1]}))
     finite = [(e, v) for e, v in zip(t_epochs, train, strict=True) if math.isfinite(v)]
     f_epochs, f_train = [e for e, _ in finite], [v for _, v in finite]
-    for a, b in _runs_of(f_train, k, rising=True):
-        findings.append(Finding(
-            "divergence", f"training loss rose for {b - a} epochs "
-            f"({f_train[a]:.4g} at epoch {f_epochs[a]} to {f_train[b]:.4g} at {f_epochs[b]})",
-            {"epochs": f_epochs[a:b + 1], "train_loss": f_train[a:b + 1]}))
     both = [e for e in epochs if e.vgap is not None and math.isfinite(e.vgap)]
     if len(both) > k:
         tr = [e.train_loss for e in both]
@@ -152,9 +181,11 @@ def diagnose(run, *, k: int = 3, plateau_tol: float = 0.01, vgap_tol: float = 0.
                      "train_loss": [tr[j] for j in window],
                      "val_loss": [va[j] for j in window]}))
                 break
-        gaps = [e.vgap for e in both]
+        # the gap that overfitting opens: validation loss above training loss (a
+        # training loss above the validation loss, e.g. under dropout, is not it)
+        gaps = [v - t for t, v in zip(tr, va, strict=True)]
         grows = [(a, b) for a, b in _runs_of(gaps, k, rising=True)
-                 if gaps[b] - gaps[a] > vgap_tol * abs(va[b])]
+                 if gaps[b] > 0 and gaps[b] - gaps[a] > vgap_tol * abs(va[b])]
         if grows and not any(f.kind == "overfitting" for f in findings):
             a, b = grows[-1]
             findings.append(Finding(
@@ -162,7 +193,7 @@ def diagnose(run, *, k: int = 3, plateau_tol: float = 0.01, vgap_tol: float = 0.
                 {"epochs": [both[j].epoch for j in range(a, b + 1)], "vgap": gaps[a:b + 1]}))
     if len(f_train) > k:
         last, before = f_train[-1], f_train[-1 - k]
-        if before > 0 and (before - last) / before < plateau_tol:
+        if before > 0 and abs(before - last) / before < plateau_tol:
             findings.append(Finding(
                 "plateau", f"training loss changed by {(last - before) / before:+.2%} over "
                 f"the last {k} epochs", {"epochs": f_epochs[-1 - k:],
@@ -235,12 +266,14 @@ def optimal_epoch(run, *, monitor: str = "val_loss", mode: str = "auto",
               and math.isfinite(e.get(monitor))]
     if not epochs:
         raise ValueError(f"no epoch has a finite {monitor!r}.")
-    if mode == "auto":
-        mode = "max" if any(h in monitor.lower() for h in EarlyStopping._MAX_HINTS) else "min"
+    mode = _mode(monitor, mode)
     values = [e.get(monitor) for e in epochs]
     if sustainability_weight is None:
         best = (min if mode == "min" else max)(range(len(values)), key=values.__getitem__)
         return epochs[best]
+    if not 0.0 <= float(sustainability_weight) <= 1.0:
+        raise ValueError("sustainability_weight must be in [0, 1]; got "
+                         f"{sustainability_weight!r}.")
     if any(e.gco2e is None for e in epochs):
         raise ValueError("a sustainability-aware optimum needs gco2e logged at every epoch.")
     scaled = minmax(values)

@@ -8,8 +8,10 @@ encoded by hand (wall time, step, and a summary of simple float values).
 
 from __future__ import annotations
 
+import datetime
 import math
 import os
+import re
 import socket
 import struct
 import time
@@ -80,23 +82,40 @@ def _record(data: bytes) -> bytes:
             + struct.pack("<I", _masked(crc32c(data))))
 
 
+_FLOAT32_MAX = 3.4028234663852886e38
+
+
+def _folder_name(name: str) -> str:
+    """A run name as one folder name (no separators, no ``..``)."""
+    safe = re.sub(r"[^A-Za-z0-9._=+-]", "_", name).strip(".")
+    return safe or "run"
+
+
 def to_tensorboard(run, logdir: str | os.PathLike) -> Path:
     """Write the run's epochs as TensorBoard scalars under ``logdir/<run name>/``; returns
-    the event file (written through a temporary name and a rename)."""
-    folder = Path(logdir) / run.name
+    the event file (written through a temporary name and a rename). Exporting a run again
+    replaces its earlier export. Each point's wall time is the run's start plus the
+    epoch's ``wall_s`` where logged. Values beyond float32's range are left out (a
+    summary scalar is a float32)."""
+    folder = Path(logdir) / _folder_name(run.name)
     folder.mkdir(parents=True, exist_ok=True)
-    now = time.time()
-    path = folder / f"events.out.tfevents.{int(now)}.{socket.gethostname()}.gpumetrics"
-    records = [_record(_event(now, file_version="brain.Event:2"))]
+    start = datetime.datetime.fromisoformat(run.started_at).timestamp()
+    path = folder / f"events.out.tfevents.{int(start)}.{socket.gethostname()}.gpumetrics"
+    records = [_record(_event(start, file_version="brain.Event:2"))]
     for epoch in run.epochs:
         values = {"train_loss": epoch.train_loss, "val_loss": epoch.val_loss,
                   "vgap": epoch.vgap, "gco2e": epoch.gco2e, "flops": epoch.flops,
                   **epoch.metrics}
         scalars = {k: float(v) for k, v in values.items()
-                   if isinstance(v, int | float) and math.isfinite(v)}
-        records.append(_record(_event(now, epoch.epoch, scalars=scalars)))
+                   if isinstance(v, int | float) and math.isfinite(v)
+                   and abs(v) <= _FLOAT32_MAX}
+        wall = start + (epoch.wall_s or 0.0)
+        records.append(_record(_event(wall, epoch.epoch, scalars=scalars)))
     tmp = folder / f".{path.name}.tmp"
     tmp.write_bytes(b"".join(records))
+    for old in folder.glob("events.out.tfevents.*.gpumetrics"):
+        if old != path:
+            old.unlink()
     tmp.replace(path)
     return path
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import html
+import math
 import os
 from pathlib import Path
 
@@ -63,7 +64,12 @@ def render(store, *, dataset: str | None = None, score: str = "acc-gco2e",
                      f"<td>{r.score:.4f}</td><td>{r.accuracy:.4f}</td><td>{r.cost:.4g}</td>"
                      f"<td>{len(epochs)}</td><td>{'' if gap is None else f'{gap:.4g}'}</td>"
                      f"<td>{html.escape(r.run.status)}</td></tr>")
-    parts.append("</table><h2>Training</h2><div class='charts'>")
+    parts.append("</table>")
+    if ranked.skipped:
+        parts.append("<p>Not ranked: " + "; ".join(
+            f"{html.escape(run.name)} ({html.escape(why)})" for run, why in ranked.skipped)
+            + ".</p>")
+    parts.append("<h2>Training</h2><div class='charts'>")
     losses, dashed = {}, {}
     for run in runs:
         xs = [e.epoch for e in run.epochs]
@@ -76,10 +82,11 @@ def render(store, *, dataset: str | None = None, score: str = "acc-gco2e",
                                 xlabel="epoch", ylabel="vgap"))
     parts.append(svg.line_chart(_series(runs, "gco2e"), title="cumulative gCO2e",
                                 xlabel="epoch", ylabel="gCO2e"))
-    parts.append(svg.scatter_front({r.run.name: (r.run.total("gco2e") or 0.0, r.accuracy)
-                                    for r in ranked},
-                                   title=f"{accuracy} vs gCO2e (Pareto front dashed)",
-                                   xlabel="gCO2e", ylabel=accuracy))
+    points = {r.run.name: (r.run.total("gco2e"), r.accuracy) for r in ranked}
+    points = {n: p for n, p in points.items() if p[0] is not None and math.isfinite(p[0])}
+    if points:  # runs without gCO2e are left off the chart rather than put at 0
+        parts.append(svg.scatter_front(points, title=f"{accuracy} vs gCO2e (Pareto front "
+                                       "dashed)", xlabel="gCO2e", ylabel=accuracy))
     parts.append("</div>")
     summary = best.summary
     best_charts = []

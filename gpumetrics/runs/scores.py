@@ -38,6 +38,13 @@ def mixed_scores(accuracy: list[float], cost: list[float], weight: float = 0.8) 
             for a, m in zip(accuracy, minmax(cost), strict=True)]
 
 
+class Ranking(list):
+    """Ranked runs, best first; ``skipped`` holds ``(run, reason)`` for runs that could not
+    be scored (no epochs yet, a NaN accuracy, no gCO2e logged)."""
+
+    skipped: list
+
+
 @dataclass(frozen=True)
 class Ranked:
     rank: int
@@ -58,16 +65,28 @@ def rank_runs(runs: list, *, score: str = "acc-gco2e", accuracy: str = "train_ac
     if not runs:
         raise ValueError("there are no runs to rank.")
     cost_name = SCORES[key]
-    accs, costs = [], []
+    usable, accs, costs, skipped = [], [], [], []
     for run in runs:
         a, c = run.total(accuracy), run.total(cost_name)
+        reason = None
         for value, what in ((a, accuracy), (c, cost_name)):
-            if value is None or not math.isfinite(value):
-                raise ValueError(f"run {run.name!r} has no finite {what} ({value!r}); log it "
-                                 "with log_epoch (or finish(energy=, flops=)).")
+            if reason is None and (value is None or not math.isfinite(value)):
+                reason = f"no finite {what} ({value!r})"
+        if reason is None and not 0.0 <= a <= 1.0:
+            reason = f"{accuracy} {a!r} is not a fraction in [0, 1]"
+        if reason is not None:
+            skipped.append((run, reason))
+            continue
+        usable.append(run)
         accs.append(a)
         costs.append(c)
+    if not usable:
+        reasons = "; ".join(f"{run.name}: {why}" for run, why in skipped)
+        raise ValueError(f"no run can be ranked by {score} ({reasons}); log {accuracy} and "
+                         f"{cost_name} with log_epoch.")
     values = mixed_scores(accs, costs, weight)
-    order = sorted(range(len(runs)), key=lambda i: -values[i])
-    return [Ranked(r + 1, runs[i], values[i], accs[i], costs[i], cost_name)
-            for r, i in enumerate(order)]
+    order = sorted(range(len(usable)), key=lambda i: -values[i])
+    ranking = Ranking(Ranked(r + 1, usable[i], values[i], accs[i], costs[i], cost_name)
+                      for r, i in enumerate(order))
+    ranking.skipped = skipped
+    return ranking

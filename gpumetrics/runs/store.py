@@ -41,6 +41,12 @@ CREATE INDEX IF NOT EXISTS runs_by_dataset ON runs (dataset);
 """
 
 
+def np_integer():
+    import numpy as np
+
+    return np.integer
+
+
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
 
@@ -135,7 +141,8 @@ class Run:
         pass ``energy=``, an ``EnergyReport`` lap, for its gCO2e); further keywords are
         metric values (numbers, or a ``MetricSet.compute()`` dict passed as ``**``).
         Losses may be NaN or infinite: that is recorded (and diagnosed as divergence)."""
-        if isinstance(epoch, bool) or int(epoch) != epoch or epoch < 0:
+        if (isinstance(epoch, bool) or not isinstance(epoch, int | float | np_integer())
+                or epoch != epoch or int(epoch) != epoch or epoch < 0):
             raise ValueError(f"epoch must be a non-negative integer; got {epoch!r}.")
         if energy is not None:
             gco2e = energy.gco2e if gco2e is None else gco2e
@@ -161,6 +168,17 @@ class Run:
         if status not in ("finished", "failed"):
             raise ValueError(f"status must be 'finished' or 'failed'; got {status!r}.")
         info = {key: _jsonable(value) for key, value in summary.items()}
+        for key, names in (("roc", ("fpr", "tpr")), ("pr", ("precision", "recall"))):
+            if isinstance(info.get(key), list):  # roc_curve(...) / precision_recall_curve(...)
+                info[key] = dict(zip(names, info[key][:2], strict=True))
+        if "confusion_matrix" in info and "labels" in info and (
+                len(info["labels"]) != len(info["confusion_matrix"])):
+            raise ValueError("labels must name every row of confusion_matrix.")
+        try:
+            json.dumps(info)
+        except TypeError as exc:
+            raise ValueError(f"finish() keeps JSON values (numbers, strings, lists, arrays); "
+                             f"{exc}.") from None
         if energy is not None:
             info["energy"] = energy.to_dict() if hasattr(energy, "to_dict") else dict(energy)
             info["gco2e"] = info["energy"].get("gco2e")
@@ -185,8 +203,10 @@ class Run:
         cumulative figure); anything else from the last epoch."""
         if key in ("gco2e", "flops", "energy_kwh") and self.summary.get(key) is not None:
             return float(self.summary[key])
-        epochs = self.epochs
-        return epochs[-1].get(key) if epochs else None
+        for epoch in reversed(self.epochs):  # the last epoch that logged it
+            if epoch.get(key) is not None:
+                return epoch.get(key)
+        return None
 
 
 def _metric_value(key: str, value):
@@ -272,7 +292,8 @@ class RunStore:
                 "SELECT status FROM runs WHERE experiment = ? AND name = ?",
                 (experiment, name)).fetchone()
             if existing is not None:
-                state = ("is being written by another process" if existing["status"] ==
+                state = ("is marked running (another process writes it, or one died "
+                         "writing it: mark_failed() closes it)" if existing["status"] ==
                          "running" else f"exists ({existing['status']})")
                 raise ValueError(f"run {name!r} of experiment {experiment!r} {state}; give the "
                                  "run another name.")
@@ -284,6 +305,16 @@ class RunStore:
                                    (cursor.lastrowid,)).fetchone()
         return Run(self, row, writer)
 
+    def mark_failed(self, name: str, experiment: str = "default") -> Run:
+        """Close a run left running by a process that died (its epochs are kept)."""
+        with self._write():
+            done = self._db.execute(
+                "UPDATE runs SET status = 'failed', finished_at = ? WHERE experiment = ? AND "
+                "name = ? AND status = 'running'", (_now(), experiment, name))
+        if done.rowcount != 1:
+            raise ValueError(f"no running run {name!r} in experiment {experiment!r}.")
+        return self.run(name, experiment)
+
     def runs(self, *, dataset: str | None = None, experiment: str | None = None,
              status: str | None = None) -> list[Run]:
         """The stored runs (read-only handles), oldest first, optionally filtered."""
@@ -294,10 +325,13 @@ class RunStore:
                 query += f" AND {column} = ?"
                 args.append(value)
         rows = self._db.execute(query + " ORDER BY id", args).fetchall()
-        if not rows and (dataset or experiment):
-            known = sorted({r["dataset"] for r in self._db.execute("SELECT dataset FROM runs")})
-            raise ValueError(f"no run matches dataset={dataset!r}, experiment={experiment!r}; "
-                             f"datasets in {self.path}: {', '.join(known) or 'none'}.")
+        if not rows and (dataset or experiment or status):
+            known = sorted({(r["dataset"], r["experiment"]) for r in self._db.execute(
+                "SELECT dataset, experiment FROM runs")})
+            listed = ", ".join(f"{d} ({e})" for d, e in known) or "none"
+            raise ValueError(f"no run matches dataset={dataset!r}, experiment={experiment!r}, "
+                             f"status={status!r}; datasets (experiments) in {self.path}: "
+                             f"{listed}.")
         return [Run(self, r, None) for r in rows]
 
     def run(self, name: str, experiment: str = "default") -> Run:
