@@ -70,7 +70,7 @@ def test_rapl_absent_or_unreadable_is_not_zero(tmp_path, monkeypatch, rapl_tree)
     def denied(domain):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(S.Rapl, "_read", staticmethod(denied))
+    monkeypatch.setattr(S._Domain, "read", denied)
     sources, notes = S.host_sources(rapl_tree)
     assert [type(s).__name__ for s in sources] == ["CpuEstimate", "DramEstimate"]
     assert "not readable (permission denied)" in notes[0]

@@ -117,16 +117,12 @@ class Rapl(Source):
             raise SourceUnavailable(f"no RAPL package domain under {root}")
         for d in self.domains:
             try:
-                self._read(d)
+                d.read()
             except PermissionError:
                 raise SourceUnavailable(
                     f"RAPL counters under {root} are not readable (permission denied); "
                     "reading them needs root or a read permission on energy_uj"
                 ) from None
-
-    @staticmethod
-    def _read(domain: _Domain) -> int:
-        return domain.read()
 
     def components(self):
         return tuple(dict.fromkeys(d.component for d in self.domains))
@@ -134,7 +130,7 @@ class Rapl(Source):
     def start(self, now):
         for d in self.domains:
             d.open()
-            d.last = self._read(d)
+            d.last = d.read()
             d.total_uj = 0
 
     def stop(self):
@@ -143,7 +139,7 @@ class Rapl(Source):
 
     def sample(self, now):
         for d in self.domains:
-            value = self._read(d)
+            value = d.read()
             if value >= d.last:
                 d.total_uj += value - d.last
             else:  # wrapped past max_energy_range_uj
@@ -215,6 +211,15 @@ def visible_gpus(nvml) -> list[tuple[str, object]]:
     return [(f"gpu:{i}", h) for i, h in enumerate(chosen)]
 
 
+def _answers(query, handle) -> bool:
+    """Whether an NVML query works for a device (unsupported ones raise)."""
+    try:
+        query(handle)
+        return True
+    except Exception:
+        return False
+
+
 class _Nvml(Source):
     def __init__(self, nvml, devices: list[tuple[str, object]]):
         self.nvml = nvml
@@ -237,11 +242,7 @@ class NvmlEnergyCounter(_Nvml):
 
     @staticmethod
     def supported(nvml, handle) -> bool:
-        try:
-            nvml.nvmlDeviceGetTotalEnergyConsumption(handle)
-            return True
-        except Exception:
-            return False
+        return _answers(nvml.nvmlDeviceGetTotalEnergyConsumption, handle)
 
     def start(self, now):
         self.base = {c: self.nvml.nvmlDeviceGetTotalEnergyConsumption(h)
@@ -263,11 +264,7 @@ class NvmlPowerSampler(_Nvml):
 
     @staticmethod
     def supported(nvml, handle) -> bool:
-        try:
-            nvml.nvmlDeviceGetPowerUsage(handle)
-            return True
-        except Exception:
-            return False
+        return _answers(nvml.nvmlDeviceGetPowerUsage, handle)
 
     def _watts(self, handle) -> float:
         return self.nvml.nvmlDeviceGetPowerUsage(handle) / 1e3

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 import json
-import math
+import numbers
 import os
 import sqlite3
 import uuid
@@ -39,12 +39,6 @@ CREATE TABLE IF NOT EXISTS epochs (
 );
 CREATE INDEX IF NOT EXISTS runs_by_dataset ON runs (dataset);
 """
-
-
-def np_integer():
-    import numpy as np
-
-    return np.integer
 
 
 def _now() -> str:
@@ -141,7 +135,7 @@ class Run:
         pass ``energy=``, an ``EnergyReport`` lap, for its gCO2e); further keywords are
         metric values (numbers, or a ``MetricSet.compute()`` dict passed as ``**``).
         Losses may be NaN or infinite: that is recorded (and diagnosed as divergence)."""
-        if (isinstance(epoch, bool) or not isinstance(epoch, int | float | np_integer())
+        if (isinstance(epoch, bool) or not isinstance(epoch, numbers.Real)
                 or epoch != epoch or int(epoch) != epoch or epoch < 0):
             raise ValueError(f"epoch must be a non-negative integer; got {epoch!r}.")
         if energy is not None:
@@ -380,7 +374,3 @@ class _Transaction:
 def _is_sqlite(path: Path) -> bool:
     with path.open("rb") as f:
         return f.read(16) == b"SQLite format 3\x00"
-
-
-def finite(value) -> bool:
-    return value is not None and math.isfinite(value)
