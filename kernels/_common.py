@@ -363,6 +363,27 @@ def class_loss(x, label, softmax, eps):
     return -math.log(min(max(p, eps), 1.0 - eps)), unnormalised
 
 
+def class_loss_accumulator(compiled_class_loss):
+    """``add(sums, x, label, ignore, n_cols, softmax, eps, w)``: one sample's part of the
+    ``loss_sums`` state, ``sums`` = [weighted loss, weight, labels outside [0, n_cols),
+    unnormalised rows]; ``ignore`` labels count nothing. Built around a backend's compiled
+    ``class_loss`` so that each backend compiles this one definition."""
+
+    def add(sums, x, label, ignore, n_cols, softmax, eps, w):
+        if label == ignore:
+            return
+        if label < 0 or label >= n_cols:
+            sums[2] += 1.0
+            return
+        loss, unnormalised = compiled_class_loss(x, label, softmax, eps)
+        if unnormalised:
+            sums[3] += 1.0
+        sums[0] += w * loss
+        sums[1] += w
+
+    return add
+
+
 def binary_loss(v, t, from_logits):
     """Binary cross-entropy of one score ``v`` against a target ``t`` in [0, 1]: softplus
     form for logits, logs clamped at -100 for probabilities."""

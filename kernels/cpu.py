@@ -910,6 +910,7 @@ def moments(y_true, y_pred, sample_weight=None, out=None):
 # --- losses ----------------------------------------------------------------------------
 
 _class_loss = njit(inline="always")(_common.class_loss)
+_add_class_loss = njit(inline="always")(_common.class_loss_accumulator(_class_loss))
 _binary_loss = njit(inline="always")(_common.binary_loss)
 
 
@@ -924,18 +925,9 @@ def _class_loss_loop(y_true, y_score, softmax, weight, ignore, eps, private, n_c
         row = private[task]
         yt = y_true[min(k, y_true.shape[0] - 1)]
         for i in range(start, stop):
-            label = np.int64(yt[i])
-            if label == ignore:
-                continue
-            if label < 0 or label >= n_cols:
-                row[2] += 1
-                continue
-            loss, unnormalised = _class_loss(y_score[k, i], label, softmax, eps)
-            if unnormalised:
-                row[3] += 1
             wi = 1.0 if weight is None else weight[min(k, weight.shape[0] - 1), i]
-            row[0] += wi * loss
-            row[1] += wi
+            _add_class_loss(row, y_score[k, i], np.int64(yt[i]), ignore, n_cols, softmax,
+                            eps, wi)
 
 
 @njit(parallel=True, nogil=True, cache=True)

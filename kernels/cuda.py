@@ -1037,6 +1037,8 @@ def moments(y_true, y_pred, sample_weight=None, out=None):
 # --- losses --------------------------------------------------------------------------------
 
 _class_loss = cuda.jit(device=True, inline=True)(_common.class_loss)
+_add_class_loss = cuda.jit(device=True, inline=True)(
+    _common.class_loss_accumulator(_class_loss))
 _binary_loss = cuda.jit(device=True, inline=True)(_common.binary_loss)
 
 
@@ -1063,18 +1065,9 @@ def _loss_kernel(classes: bool, weighted: bool):
                 else:
                     w = 1.0
                 if classes:
-                    label = int64(y_true[kt, i])
-                    if label == ignore:
-                        continue
                     n_cols = 2 if (not flag and C == 1) else C
-                    if label < 0 or label >= n_cols:
-                        sums[2] += 1.0
-                        continue
-                    loss, unnormalised = _class_loss(y_score[k, i], label, flag, eps)
-                    if unnormalised:
-                        sums[3] += 1.0
-                    sums[0] += w * loss
-                    sums[1] += w
+                    _add_class_loss(sums, y_score[k, i], int64(y_true[kt, i]), ignore, n_cols,
+                                    flag, eps, w)
                 else:
                     loss = 0.0
                     for c in range(C):
