@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 import time
@@ -16,6 +17,29 @@ import pytest
 from gpumetrics.energy import EnergyProfiler, carbon
 from gpumetrics.energy import sources as S
 
+
+class Outsider:
+    """A process outside this process tree (started by a child that exits at once, so it is
+    no descendant of ours), running ``code`` until stopped."""
+
+    def __init__(self, code: str = "while True: pass"):
+        spawn = ("import subprocess, sys\n"
+                 f"p = subprocess.Popen([sys.executable, '-c', {code!r}], "
+                 "stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, "
+                 "stderr=subprocess.DEVNULL)\nprint(p.pid)")
+        self.pid = int(subprocess.run([sys.executable, "-c", spawn], capture_output=True,
+                                      text=True, check=True).stdout)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            os.kill(self.pid, 9)
+        except ProcessLookupError:
+            pass
+
+
 # --- a RAPL tree --------------------------------------------------------------------------
 
 
@@ -25,13 +49,18 @@ def make_rapl(root: Path, domains: dict[str, tuple[str, int, int]]) -> Path:
         d = root / entry
         d.mkdir(parents=True)
         (d / "name").write_text(name + "\n")
-        (d / "energy_uj").write_text(f"{energy}\n")
+        (d / "energy_uj").write_text(f"{energy:<23}\n")
         (d / "max_energy_range_uj").write_text(f"{max_range}\n")
     return root
 
 
 def set_energy(root: Path, entry: str, value: int) -> None:
-    (root / entry / "energy_uj").write_text(f"{value}\n")
+    """Overwrite the counter in place, as sysfs does: a reader never sees an empty file."""
+    fd = os.open(root / entry / "energy_uj", os.O_WRONLY)
+    try:
+        os.pwrite(fd, f"{value:<23}\n".encode(), 0)
+    finally:
+        os.close(fd)
 
 
 @pytest.fixture
@@ -78,7 +107,7 @@ def test_rapl_absent_or_unreadable_is_not_zero(tmp_path, monkeypatch, rapl_tree)
 
 def test_profiler_over_rapl_reports_measured_energy(rapl_tree):
     profiler = EnergyProfiler(gpus=False, rapl_root=rapl_tree, carbon_intensity=100.0,
-                              pue=1.5, interval_s=0.01)
+                              pue=1.5, interval_s=0.01, scope="machine")
     profiler.start()
     set_energy(rapl_tree, "intel-rapl:0", 4_600_000)  # +3.6 J = 1e-6 kWh
     report = profiler.stop()
@@ -88,6 +117,24 @@ def test_profiler_over_rapl_reports_measured_energy(rapl_tree):
     assert report.facility_energy_kwh == pytest.approx(1.5e-6)
     assert report.gco2e == pytest.approx(1.5e-4)
     assert report.method == "measured"
+
+
+def test_rapl_is_apportioned_by_the_process_trees_share_of_cpu_time(rapl_tree):
+    profiler = EnergyProfiler(gpus=False, rapl_root=rapl_tree, carbon_intensity=100.0,
+                              interval_s=0.01)
+    profiler.start()
+    _burn(0.3)
+    set_energy(rapl_tree, "intel-rapl:0", 4_600_000)  # +3.6 J machine-wide
+    report = profiler.stop()
+    cpu = report.components["cpu"]
+    assert report.scope == "process" and cpu.method == "measured:rapl"
+    assert cpu.details["machine_wide_joules"] == pytest.approx(3.6)
+    share = cpu.details["share"]
+    assert 0 < share <= 1 and cpu.joules == pytest.approx(3.6 * share)
+    assert share == pytest.approx(cpu.details["process_cpu_s"]
+                                  / cpu.details["machine_busy_cpu_s"])
+    assert cpu.details["process_cpu_s"] > 0.2
+    assert "dram" in report.components and report.components["dram"].details["share"] <= 1
 
 
 # --- a fake NVML ----------------------------------------------------------------------------
@@ -141,6 +188,22 @@ class FakeNvml:
     def nvmlDeviceGetUtilizationRates(self, h):
         return type("Utilization", (), {"gpu": self.devices[h]["util"]})()
 
+    def nvmlDeviceGetProcessUtilization(self, h, last_seen):
+        """One sample per process per call, as if the driver sampled in between: the
+        device's ``processes`` maps pid -> SM utilisation."""
+        self._need(h, "per_process")
+        self.stamp = getattr(self, "stamp", 0) + 1
+        samples = [type("Sample", (), {"pid": pid, "timeStamp": self.stamp, "smUtil": sm,
+                                       "memUtil": 0})()
+                   for pid, sm in self.devices[h].get("processes", {}).items()]
+        if not samples:
+            raise self.NVMLError("Not Found")
+        return samples
+
+    def nvmlDeviceGetComputeRunningProcesses(self, h):
+        return [type("Process", (), {"pid": pid})()
+                for pid in self.devices[h].get("processes", {})]
+
 
 def gpu(name, uuid, watts, **features):
     return {"name": name, "uuid": uuid, "watts": watts, "util": 50, **features}
@@ -150,7 +213,8 @@ def test_nvml_energy_counter_and_power_sampling(monkeypatch):
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     nvml = FakeNvml([gpu("NVIDIA H100 80GB HBM3", "GPU-aaa", 300.0),
                      gpu("Tesla T4", "GPU-bbb", 40.0, energy=False)])
-    profiler = EnergyProfiler(host=False, nvml=nvml, interval_s=0.02, carbon_intensity=0)
+    profiler = EnergyProfiler(host=False, nvml=nvml, interval_s=0.02, carbon_intensity=0,
+                              scope="machine")
     with profiler:
         time.sleep(1.2)
     r = profiler.report
@@ -177,6 +241,37 @@ def test_gpu_estimate_when_nvml_reports_no_power(monkeypatch):
     estimate.start(0.0)
     assert estimate.energy_j(10.0)["gpu:1"] == pytest.approx(300.0 * 0.5 * 10.0)
     assert estimate.details("gpu:1")["board_power_source"] == "nvml-enforced-power-limit"
+
+
+def test_gpu_energy_is_shared_by_per_process_utilisation(monkeypatch):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    with Outsider("import time; time.sleep(30)") as other:
+        nvml = FakeNvml([
+            gpu("NVIDIA H100 80GB HBM3", "GPU-a", 300.0,
+                processes={os.getpid(): 30, other.pid: 90}),       # a quarter is ours
+            gpu("NVIDIA H100 80GB HBM3", "GPU-b", 300.0, per_process=False),
+            gpu("NVIDIA H100 80GB HBM3", "GPU-c", 300.0, processes={4_000_000: 50}),
+        ])
+        with EnergyProfiler(host=False, nvml=nvml, interval_s=0.02,
+                            carbon_intensity=0) as profiler:
+            time.sleep(0.5)
+    shared, unsupported, foreign = (profiler.report.components[f"gpu:{i}"] for i in range(3))
+    assert shared.details["share"] == pytest.approx(0.25)
+    assert shared.joules == pytest.approx(0.25 * shared.details["device_joules"])
+    assert "per-process SM utilisation" in shared.details["attribution"]
+    for device in (unsupported, foreign):  # the device's figure, and said so
+        assert device.details["scope"] == "device"
+        assert device.joules == device.details["device_joules"] > 0
+    assert "per-process utilisation" in unsupported.details["attribution"]
+    assert "PID namespace" in foreign.details["attribution"]
+    assert any(n.startswith("gpu:2: the whole device") for n in profiler.report.notes)
+    nvml.devices[0]["processes"] = {os.getpid(): 0}  # idle: split by the contexts held
+    share = __import__("gpumetrics.energy.attribution", fromlist=["GpuShare"]).GpuShare(
+        nvml, [("gpu:0", 0)])
+    share.start()
+    share.sample({os.getpid()})
+    assert share.share("gpu:0") == (1.0, "no SM activity: split by the processes holding "
+                                         "a context")
 
 
 def test_cuda_visible_devices_is_respected(monkeypatch):
@@ -227,6 +322,65 @@ def test_estimates_on_this_machine(tmp_path):
     assert r.gco2e == pytest.approx(r.energy_kwh * r.carbon_intensity)
     assert r.method == "estimated"
     assert json.loads(r.to_json())["components"]["cpu"]["method"] == cpu.method
+
+
+def test_process_scope_charges_the_run_not_the_machine(tmp_path):
+    """A sleep costs the run (almost) nothing, and a busy loop its own CPU seconds, however
+    busy the rest of the machine is; the machine scope charges every process."""
+    kwargs = {"nvml": FakeNvml([]), "rapl_root": tmp_path, "carbon_intensity": 100}
+    with Outsider():
+        time.sleep(0.2)
+        with EnergyProfiler(**kwargs) as asleep:
+            time.sleep(1.0)
+        with EnergyProfiler(**kwargs) as busy:
+            _burn(1.0)
+        with EnergyProfiler(scope="machine", **kwargs) as machine:
+            time.sleep(1.0)
+    sleep_cpu, busy_cpu = asleep.report.components["cpu"], busy.report.components["cpu"]
+    w = busy_cpu.details["w_per_logical_cpu"]
+    assert sleep_cpu.details["process_cpu_s"] < 0.05
+    assert sleep_cpu.joules < 0.05 * w
+    assert 0.3 < busy_cpu.details["process_cpu_s"] <= 1.05
+    assert busy_cpu.joules == pytest.approx(w * busy_cpu.details["process_cpu_s"])
+    # every process: the competitor's core is charged to the machine-wide sleep
+    assert machine.report.scope == "machine"
+    assert machine.report.components["cpu"].joules > 0.5 * w
+    assert asleep.report.to_dict()["scope"] == "process"
+    assert "scope: this process tree's share" in str(asleep.report)
+
+
+def test_children_are_charged_and_compilation_is_not(tmp_path):
+    kwargs = {"nvml": FakeNvml([]), "rapl_root": tmp_path, "carbon_intensity": 100}
+    with EnergyProfiler(**kwargs) as profiler:  # a child that ends inside the window
+        subprocess.run([sys.executable, "-c", "import time; t = time.process_time()\n"
+                        "while time.process_time() - t < 0.5: pass"], check=True)
+    assert profiler.report.components["cpu"].details["process_cpu_s"] >= 0.5
+
+    import numba
+
+    def fresh(n):  # a new function: Numba compiles it inside the window
+        total = 0
+        for i in range(n):
+            total += i * i
+        return total
+
+    with EnergyProfiler(**kwargs) as profiler:
+        assert numba.njit(fresh)(10) == 285
+    report = profiler.report
+    compiled = report.excluded["compilation"]
+    assert compiled > 0.02  # compiling even a small function takes tens of ms
+    assert report.components["cpu"].details["process_cpu_s"] < compiled
+    assert "CPU-s of compilation" in str(report)
+    assert report.to_dict()["excluded_cpu_s"]["compilation"] == compiled
+
+
+def test_scope_arguments():
+    with pytest.raises(ValueError, match="scope must be 'process'"):
+        EnergyProfiler(scope="node")
+    with pytest.raises(ValueError, match="needs scope='process'"):
+        EnergyProfiler(scope="machine", pid=1)
+    with pytest.raises(ValueError, match="not a running process"):
+        EnergyProfiler(pid=4_000_000)
 
 
 def test_laps_epochs_and_decorator(tmp_path):
@@ -302,3 +456,5 @@ def test_profile_command_reports_and_keeps_the_exit_code(tmp_path):
     assert report["components"]["cpu"]["energy_kwh"] > 0
     assert report["carbon_intensity_g_per_kwh"] == 300
     assert report["label"] == "run"
+    assert report["scope"] == "process"  # the command's process tree
+    assert report["components"]["cpu"]["details"]["process_cpu_s"] >= 0.25

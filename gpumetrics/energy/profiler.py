@@ -15,12 +15,17 @@ import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import psutil
+
+from gpumetrics._units import co2e_unit
 from gpumetrics.energy import carbon
 from gpumetrics.energy import sources as S
+from gpumetrics.energy.attribution import Usage
 
 J_PER_KWH = 3.6e6
 SHORT_WINDOW_NOTE = ("some components were measured over a window shorter than their "
                      "counter's update period: their figures are unreliable")
+SCOPES = ("process", "machine")
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,10 @@ class EnergyReport:
     ``energy_kwh`` sums the components; ``facility_energy_kwh`` is that times the PUE;
     ``gco2e`` is the facility energy times the carbon intensity. Components without a
     readable counter or estimate are absent (and said so in ``notes``), never zero.
+    ``scope`` says whose energy it is: ``process`` (the profiled process tree's share of
+    each component; machine-wide counter readings are kept in the components' details) or
+    ``machine`` (every process's). ``excluded`` holds CPU seconds spent in the tree that
+    were not charged (kernel compilation, the profiler's own sampling).
     """
 
     run_id: str
@@ -64,6 +73,8 @@ class EnergyReport:
     notes: tuple[str, ...] = ()
     label: str | None = None
     project: str | None = None
+    scope: str = "machine"  # process: the profiled process tree's share; machine: everything
+    excluded: dict = field(default_factory=dict)  # CPU seconds not charged, by cause
 
     @property
     def energy_kwh(self) -> float:
@@ -104,7 +115,9 @@ class EnergyReport:
         notes = tuple(n for n in self.notes if "shorter than" not in n)
         if any(c.short_window for c in components.values()):
             notes += (SHORT_WINDOW_NOTE,)
-        return replace(self, duration_s=window, components=components, notes=notes)
+        excluded = {k: v - earlier.excluded.get(k, 0.0) for k, v in self.excluded.items()}
+        return replace(self, duration_s=window, components=components, notes=notes,
+                       excluded=excluded)
 
     def to_dict(self) -> dict:
         return {
@@ -115,21 +128,28 @@ class EnergyReport:
             "facility_energy_kwh": self.facility_energy_kwh,
             "carbon_intensity_g_per_kwh": self.carbon_intensity,
             "carbon_intensity_source": self.carbon_intensity_source,
-            "gco2e": self.gco2e, "method": self.method, "notes": list(self.notes),
+            "gco2e": self.gco2e, "method": self.method, "scope": self.scope,
+            "excluded_cpu_s": dict(self.excluded), "notes": list(self.notes),
         }
 
     def to_json(self, **kwargs) -> str:
         return json.dumps(self.to_dict(), **kwargs)
 
     def __str__(self) -> str:
-        lines = [f"energy of run {self.run_id} over {self.duration_s:.2f} s"]
+        whose = ("this process tree's share" if self.scope == "process" else
+                 "the whole machine (every process)")
+        lines = [f"energy of run {self.run_id} over {self.duration_s:.2f} s, scope: {whose}"]
         for c in self.components.values():
             flag = "  (window shorter than the counter's update period)" if c.short_window else ""
             lines.append(f"  {c.name:<8} {c.kwh * 1e3:12.6f} Wh  {c.method}{flag}")
         lines.append(f"  {'total':<8} {self.energy_kwh * 1e3:12.6f} Wh  x PUE {self.pue:g} = "
                      f"{self.facility_energy_kwh * 1e3:.6f} Wh")
-        lines.append(f"  {self.gco2e:.6f} gCO2e at {self.carbon_intensity:g} gCO2e/kWh "
-                     f"({self.carbon_intensity_source})")
+        lines.append(f"  {co2e_unit([self.gco2e]).format(self.gco2e)} at "
+                     f"{self.carbon_intensity:g} gCO2e/kWh ({self.carbon_intensity_source})")
+        spent = {k: v for k, v in self.excluded.items() if v > 0}
+        if spent:
+            lines.append("  not charged: " + ", ".join(
+                f"{v:.3f} CPU-s of {k.replace('_', ' ')}" for k, v in spent.items()))
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -138,7 +158,7 @@ class EnergyReport:
     CSV_FIELDS = ("timestamp", "run_id", "project", "label", "duration_s", "gpu_energy_kwh",
                   "cpu_energy_kwh", "dram_energy_kwh", "energy_kwh", "pue",
                   "facility_energy_kwh", "carbon_intensity_g_per_kwh",
-                  "carbon_intensity_source", "emissions_gco2e", "method", "methods")
+                  "carbon_intensity_source", "emissions_gco2e", "method", "methods", "scope")
 
     def csv_row(self) -> dict:
         def kwh(prefix):
@@ -157,6 +177,7 @@ class EnergyReport:
             "carbon_intensity_source": self.carbon_intensity_source,
             "emissions_gco2e": repr(self.gco2e), "method": self.method,
             "methods": "; ".join(f"{n}={c.method}" for n, c in self.components.items()),
+            "scope": self.scope,
         }
 
     def append_csv(self, path: str | os.PathLike) -> Path:
@@ -215,15 +236,29 @@ class EnergyProfiler:
     Sources, best first: NVML's energy counter per GPU, else NVML power sampling, else an
     estimate from board power x utilisation; RAPL for CPU packages and DRAM, else an
     estimate from TDP x utilisation (and 0.375 W per GB of DRAM). Every component says
-    which it used. Carbon intensity: ``carbon_intensity=`` (gCO2e/kWh) over ``country=``
-    or a cloud ``region=`` from the shipped table, over the world average.
+    which it used.
 
-    Arguments: ``pue`` (>= 1) scales the IT energy to the facility's; ``interval_s`` is
-    the sampling period of sources that need one (power integration, RAPL wraparound,
-    GPU utilisation); ``gpus``/``host`` turn the GPU or CPU/DRAM sources off;
-    ``cpu_power_w`` is the full-load power of the CPUs this process may use,
-    ``gpu_power_w`` a GPU's board power and ``dram_gb`` the memory size, each overriding
-    what the estimates would look up; ``output_csv`` appends the run's report to an
+    ``scope="process"`` (the default) charges the run, not the machine: the CPU figure is
+    the CPU time of the profiled process and its descendants (threads included, from the
+    kernel's accounting; ``pid`` names another process to follow) x the power per logical
+    CPU, or, where RAPL is read, RAPL's machine-wide figure x the tree's share of busy CPU
+    time; DRAM follows the tree's resident memory; each GPU's energy is multiplied by the
+    tree's share of its work where NVML reports per-process utilisation, and is the
+    device's own figure (said so in its details) where it does not. Machine-wide readings
+    stay in each component's details. Seconds spent compiling kernels (Numba) and in the
+    profiler's own sampling are not charged and are reported in ``excluded``.
+    ``scope="machine"`` reports every process's energy, as the counters see it.
+
+    Carbon intensity: ``carbon_intensity=`` (gCO2e/kWh) over ``country=`` or a cloud
+    ``region=`` from the shipped table, over the world average.
+
+    Arguments: ``scope`` and ``pid`` as above; ``pue`` (>= 1) scales the IT energy to the
+    facility's; ``interval_s`` is the sampling period of sources that need one (power
+    integration, RAPL wraparound, GPU utilisation; resident memory is read at most once a
+    second); ``gpus``/``host`` turn the GPU or CPU/DRAM sources off; ``cpu_power_w`` is the
+    full-load power of the CPUs this process may use, ``gpu_power_w`` a GPU's board power
+    and ``dram_gb`` the memory size, each overriding what the estimates would look up;
+    ``output_csv`` appends the run's report to an
     emissions file at ``stop()``; ``sources`` replaces discovery with the given sources.
     """
 
@@ -234,7 +269,15 @@ class EnergyProfiler:
                  run_id: str | None = None, project: str | None = None,
                  output_csv: str | os.PathLike | None = None, rapl_root=S.RAPL_ROOT,
                  nvml=None, sources: list[S.Source] | None = None,
-                 clock=time.monotonic):
+                 clock=time.monotonic, scope: str = "process", pid: int | None = None):
+        if scope not in SCOPES:
+            raise ValueError(f"scope must be 'process' (the profiled process tree) or "
+                             f"'machine' (every process); got {scope!r}.")
+        if pid is not None and scope != "process":
+            raise ValueError("pid= names the process tree to charge: it needs "
+                             "scope='process'.")
+        if pid is not None and not psutil.pid_exists(pid):
+            raise ValueError(f"pid {pid!r} is not a running process.")
         if not pue >= 1.0:
             raise ValueError(f"pue must be a number >= 1 (facility energy / IT energy); "
                              f"got {pue!r}.")
@@ -252,6 +295,9 @@ class EnergyProfiler:
         self.project = project
         self.output_csv = output_csv
         self.clock = clock
+        self.scope = scope
+        self.pid = pid
+        self.usage: Usage | None = None
         self.report: EnergyReport | None = None
         self.epochs: list[EnergyReport] = []
         self._thread: threading.Thread | None = None
@@ -288,14 +334,24 @@ class EnergyProfiler:
             timespec="seconds")
         self.epochs = []
         self.report = None
+        self.sampler_cpu_s = 0.0
+        self.usage = None
+        if self.scope == "process":
+            self.usage = Usage(self.pid, sampler_cpu_s=lambda: self.sampler_cpu_s)
+            gpus = [d for s in self.sources if isinstance(s, S._Nvml) for d in s.devices]
+            nvml = next((s.nvml for s in self.sources if isinstance(s, S._Nvml)), None)
+            if gpus:
+                self.usage.track_gpus(nvml, gpus)
+            self.usage.prepare()
         self._t0 = self.clock()
         for source in self.sources:
             source.start(self._t0)
+        if self.usage is not None:
+            self.usage.start(self._t0)
         self._running = True
-        self.sampler_cpu_s = 0.0
         self._stop = threading.Event()
         sampled = [s for s in self.sources if s.sampled]
-        if sampled:
+        if sampled or self.usage is not None:
             self._thread = threading.Thread(target=self._sample_loop, args=(sampled,),
                                             name="gpumetrics-energy", daemon=True)
             self._thread.start()
@@ -308,6 +364,8 @@ class EnergyProfiler:
                 now = self.clock()
                 for source in sampled:
                     source.sample(now)
+                if self.usage is not None:
+                    self.usage.sample(now)
             self.sampler_cpu_s += time.thread_time() - t
 
     def lap(self, label: str | None = None) -> EnergyReport:
@@ -319,16 +377,30 @@ class EnergyProfiler:
             window = now - self._t0
             components: dict[str, ComponentEnergy] = {}
             for source in self.sources:
-                for name, joules in source.energy_j(now).items():
+                machine = source.energy_j(now)
+                charged = ({n: (j, {}) for n, j in machine.items()} if self.usage is None
+                           else source.attribute(machine, now, self.usage))
+                for name, (joules, how) in charged.items():
                     components[name] = ComponentEnergy(
-                        name, joules, source.method, source.details(name),
+                        name, joules, source.method, {**source.details(name), **how},
                         short_window=window < source.period_s, period_s=source.period_s)
-        notes = list(self.notes)
+            excluded = {} if self.usage is None else self.usage.excluded_cpu_s()
+        notes = list(self.notes) + self._scope_notes(components)
         if any(c.short_window for c in components.values()):
             notes.append(SHORT_WINDOW_NOTE)
         return EnergyReport(self._run, self._started_at, window, components, self.pue,
                             self.intensity, self.intensity_source, tuple(notes), label,
-                            self.project)
+                            self.project, self.scope, excluded)
+
+    def _scope_notes(self, components: dict[str, ComponentEnergy]) -> list[str]:
+        if self.usage is None:
+            return ["scope: the whole machine (every process on the CPUs, DRAM and GPUs "
+                    "measured)"]
+        notes = [f"scope: the process tree of pid {self.usage.tree.pid} (CPU time, "
+                 "resident memory and GPU share of that process and its descendants)"]
+        notes += [f"{c.name}: {c.details['attribution']}" for c in components.values()
+                  if c.details.get("scope") == "device"]
+        return notes
 
     def mark_epoch(self, epoch: int | str | None = None) -> EnergyReport:
         """``lap()``, kept in ``epochs``: the cumulative figures at the end of an epoch."""
@@ -356,6 +428,8 @@ class EnergyProfiler:
             self._thread = None
         for source in self.sources:
             source.stop()
+        if self.usage is not None:
+            self.usage.stop()
         for nvml in {id(s.nvml): s.nvml for s in self.sources if hasattr(s, "nvml")}.values():
             try:  # NVML counts its initialisations: one shutdown for each
                 nvml.nvmlShutdown()

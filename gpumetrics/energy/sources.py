@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 from gpumetrics.energy import hardware
+from gpumetrics.energy.attribution import cpu_seconds
 
 RAPL_ROOT = "/sys/class/powercap"
 DRAM_W_PER_GB = 0.375  # 3 W per 8 GB of installed DRAM
@@ -47,6 +48,13 @@ class Source:
     def details(self, component: str) -> dict:
         """The inputs behind a component's figure (device names, ratings, utilisation)."""
         return {}
+
+    def attribute(self, machine: dict[str, float], now: float,
+                  usage) -> dict[str, tuple[float, dict]]:
+        """The profiled process tree's part of ``machine`` (this source's joules per
+        component, from ``energy_j``), with how it was attributed, given the tree's
+        ``usage`` (``attribution.Usage``)."""
+        raise NotImplementedError
 
     def stop(self) -> None:
         """Release what ``start()`` opened."""
@@ -157,6 +165,26 @@ class Rapl(Source):
         names = [d.name for d in self.domains if d.component == component]
         return {"domains": names, "left_out": list(self.skipped)}
 
+    def attribute(self, machine, now, usage):
+        # RAPL measures whole packages and DRAM channels: the tree's share of the busy CPU
+        # time and of the used memory apportions them
+        out = {}
+        if "cpu" in machine:
+            ours, busy = usage.cpu_s(), usage.machine_busy_cpu_s()
+            share = min(ours / busy, 1.0) if busy > 0 else 0.0
+            out["cpu"] = (machine["cpu"] * share, {
+                "attribution": "machine-wide RAPL x the process tree's share of busy CPU "
+                               "time", "machine_wide_joules": machine["cpu"],
+                "process_cpu_s": ours, "machine_busy_cpu_s": busy, "share": share})
+        if "dram" in machine:
+            ours, used = usage.memory_gb_s(now)
+            share = min(ours / used, 1.0) if used > 0 else 0.0
+            out["dram"] = (machine["dram"] * share, {
+                "attribution": "machine-wide RAPL DRAM x the process tree's share of used "
+                               "memory (GB x s)", "machine_wide_joules": machine["dram"],
+                "process_gb_s": ours, "machine_used_gb_s": used, "share": share})
+        return out
+
 
 # --- NVML (GPUs) ---------------------------------------------------------------------------------
 
@@ -231,6 +259,20 @@ class _Nvml(Source):
 
     def details(self, component):
         return {"device": self.names[component]}
+
+    def attribute(self, machine, now, usage):
+        out = {}
+        for component, joules in machine.items():
+            share, basis = (None, "no per-process tracking") if usage.gpus is None else \
+                usage.gpus.share(component)
+            if share is None:  # the device's figure, said to be so
+                out[component] = (joules, {"attribution": f"the whole device: {basis}",
+                                           "scope": "device", "device_joules": joules})
+            else:
+                out[component] = (joules * share, {
+                    "attribution": f"the device's energy x the process tree's share ({basis})",
+                    "device_joules": joules, "share": share})
+        return out
 
 
 class NvmlEnergyCounter(_Nvml):
@@ -387,34 +429,16 @@ def gpu_sources(nvml=None, power_w: float | None = None) -> tuple[list[Source], 
 # --- estimates for the CPU and DRAM ------------------------------------------------------------
 
 
-def _busy_and_total(cpus: list[int]) -> tuple[float, float, int]:
-    """Busy and total CPU seconds so far over the given logical CPUs, and how many of them
-    the kernel reported."""
-    import psutil
-
-    per_cpu = psutil.cpu_times(percpu=True)
-    busy = total = 0.0
-    counted = 0
-    for i in cpus:
-        if i < len(per_cpu):
-            counted += 1
-            t = per_cpu[i]
-            idle = t.idle + getattr(t, "iowait", 0.0)
-            # Linux counts guest time inside user time as well
-            everything = sum(t) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)
-            busy += everything - idle
-            total += everything
-    return busy, total, counted
-
-
 class CpuEstimate(Source):
     """No readable counter: the CPUs' full-load power x their utilisation x time.
 
     Full-load power is given (``power_w``), or the table's TDP scaled to the logical CPUs
     this process may use (TDP x logical CPUs / threads per socket: a VM with 2 of a
     128-thread part's threads gets 2/128 of its TDP), or a default per logical CPU.
-    Utilisation is the busy share of those CPUs' time over the window (all processes on
-    them, as a counter would measure), from the kernel's CPU time accounting."""
+    Machine-wide, utilisation is the busy share of those CPUs' time over the window (all
+    processes on them, as a counter would measure), from the kernel's CPU time accounting;
+    attributed to a process tree, it is the tree's own CPU seconds: power per logical CPU
+    x CPU seconds."""
 
     method = "estimated:tdp-x-utilisation"
     period_s = 0.01  # the kernel's CPU time accounting tick
@@ -443,13 +467,13 @@ class CpuEstimate(Source):
 
     def start(self, now):
         self.t0 = now
-        self.busy0, self.total0, _ = _busy_and_total(self.cpus)
+        self.busy0, self.total0, _ = cpu_seconds(self.cpus)
         self.utilisation = 0.0
 
     def energy_j(self, now):
         # full-load power x busy CPU-seconds per CPU: utilisation x time, and never less
         # than at an earlier lap (busy time only grows)
-        busy, total, counted = _busy_and_total(self.cpus)
+        busy, total, counted = cpu_seconds(self.cpus)
         busy_per_cpu = (busy - self.busy0) / max(counted, 1)
         elapsed_cpu = total - self.total0
         self.utilisation = (busy - self.busy0) / elapsed_cpu if elapsed_cpu > 0 else 0.0
@@ -459,6 +483,17 @@ class CpuEstimate(Source):
         return {"cpu_model": self.model, "logical_cpus": len(self.cpus),
                 "full_load_w": self.full_w, "full_load_basis": self.basis,
                 "mean_utilisation": self.utilisation}
+
+    @property
+    def w_per_cpu(self) -> float:
+        return self.full_w / max(len(self.cpus), 1)
+
+    def attribute(self, machine, now, usage):
+        ours = usage.cpu_s()
+        return {"cpu": (self.w_per_cpu * ours, {
+            "attribution": "the process tree's CPU seconds x full-load power per logical CPU",
+            "process_cpu_s": ours, "w_per_logical_cpu": self.w_per_cpu,
+            "machine_wide_joules": machine["cpu"]})}
 
 
 def _memory_gb() -> tuple[float, str]:
@@ -476,7 +511,8 @@ def _memory_gb() -> tuple[float, str]:
 
 
 class DramEstimate(Source):
-    """No DRAM counter: 0.375 W per GB of memory (3 W per 8 GB) x time."""
+    """No DRAM counter: 0.375 W per GB of memory (3 W per 8 GB) x time: the installed (or
+    cgroup-limited) memory machine-wide, the process tree's resident memory attributed."""
 
     method = "estimated:dram-0.375W-per-GB"
     period_s = 0.0
@@ -495,6 +531,13 @@ class DramEstimate(Source):
 
     def details(self, component):
         return {"memory_gb": self.gb, "memory_basis": self.basis, "w_per_gb": DRAM_W_PER_GB}
+
+    def attribute(self, machine, now, usage):
+        ours, _ = usage.memory_gb_s(now)
+        return {"dram": (DRAM_W_PER_GB * ours, {
+            "attribution": "the process tree's resident memory (GB x s) x 0.375 W per GB",
+            "process_gb_s": ours, "peak_process_gb": usage.peak_rss_gb,
+            "machine_wide_joules": machine["dram"]})}
 
 
 def host_sources(rapl_root=RAPL_ROOT, cpu_power_w: float | None = None,
