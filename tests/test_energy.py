@@ -10,11 +10,12 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from gpumetrics.energy import EnergyProfiler, carbon
+from gpumetrics.energy import EnergyProfiler, EnergyReport, carbon
 from gpumetrics.energy import sources as S
 
 
@@ -131,8 +132,8 @@ def test_rapl_is_apportioned_by_the_process_trees_share_of_cpu_time(rapl_tree):
     assert cpu.details["machine_wide_joules"] == pytest.approx(3.6)
     share = cpu.details["share"]
     assert 0 < share <= 1 and cpu.joules == pytest.approx(3.6 * share)
-    assert share == pytest.approx(cpu.details["process_cpu_s"]
-                                  / cpu.details["machine_busy_cpu_s"])
+    assert share == pytest.approx(min(1.0, cpu.details["process_cpu_s"]
+                                      / cpu.details["machine_busy_cpu_s"]))
     assert cpu.details["process_cpu_s"] > 0.2
     assert "dram" in report.components and report.components["dram"].details["share"] <= 1
 
@@ -403,6 +404,33 @@ def test_laps_epochs_and_decorator(tmp_path):
 
     assert work() > 0
     assert work.profiler.report.duration_s >= 0.05
+
+
+def test_turns_of_several_runs_under_one_profiler(tmp_path):
+    """Runs taking turns under one profiler: each is charged the sum of its own turns,
+    with the figures behind it (CPU seconds) summed alike."""
+    profiler = EnergyProfiler(nvml=FakeNvml([]), rapl_root=tmp_path, carbon_intensity=400)
+    turns = {"a": [], "b": []}
+    with profiler:
+        for _ in range(2):
+            for name, seconds in (("a", 0.1), ("b", 0.3)):
+                before = profiler.lap()
+                _burn(seconds)
+                turns[name].append(profiler.lap().minus(before))
+        whole = profiler.lap()
+    a, b = (EnergyReport.total(turns[n]) for n in "ab")
+    for run, parts in ((a, turns["a"]), (b, turns["b"])):
+        cpu = run.components["cpu"]
+        assert cpu.joules == pytest.approx(sum(p.components["cpu"].joules for p in parts))
+        assert cpu.details["process_cpu_s"] == pytest.approx(
+            sum(p.components["cpu"].details["process_cpu_s"] for p in parts))
+        assert cpu.joules == pytest.approx(cpu.details["w_per_logical_cpu"]
+                                           * cpu.details["process_cpu_s"])
+        assert run.duration_s == pytest.approx(sum(p.duration_s for p in parts))
+    assert 1.5 < b.components["cpu"].joules / a.components["cpu"].joules < 4.5
+    assert a.energy_kwh + b.energy_kwh <= whole.energy_kwh * 1.001  # the turns, no more
+    with pytest.raises(ValueError, match="one profile"):
+        EnergyReport.total([a, replace(a, run_id="other")])
 
 
 def test_emissions_csv_is_appended_whole(tmp_path):

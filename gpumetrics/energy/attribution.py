@@ -75,6 +75,25 @@ class CompileMeter:
             self._listener = None
 
 
+def _children(pid: int) -> list[int]:
+    """The pids of a process's children, from ``/proc/<pid>/task/<tid>/children``."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    found: list[int] = []
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
+                found += [int(c) for c in f.read().split()]
+        except OSError:
+            continue
+    return found
+
+
+_PROC_CHILDREN = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
+
+
 class ProcessTree:
     """A process and its descendants, as the kernel accounts for them."""
 
@@ -88,10 +107,24 @@ class ProcessTree:
         self._last_cpu = 0.0
 
     def _members(self) -> list[psutil.Process]:
-        try:  # parents before children: a child reaped meanwhile is missed, never doubled
-            return [self.root] + self.root.children(recursive=True)
-        except psutil.NoSuchProcess:
-            return []
+        """The root, then its descendants, parents before children (a child reaped in
+        between is missed for one reading, never counted twice)."""
+        if not _PROC_CHILDREN:
+            try:
+                return [self.root] + self.root.children(recursive=True)
+            except psutil.NoSuchProcess:
+                return []
+        # Linux lists each thread's children: reading the tree costs a few small reads,
+        # where psutil scans every process of the machine to find the parents
+        members, queue = [self.root], [self.pid]
+        while queue:
+            for child in _children(queue.pop(0)):
+                try:
+                    members.append(psutil.Process(child))
+                except psutil.NoSuchProcess:
+                    continue
+                queue.append(child)
+        return members
 
     def cpu_seconds(self) -> float:
         """User + system CPU seconds of the tree so far: each live member's own and those
@@ -216,11 +249,11 @@ class Usage:
     its CPU seconds (less compilation and the profiler's sampling), its resident memory
     integrated over time, and its share of each GPU."""
 
-    def __init__(self, pid: int | None = None, *, sampler_cpu_s=lambda: 0.0):
+    def __init__(self, pid: int | None = None, *, profiler_cpu_s=lambda: 0.0):
         self.tree = ProcessTree(pid)
         self.in_process = self.tree.pid == os.getpid()
         self.compile = CompileMeter()
-        self.sampler_cpu_s = sampler_cpu_s
+        self.profiler_cpu_s = profiler_cpu_s  # the profiler's own sampling and readings
         self.gpus: GpuShare | None = None
 
     def track_gpus(self, nvml, devices) -> None:
@@ -232,6 +265,7 @@ class Usage:
             self.compile.start()
 
     def start(self, now: float) -> None:
+        self._cpu_s = 0.0
         self.cpu0 = self.tree.cpu_seconds()
         self.busy0 = cpu_seconds()[0]
         self.rss_t = now
@@ -272,13 +306,15 @@ class Usage:
         """CPU seconds of the tree that are not the run's."""
         out = {"compilation": self.compile.seconds}
         if self.in_process:
-            out["profiler_sampling"] = self.sampler_cpu_s()
+            out["profiler"] = self.profiler_cpu_s()
         return out
 
     def cpu_s(self) -> float:
-        """The run's CPU seconds: the tree's since start, less what is excluded."""
+        """The run's CPU seconds: the tree's since start, less what is excluded; never less
+        than at an earlier reading (cumulative laps never decrease)."""
         spent = self.tree.cpu_seconds() - self.cpu0
-        return max(spent - sum(self.excluded_cpu_s().values()), 0.0)
+        self._cpu_s = max(spent - sum(self.excluded_cpu_s().values()), self._cpu_s)
+        return self._cpu_s
 
     def machine_busy_cpu_s(self) -> float:
         return cpu_seconds()[0] - self.busy0

@@ -60,7 +60,7 @@ class EnergyReport:
     ``scope`` says whose energy it is: ``process`` (the profiled process tree's share of
     each component; machine-wide counter readings are kept in the components' details) or
     ``machine`` (every process's). ``excluded`` holds CPU seconds spent in the tree that
-    were not charged (kernel compilation, the profiler's own sampling).
+    were not charged (kernel compilation, the profiler's own sampling and readings).
     """
 
     run_id: str
@@ -108,16 +108,38 @@ class EnergyReport:
             raise ValueError(f"the earlier report lacks {sorted(missing)}: no difference.")
         window = self.duration_s - earlier.duration_s
         components = {
-            name: replace(c, joules=c.joules - earlier.components[name].joules,
-                          short_window=window < c.period_s)
+            name: _window(c, [(c, 1.0), (earlier.components[name], -1.0)],
+                          window < c.period_s)
             for name, c in self.components.items()
         }
-        notes = tuple(n for n in self.notes if "shorter than" not in n)
-        if any(c.short_window for c in components.values()):
-            notes += (SHORT_WINDOW_NOTE,)
         excluded = {k: v - earlier.excluded.get(k, 0.0) for k, v in self.excluded.items()}
-        return replace(self, duration_s=window, components=components, notes=notes,
-                       excluded=excluded)
+        return replace(self, duration_s=window, components=components,
+                       notes=_window_notes(self.notes, components), excluded=excluded)
+
+    @classmethod
+    def total(cls, parts: list[EnergyReport]) -> EnergyReport:
+        """One report for several windows of one profile, e.g. a run's own turns when
+        runs take turns under one profiler (``lap().minus(lap)`` around each turn):
+        durations, energies and excluded seconds summed."""
+        if not parts:
+            raise ValueError("total needs at least one report.")
+        first = parts[0]
+        if any(p.run_id != first.run_id or set(p.components) != set(first.components)
+               for p in parts):
+            raise ValueError("total adds windows of one profile: the reports must share "
+                             "their run and components.")
+        components = {
+            name: _window(c, [(p.components[name], 1.0) for p in parts],
+                          any(p.components[name].short_window for p in parts))
+            for name, c in parts[-1].components.items()
+        }
+        excluded: dict[str, float] = {}
+        for p in parts:
+            for k, v in p.excluded.items():
+                excluded[k] = excluded.get(k, 0.0) + v
+        return replace(parts[-1], duration_s=sum(p.duration_s for p in parts),
+                       components=components, excluded=excluded, label=None,
+                       notes=_window_notes(parts[-1].notes, components))
 
     def to_dict(self) -> dict:
         return {
@@ -204,6 +226,34 @@ class EnergyReport:
         return path
 
 
+# details that count from the start of a profile, as the energy does: a window's figure
+# is the difference of two laps' (or the sum of several windows')
+_CUMULATIVE_DETAILS = ("process_cpu_s", "machine_busy_cpu_s", "process_gb_s",
+                       "machine_used_gb_s", "machine_wide_joules", "device_joules")
+
+
+def _window(latest: ComponentEnergy, terms: list[tuple[ComponentEnergy, float]],
+            short: bool) -> ComponentEnergy:
+    """``latest`` with its energy and cumulative details replaced by the signed sum of
+    ``terms``; a share is recomputed from the summed figures."""
+    joules = sum(sign * c.joules for c, sign in terms)
+    details = dict(latest.details)
+    for key in _CUMULATIVE_DETAILS:
+        if all(key in c.details for c, _ in terms):
+            details[key] = sum(sign * c.details[key] for c, sign in terms)
+    whole = details.get("machine_wide_joules", details.get("device_joules"))
+    if "share" in details and whole is not None:
+        details["share"] = joules / whole if whole > 0 else 0.0
+    return replace(latest, joules=joules, details=details, short_window=short)
+
+
+def _window_notes(notes: tuple[str, ...], components: dict) -> tuple[str, ...]:
+    notes = tuple(n for n in notes if "shorter than" not in n)
+    if any(c.short_window for c in components.values()):
+        notes += (SHORT_WINDOW_NOTE,)
+    return notes
+
+
 class _locked:
     """An exclusive advisory lock on a file (``fcntl.flock``; none where unavailable)."""
 
@@ -246,7 +296,7 @@ class EnergyProfiler:
     tree's share of its work where NVML reports per-process utilisation, and is the
     device's own figure (said so in its details) where it does not. Machine-wide readings
     stay in each component's details. Seconds spent compiling kernels (Numba) and in the
-    profiler's own sampling are not charged and are reported in ``excluded``.
+    profiler's own sampling and readings are not charged and are reported in ``excluded``.
     ``scope="machine"`` reports every process's energy, as the counters see it.
 
     Carbon intensity: ``carbon_intensity=`` (gCO2e/kWh) over ``country=`` or a cloud
@@ -334,10 +384,12 @@ class EnergyProfiler:
             timespec="seconds")
         self.epochs = []
         self.report = None
-        self.sampler_cpu_s = 0.0
+        self.sampler_cpu_s = 0.0  # the sampling thread's CPU time
+        self.reading_cpu_s = 0.0  # the CPU time laps spent reading the sources
+        self._reading_since: float | None = None
         self.usage = None
         if self.scope == "process":
-            self.usage = Usage(self.pid, sampler_cpu_s=lambda: self.sampler_cpu_s)
+            self.usage = Usage(self.pid, profiler_cpu_s=self._profiler_cpu_s)
             gpus = [d for s in self.sources if isinstance(s, S._Nvml) for d in s.devices]
             nvml = next((s.nvml for s in self.sources if isinstance(s, S._Nvml)), None)
             if gpus:
@@ -359,20 +411,29 @@ class EnergyProfiler:
 
     def _sample_loop(self, sampled: list[S.Source]) -> None:
         while not self._stop.wait(self.interval_s):
-            t = time.thread_time()
-            with self._lock:
+            with self._lock:  # the time is counted as the tree's and excluded at once
+                t = time.thread_time()
                 now = self.clock()
                 for source in sampled:
                     source.sample(now)
                 if self.usage is not None:
                     self.usage.sample(now)
-            self.sampler_cpu_s += time.thread_time() - t
+                self.sampler_cpu_s += time.thread_time() - t
+
+    def _profiler_cpu_s(self) -> float:
+        """The profiler's own CPU time so far: sampling, and reading laps (the one in
+        progress included, so that what the tree's clock already holds is excluded)."""
+        reading = self.reading_cpu_s
+        if self._reading_since is not None:
+            reading += time.thread_time() - self._reading_since
+        return self.sampler_cpu_s + reading
 
     def lap(self, label: str | None = None) -> EnergyReport:
         """The energy and gCO2e from ``start()`` up to now (the profiler keeps running)."""
         if not self._running:
             raise RuntimeError("lap() needs a running profiler: call start() first.")
         with self._lock:
+            self._reading_since = time.thread_time()
             now = self.clock()
             window = now - self._t0
             components: dict[str, ComponentEnergy] = {}
@@ -385,6 +446,8 @@ class EnergyProfiler:
                         name, joules, source.method, {**source.details(name), **how},
                         short_window=window < source.period_s, period_s=source.period_s)
             excluded = {} if self.usage is None else self.usage.excluded_cpu_s()
+            self.reading_cpu_s += time.thread_time() - self._reading_since
+            self._reading_since = None
         notes = list(self.notes) + self._scope_notes(components)
         if any(c.short_window for c in components.values()):
             notes.append(SHORT_WINDOW_NOTE)
