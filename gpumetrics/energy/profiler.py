@@ -20,7 +20,7 @@ import psutil
 from gpumetrics._units import co2e_unit
 from gpumetrics.energy import carbon
 from gpumetrics.energy import sources as S
-from gpumetrics.energy.attribution import Usage
+from gpumetrics.energy.attribution import RSS_PERIOD_S, Usage
 
 J_PER_KWH = 3.6e6
 SHORT_WINDOW_NOTE = ("some components were measured over a window shorter than their "
@@ -410,7 +410,10 @@ class EnergyProfiler:
         return self
 
     def _sample_loop(self, sampled: list[S.Source]) -> None:
-        while not self._stop.wait(self.interval_s):
+        # with nothing to integrate but the tree's memory, once a second is enough
+        quiet = not sampled and (self.usage is None or self.usage.gpus is None)
+        period = max(self.interval_s, RSS_PERIOD_S) if quiet else self.interval_s
+        while not self._stop.wait(period):
             with self._lock:  # the time is counted as the tree's and excluded at once
                 t = time.thread_time()
                 now = self.clock()

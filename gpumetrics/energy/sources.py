@@ -261,6 +261,8 @@ class _Nvml(Source):
         return {"device": self.names[component]}
 
     def attribute(self, machine, now, usage):
+        if usage.gpus is not None:  # the samples up to now, however short the window
+            usage.gpus.sample(usage.tree.pids())
         out = {}
         for component, joules in machine.items():
             share, basis = (None, "no per-process tracking") if usage.gpus is None else \
