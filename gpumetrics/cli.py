@@ -33,8 +33,8 @@ def demo(args) -> int:
 
     try:
         run_demo(args.out, samples=args.samples, epochs=args.epochs, seed=args.seed,
-                 country=args.country)
-    except ValueError as exc:
+                 country=args.country, scope=args.scope)
+    except (ValueError, ImportError) as exc:
         print(f"gpumetrics demo: {exc}", file=sys.stderr)
         return 2
     return 0
@@ -232,7 +232,8 @@ def profile(args) -> int:
     try:
         profiler = EnergyProfiler(carbon_intensity=args.carbon_intensity, country=args.country,
                                   region=args.region, pue=args.pue, interval_s=args.interval,
-                                  project=args.project, output_csv=args.csv)
+                                  project=args.project, output_csv=args.csv,
+                                  scope=args.scope)
         profiler.start()
     except (ValueError, RuntimeError) as exc:
         print(f"gpumetrics profile: {exc}", file=sys.stderr)
@@ -263,7 +264,7 @@ def _on_store(command: str, store_path: str, action) -> int:
     try:
         with RunStore(path) as store:
             return action(store)
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, ImportError) as exc:
         print(f"gpumetrics {command}: {exc}", file=sys.stderr)
         return 2
 
@@ -272,25 +273,15 @@ def compare(args) -> int:
     """Rank the runs of one dataset of a run store by a mixed score."""
     import json
 
+    from gpumetrics.runs.ranking_text import ranking_rows, ranking_table
+
     def ranked_rows(store):
         ranked = store.compare(dataset=args.dataset, score=args.score,
                                accuracy=args.accuracy, weight=args.weight)
-        rows = [{"rank": r.rank, "run": r.run.name, "experiment": r.run.experiment,
-                 "score": r.score, args.accuracy: r.accuracy, r.cost_name: r.cost,
-                 "epochs": len(r.run.epochs), "status": r.run.status} for r in ranked]
         if args.json:
-            print(json.dumps(rows, indent=1))
-            return 0
-        cost = ranked[0].cost_name
-        print(f"{args.score} = {args.weight:g} x {args.accuracy} + {1 - args.weight:g} x "
-              f"(1 - minmax({cost})), dataset {ranked[0].run.dataset}")
-        print(f"{'rank':>4}  {'run':<24} {'score':>7} {args.accuracy:>15} {cost:>12} "
-              f"{'epochs':>6}")
-        for row in rows:
-            print(f"{row['rank']:>4}  {row['run'][:24]:<24} {row['score']:7.4f} "
-                  f"{row[args.accuracy]:15.4f} {row[cost]:12.4g} {row['epochs']:>6}")
-        for run, why in ranked.skipped:
-            print(f"   -  {run.name[:24]:<24} not ranked: {why}")
+            print(json.dumps(ranking_rows(ranked), indent=1))
+        else:
+            print(ranking_table(ranked))
         return 0
 
     return _on_store("compare", args.store, ranked_rows)
@@ -302,33 +293,39 @@ def report(args) -> int:
 
     def write(store):
         print(write_report(store, args.output, dataset=args.dataset, score=args.score,
-                           accuracy=args.accuracy))
+                           accuracy=args.accuracy, weight=args.weight))
         return 0
 
     return _on_store("report", args.store, write)
 
 
-def _add_compare_parser(sub) -> None:
+def _add_ranking_options(p) -> None:
     from gpumetrics.runs import SCORES
+    from gpumetrics.runs.scores import DEFAULT_ACCURACY, DEFAULT_WEIGHT
 
+    p.add_argument("store", metavar="STORE", help="run store (SQLite file)")
+    p.add_argument("--dataset", help="dataset to rank (needed when the store holds several)")
+    p.add_argument("--score", default="acc-gco2e", choices=sorted(SCORES),
+                   help="mixed score to rank by (default acc-gco2e)")
+    p.add_argument("--accuracy", default=DEFAULT_ACCURACY, metavar="METRIC",
+                   help=f"logged accuracy to weigh (default {DEFAULT_ACCURACY}; "
+                   "train_accuracy for the scores' original definition)")
+    p.add_argument("--weight", type=float, default=DEFAULT_WEIGHT,
+                   help=f"weight of the accuracy, in [0, 1] (default {DEFAULT_WEIGHT:g})")
+
+
+def _add_compare_parser(sub) -> None:
     p = sub.add_parser("compare", help="rank the runs of a run store by a mixed score",
                        description="Rank the runs of one dataset: score = w x accuracy + "
                        "(1 - w) x (1 - minmax(cost)) over the runs, 1 best.")
-    p.add_argument("store", metavar="STORE", help="run store (SQLite file)")
-    p.add_argument("--dataset", help="dataset to rank (needed when the store holds several)")
-    p.add_argument("--score", default="acc-gco2e", choices=sorted(SCORES))
-    p.add_argument("--accuracy", default="train_accuracy", metavar="METRIC",
-                   help="logged accuracy to use (default train_accuracy; or val_accuracy)")
-    p.add_argument("--weight", type=float, default=0.8, help="weight of the accuracy")
+    _add_ranking_options(p)
     p.add_argument("--json", action="store_true", help="print JSON rows")
     p.set_defaults(func=compare)
 
     p = sub.add_parser("report", help="write an HTML page comparing a run store's runs")
-    p.add_argument("store", metavar="STORE", help="run store (SQLite file)")
-    p.add_argument("-o", "--output", default="report.html", metavar="FILE")
-    p.add_argument("--dataset", help="dataset to report (needed when the store holds several)")
-    p.add_argument("--score", default="acc-gco2e", choices=sorted(SCORES))
-    p.add_argument("--accuracy", default="train_accuracy", metavar="METRIC")
+    _add_ranking_options(p)
+    p.add_argument("-o", "--output", default="report.html", metavar="FILE",
+                   help="the page to write (default report.html)")
     p.set_defaults(func=report)
 
 
@@ -336,12 +333,16 @@ def _add_profile_parser(sub) -> None:
     p = sub.add_parser(
         "profile", help="run a command and report its energy (kWh) and emissions (gCO2e)",
         description="Run CMD under the energy profiler: GPUs by NVML, CPU and DRAM by RAPL, "
-        "else estimated from power ratings and utilisation (each figure says which). The "
-        "report goes to stderr; the exit code is the command's.")
+        "else estimated from power ratings and utilisation (each figure says which), "
+        "charged to CMD's process tree unless --scope machine. The report goes to stderr; "
+        "the exit code is the command's.")
     p.add_argument("--country", help="ISO alpha-3 code or name, for the carbon intensity")
     p.add_argument("--region", help="cloud region, e.g. aws:eu-west-1 or europe-west4")
     p.add_argument("--carbon-intensity", type=float, metavar="G_PER_KWH",
                    help="gCO2e per kWh (over --country and --region)")
+    p.add_argument("--scope", choices=("process", "machine"), default="process",
+                   help="whose energy: CMD's process tree (default; CPU time, memory and "
+                   "GPU share) or the whole machine (every process)")
     p.add_argument("--pue", type=float, default=1.0, help="power usage effectiveness")
     p.add_argument("--interval", type=float, default=0.1, metavar="S",
                    help="sampling interval in seconds (default 0.1)")
@@ -378,6 +379,8 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--country", help="ISO alpha-3 code for the carbon intensity "
                    "(default: world average)")
+    p.add_argument("--scope", choices=("process", "machine"), default="process",
+                   help="charge each run its own process tree (default) or the whole machine")
     p.set_defaults(func=demo)
     p = sub.add_parser("batched-demo",
                        help="score synthetic model checkpoints in one batched launch")

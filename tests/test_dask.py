@@ -3,6 +3,8 @@ equal the single-process functions on all the data."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -30,9 +32,17 @@ from gpumetrics.metrics import (  # noqa: E402
 
 @pytest.fixture(scope="module")
 def client():
-    with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
-                      dashboard_address=None) as cluster, Client(cluster) as c:
-        yield c
+    # a nanny writes its workers' settings (OMP_NUM_THREADS=1, MALLOC_TRIM_THRESHOLD_, ...)
+    # into this process's environment: put it back, or every later subprocess inherits them
+    environ = dict(os.environ)
+    try:
+        with LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                          host="127.0.0.1", dashboard_address=None) as cluster, \
+                Client(cluster) as c:
+            yield c
+    finally:
+        os.environ.clear()
+        os.environ.update(environ)
 
 
 def _data(n=50_000, seed=0):

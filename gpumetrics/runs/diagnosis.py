@@ -4,21 +4,67 @@ compares with the trivial baseline. Every finding carries its evidence (epochs, 
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
+SEVERITIES = ("info", "warning", "critical")
+
+# How serious each kind of finding is, unless the finding says otherwise (overfitting is
+# critical once validation is 10% worse than its best).
+SEVERITY = {"divergence": "critical", "accuracy-paradox": "critical",
+            "below-baseline": "critical", "overfitting": "warning", "underfitting": "warning",
+            "generalisation-gap": "info", "validation-plateau": "info", "plateau": "info"}
+
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # overfitting | underfitting | plateau | divergence | accuracy-paradox |
-    # below-baseline
+    """One thing worth knowing about a run, with its evidence (epochs, values) and a
+    severity: ``info`` (worth a look), ``warning`` (act on it), ``critical`` (the run or
+    model should not be used as it is)."""
+
+    kind: str  # divergence | overfitting | generalisation-gap | validation-plateau |
+    # plateau | underfitting | accuracy-paradox | below-baseline
     message: str
     evidence: dict = field(default_factory=dict)
+    severity: str = ""  # "" takes the kind's usual severity
+
+    def __post_init__(self):
+        if not self.severity:
+            object.__setattr__(self, "severity", SEVERITY.get(self.kind, "warning"))
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}; got "
+                             f"{self.severity!r}.")
 
     def __str__(self) -> str:
-        return f"{self.kind}: {self.message}"
+        return f"{self.kind} ({self.severity}): {self.message}"
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "severity": self.severity, "message": self.message,
+                "evidence": self.evidence}
+
+    @classmethod
+    def from_stored(cls, item) -> Finding:
+        """A finding kept by ``Run.finish(findings=...)``: a dict, or a ``"kind: message"``
+        text."""
+        if isinstance(item, dict):
+            return cls(item["kind"], item["message"], item.get("evidence") or {},
+                       item.get("severity", ""))
+        kind, _, message = str(item).partition(": ")
+        kind = kind.split(" (")[0]
+        return cls(kind, message) if message else cls("note", kind, severity="info")
+
+
+def by_severity(findings) -> list[Finding]:
+    """Findings, the most serious first (a stable sort: ties keep their order)."""
+    return sorted(findings, key=lambda f: -SEVERITIES.index(f.severity))
+
+
+def worst_severity(findings) -> str | None:
+    """The most serious severity among the findings (None when there is none)."""
+    return max((f.severity for f in findings), key=SEVERITIES.index, default=None)
 
 
 class EarlyStopping:
@@ -137,21 +183,17 @@ def _runs_of(values: list[float], k: int, rising: bool) -> list[tuple[int, int]]
     return out
 
 
-def diagnose(run, *, k: int = 3, plateau_tol: float = 0.01, vgap_tol: float = 0.05,
-             baseline_loss: float | None = None) -> list[Finding]:
-    """Findings about a run's epochs (a ``Run`` or a list of ``Epoch``):
+def _training_twin(monitor: str) -> str:
+    """The training counterpart of a validation quantity: ``val_loss`` -> ``train_loss``,
+    ``val_accuracy`` -> ``train_accuracy``."""
+    for prefix in ("val_", "validation_"):
+        if monitor.startswith(prefix):
+            return "train_" + monitor[len(prefix):]
+    return "train_loss"
 
-    * divergence: a NaN or infinite loss, or the training loss rising for ``k`` epochs;
-    * overfitting: the training loss falling while the validation loss rises for ``k``
-      epochs, or the vgap growing for ``k`` epochs by more than ``vgap_tol`` of the
-      validation loss;
-    * plateau: the training loss improving by less than ``plateau_tol`` (relative) over
-      the last ``k`` epochs;
-    * underfitting: the final training loss within 10% of ``baseline_loss`` (the loss of
-      the trivial predictor: e.g. the entropy of the class priors), when given.
-    """
-    epochs = _epochs(run)
-    findings: list[Finding] = []
+
+def _divergence(epochs, k: int) -> list[Finding]:
+    findings = []
     for key in ("train_loss", "val_loss"):
         bad = [(e.epoch, e.get(key)) for e in epochs
                if e.get(key) is not None and not math.isfinite(e.get(key))]
@@ -165,45 +207,132 @@ def diagnose(run, *, k: int = 3, plateau_tol: float = 0.01, vgap_tol: float = 0.
                 "divergence", f"training loss rose for {b - a} epochs ({seg[a]:.4g} at epoch "
                 f"{seg_epochs[a]} to {seg[b]:.4g} at {seg_epochs[b]})",
                 {"epochs": seg_epochs[a:b + 1], "train_loss": seg[a:b + 1]}))
-    finite = [(e, v) for e, v in zip(t_epochs, train, strict=True) if math.isfinite(v)]
-    f_epochs, f_train = [e for e, _ in finite], [v for _, v in finite]
+    return findings
+
+
+def _validation_turn(epochs, monitor: str, mode: str, k: int, min_rise: float,
+                     critical_rise: float) -> list[Finding]:
+    """Overfitting (validation worse than its best over the last ``k`` epochs, by more than
+    ``min_rise`` of the best, while training kept improving), or a validation plateau
+    (no better than its best for ``k`` epochs, not worse, while training improved)."""
+    twin = _training_twin(monitor)
+    rows = [e for e in epochs if e.get(monitor) is not None and math.isfinite(e.get(monitor))
+            and e.get(twin) is not None and math.isfinite(e.get(twin))]
+    if len(rows) <= k:
+        return []
+    val = [e.get(monitor) for e in rows]
+    train = [e.get(twin) for e in rows]
+    sign = 1.0 if mode == "min" else -1.0  # worse = larger for "min", smaller for "max"
+    twin_sign = sign if _mode(twin, "auto") == mode else -sign
+    b = min(range(len(val)), key=lambda i: sign * val[i])  # the first best epoch
+    after = len(val) - 1 - b
+    if after < k or not twin_sign * (train[-1] - train[b]) < 0:
+        return []  # validation improved recently, or training stopped improving too
+    scale = abs(val[b]) or 1.0
+    rises = [sign * (v - val[b]) / scale for v in val[-k:]]
+    evidence = {"epochs": [e.epoch for e in rows[b:]], monitor: val[b:], twin: train[b:],
+                "best_epoch": rows[b].epoch}
+    if min(rises) > min_rise:
+        severity = "critical" if rises[-1] >= critical_rise else "warning"
+        return [Finding(
+            "overfitting", f"{monitor} got worse after its best at epoch {rows[b].epoch} "
+            f"({val[b]:.4g} to {val[-1]:.4g}, {rises[-1]:+.1%}) while {twin} kept improving "
+            f"({train[b]:.4g} to {train[-1]:.4g}); epoch {rows[b].epoch} is the one to keep",
+            evidence, severity)]
+    return [Finding(
+        "validation-plateau", f"{monitor} has not improved on its best ({val[b]:.4g} at epoch "
+        f"{rows[b].epoch}) for {after} epochs while {twin} kept improving: the later epochs "
+        "cost compute without a better model", evidence)]
+
+
+def _generalisation_gap(epochs, k: int, vgap_tol: float,
+                        accuracy_gap: float) -> list[Finding]:
+    """The validation-over-training loss gap widening while validation still improves,
+    and a large final gap between training and validation accuracy."""
+    findings = []
     both = [e for e in epochs if e.vgap is not None and math.isfinite(e.vgap)]
     if len(both) > k:
-        tr = [e.train_loss for e in both]
-        va = [e.val_loss for e in both]
-        for i in range(len(both) - k):
-            window = range(i, i + k + 1)
-            if all(tr[j + 1] < tr[j] and va[j + 1] > va[j] for j in window[:-1]):
-                findings.append(Finding(
-                    "overfitting", f"training loss fell while validation loss rose for {k} "
-                    f"epochs from epoch {both[i].epoch}",
-                    {"epochs": [both[j].epoch for j in window],
-                     "train_loss": [tr[j] for j in window],
-                     "val_loss": [va[j] for j in window]}))
-                break
-        # the gap that overfitting opens: validation loss above training loss (a
-        # training loss above the validation loss, e.g. under dropout, is not it)
+        window = both[-1 - k:]
+        tr = [e.train_loss for e in window]
+        va = [e.val_loss for e in window]
         gaps = [v - t for t, v in zip(tr, va, strict=True)]
-        grows = [(a, b) for a, b in _runs_of(gaps, k, rising=True)
-                 if gaps[b] > 0 and gaps[b] - gaps[a] > vgap_tol * abs(va[b])]
-        if grows and not any(f.kind == "overfitting" for f in findings):
-            a, b = grows[-1]
+        # validation above training and pulling away (training above validation, as under
+        # dropout, is not a generalisation gap)
+        widening = all(b > a for a, b in itertools.pairwise(gaps))
+        if (widening and gaps[-1] > 0 and gaps[-1] - gaps[0] > vgap_tol * abs(va[-1])
+                and va[-1] <= va[0]):
             findings.append(Finding(
-                "overfitting", f"vgap grew for {b - a} epochs ({gaps[a]:.4g} to {gaps[b]:.4g})",
-                {"epochs": [both[j].epoch for j in range(a, b + 1)], "vgap": gaps[a:b + 1]}))
+                "generalisation-gap", f"the gap between validation and training loss widened "
+                f"from {gaps[0]:.4g} to {gaps[-1]:.4g} over the last {k} epochs while "
+                f"validation loss still improved ({va[0]:.4g} to {va[-1]:.4g}): not "
+                "overfitting yet, but training learns more than generalises",
+                {"epochs": [e.epoch for e in window], "train_loss": tr, "val_loss": va,
+                 "gap": gaps}))
+    last = epochs[-1]
+    ta, va_ = last.get("train_accuracy"), last.get("val_accuracy")
+    if (ta is not None and va_ is not None and math.isfinite(ta) and math.isfinite(va_)
+            and ta - va_ > accuracy_gap):
+        findings.append(Finding(
+            "generalisation-gap", f"training accuracy {ta:.2%} against validation accuracy "
+            f"{va_:.2%} at epoch {last.epoch}: the model does much better on data it has seen",
+            {"epoch": last.epoch, "train_accuracy": ta, "val_accuracy": va_},
+            "warning"))
+    return findings
+
+
+def diagnose(run, *, k: int = 3, monitor: str = "val_loss", mode: str = "auto",
+             min_rise: float = 0.01, critical_rise: float = 0.1, plateau_tol: float = 0.01,
+             vgap_tol: float = 0.05, accuracy_gap: float = 0.1,
+             baseline_loss: float | None = None) -> list[Finding]:
+    """Findings about a run's epochs (a ``Run`` or a list of ``Epoch``), most serious first:
+
+    * divergence (critical): a NaN or infinite loss, or the training loss rising for ``k``
+      epochs in a row;
+    * overfitting (warning; critical once ``critical_rise`` worse): the validation
+      ``monitor`` (``val_loss``, or a validation metric such as ``val_accuracy``) worse
+      than its best by more than ``min_rise`` (relative) at each of the last ``k`` epochs
+      while its training twin (``train_loss``, ``train_accuracy``) kept improving. A
+      widening train/validation gap alone is not overfitting;
+    * validation-plateau (info): the monitor no better than its best for ``k`` epochs,
+      while training still improved;
+    * generalisation-gap: the validation-over-training loss gap growing at each of the
+      last ``k`` epochs, by more than ``vgap_tol`` of the validation loss in all, while
+      validation still improves (info), or training accuracy above validation accuracy by more than
+      ``accuracy_gap`` at the last epoch (warning);
+    * plateau (info): the training loss changing by less than ``plateau_tol`` (relative)
+      over the last ``k`` epochs: converged, or stalled;
+    * underfitting (warning): the final training loss within 10% of ``baseline_loss``
+      (the trivial predictor's loss, e.g. the entropy of the class priors), when given.
+    """
+    epochs = _epochs(run)
+    mode = _mode(monitor, mode)
+    findings = _divergence(epochs, k)
+    findings += _validation_turn(epochs, monitor, mode, k, min_rise, critical_rise)
+    findings += _generalisation_gap(epochs, k, vgap_tol, accuracy_gap)
+    t_epochs, train = _series(epochs, "train_loss")
+    finite = [(e, v) for e, v in zip(t_epochs, train, strict=True) if math.isfinite(v)]
+    f_epochs, f_train = [e for e, _ in finite], [v for _, v in finite]
     if len(f_train) > k:
         last, before = f_train[-1], f_train[-1 - k]
         if before > 0 and abs(before - last) / before < plateau_tol:
             findings.append(Finding(
                 "plateau", f"training loss changed by {(last - before) / before:+.2%} over "
-                f"the last {k} epochs", {"epochs": f_epochs[-1 - k:],
-                                         "train_loss": f_train[-1 - k:]}))
+                f"the last {k} epochs: converged, or learning has stalled",
+                {"epochs": f_epochs[-1 - k:], "train_loss": f_train[-1 - k:]}))
     if baseline_loss is not None and f_train and f_train[-1] >= 0.9 * baseline_loss:
         findings.append(Finding(
             "underfitting", f"final training loss {f_train[-1]:.4g} is within 10% of the "
             f"trivial predictor's {baseline_loss:.4g}",
             {"epoch": f_epochs[-1], "train_loss": f_train[-1], "baseline_loss": baseline_loss}))
-    return findings
+    return by_severity(findings)
+
+
+def run_findings(run, **kwargs) -> list[Finding]:
+    """Everything known about a stored run, most serious first: ``diagnose`` over its
+    epochs and the findings its ``finish`` kept (e.g. ``diagnose_predictions``)."""
+    found = diagnose(run, **kwargs) if run.epochs else []
+    found += [Finding.from_stored(item) for item in run.summary.get("findings", [])]
+    return by_severity(found)
 
 
 def diagnose_predictions(y_true, y_pred, *, minority_recall: float = 0.5,

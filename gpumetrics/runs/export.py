@@ -91,6 +91,14 @@ def _folder_name(name: str) -> str:
     return safe or "run"
 
 
+def _epoch_scalars(epoch) -> dict[str, float]:
+    """An epoch's finite numbers: losses, vgap, cumulative gCO2e and FLOPs, metrics."""
+    values = {"train_loss": epoch.train_loss, "val_loss": epoch.val_loss, "vgap": epoch.vgap,
+              "gco2e": epoch.gco2e, "flops": epoch.flops, **epoch.metrics}
+    return {k: float(v) for k, v in values.items()
+            if isinstance(v, int | float) and math.isfinite(v)}
+
+
 def to_tensorboard(run, logdir: str | os.PathLike) -> Path:
     """Write the run's epochs as TensorBoard scalars under ``logdir/<run name>/``; returns
     the event file (written through a temporary name and a rename). Exporting a run again
@@ -103,12 +111,7 @@ def to_tensorboard(run, logdir: str | os.PathLike) -> Path:
     path = folder / f"events.out.tfevents.{int(start)}.{socket.gethostname()}.gpumetrics"
     records = [_record(_event(start, file_version="brain.Event:2"))]
     for epoch in run.epochs:
-        values = {"train_loss": epoch.train_loss, "val_loss": epoch.val_loss,
-                  "vgap": epoch.vgap, "gco2e": epoch.gco2e, "flops": epoch.flops,
-                  **epoch.metrics}
-        scalars = {k: float(v) for k, v in values.items()
-                   if isinstance(v, int | float) and math.isfinite(v)
-                   and abs(v) <= _FLOAT32_MAX}
+        scalars = {k: v for k, v in _epoch_scalars(epoch).items() if abs(v) <= _FLOAT32_MAX}
         wall = start + (epoch.wall_s or 0.0)
         records.append(_record(_event(wall, epoch.epoch, scalars=scalars)))
     tmp = folder / f".{path.name}.tmp"
@@ -124,6 +127,10 @@ def to_mlflow(run, tracking_uri: str, experiment: str | None = None) -> str:
     """Log the run to MLflow at ``tracking_uri`` (e.g. ``file:///path/mlruns``): its params,
     every epoch's values as metrics with step = epoch, its totals (gCO2e, kWh, FLOPs) and
     its status. Returns the MLflow run id. Needs ``pip install mlflow-skinny``.
+
+    Exporting the same run again updates the MLflow run it created (found by the tag
+    ``gpumetrics.run_uid``): epochs logged since are added, totals and status brought up
+    to date; nothing is logged twice.
 
     MLflow 3 keeps file stores in maintenance mode behind ``MLFLOW_ALLOW_FILE_STORE``; for a
     ``file:`` URI it is allowed for the duration of this call."""
@@ -141,30 +148,37 @@ def to_mlflow(run, tracking_uri: str, experiment: str | None = None) -> str:
         name = experiment or f"{run.experiment}/{run.dataset}"
         found = client.get_experiment_by_name(name)
         experiment_id = found.experiment_id if found else client.create_experiment(name)
-        created = client.create_run(experiment_id, run_name=run.name)
-        run_id = created.info.run_id
+        earlier = client.search_runs(
+            [experiment_id], filter_string=f"tags.`gpumetrics.run_uid` = '{run.uid}'",
+            max_results=1)
+        if earlier:
+            target = earlier[0]
+            run_id = target.info.run_id
+            done = int(target.data.tags.get("gpumetrics.next_epoch", "0"))
+            known = target.data.params
+            totals = target.data.metrics
+        else:
+            run_id = client.create_run(experiment_id, run_name=run.name).info.run_id
+            done, known, totals = 0, {}, {}
         stamp = int(time.time() * 1000)
-        metrics = []
-        for epoch in run.epochs:
-            values = {"train_loss": epoch.train_loss, "val_loss": epoch.val_loss,
-                      "vgap": epoch.vgap, "gco2e": epoch.gco2e, "flops": epoch.flops,
-                      **epoch.metrics}
-            metrics += [Metric(k, float(v), stamp, epoch.epoch) for k, v in values.items()
-                        if isinstance(v, int | float) and math.isfinite(v)]
+        epochs = run.epochs
+        metrics = [Metric(k, v, stamp, epoch.epoch) for epoch in epochs
+                   if epoch.epoch >= done for k, v in _epoch_scalars(epoch).items()]
         for key in ("gco2e", "energy_kwh", "flops"):
-            if run.summary.get(key) is not None:
-                metrics.append(Metric(f"total_{key}", float(run.summary[key]), stamp, 0))
-        params = [Param(str(k), str(v)) for k, v in run.params.items()]
+            value = run.summary.get(key)
+            if value is not None and totals.get(f"total_{key}") != float(value):
+                metrics.append(Metric(f"total_{key}", float(value), stamp, len(epochs)))
+        params = [Param(str(k), str(v)) for k, v in run.params.items() if str(k) not in known]
+        next_epoch = epochs[-1].epoch + 1 if epochs else 0
         tags = [RunTag("gpumetrics.dataset", run.dataset),
-                RunTag("gpumetrics.experiment", run.experiment)]
-        for i in range(0, len(metrics), 1000):  # MLflow's batch limit
+                RunTag("gpumetrics.experiment", run.experiment),
+                RunTag("gpumetrics.run_uid", run.uid),
+                RunTag("gpumetrics.next_epoch", str(max(next_epoch, done)))]
+        for i in range(0, max(len(metrics), 1), 1000):  # MLflow's batch limit
             client.log_batch(run_id, metrics=metrics[i:i + 1000],
                              params=params if i == 0 else [], tags=tags if i == 0 else [])
-        if not metrics:
-            client.log_batch(run_id, params=params, tags=tags)
         status = {"finished": "FINISHED", "failed": "FAILED"}.get(run.status, "RUNNING")
-        if status != "RUNNING":
-            client.set_terminated(run_id, status=status)
+        client.update_run(run_id, status=status)
         return run_id
     finally:
         if previous is None:

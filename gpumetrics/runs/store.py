@@ -16,6 +16,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gpumetrics.runs.scores import DEFAULT_ACCURACY, DEFAULT_WEIGHT, Ranking, rank_runs
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
@@ -28,6 +30,7 @@ CREATE TABLE IF NOT EXISTS runs (
     started_at TEXT NOT NULL,
     finished_at TEXT,
     summary TEXT NOT NULL DEFAULT '{}',
+    uid TEXT,
     UNIQUE (experiment, name)
 );
 CREATE TABLE IF NOT EXISTS epochs (
@@ -104,7 +107,10 @@ class Run:
         self.started_at = row["started_at"]
         self.finished_at = row["finished_at"]
         self.summary = json.loads(row["summary"])
+        self.uid = row["uid"]  # stable across stores and renames: exports find the run by it
         self._writer = writer
+        # where a resumed run stood: this session's cumulative figures add to these
+        self._base = {"flops": 0.0, "gco2e": 0.0, "wall_s": 0.0}
 
     def __repr__(self) -> str:
         return (f"Run({self.name!r}, experiment={self.experiment!r}, dataset={self.dataset!r},"
@@ -116,6 +122,25 @@ class Run:
         rows = self.store._db.execute(
             "SELECT record FROM epochs WHERE run_id = ? ORDER BY epoch", (self.id,))
         return [_epoch_from(json.loads(r["record"])) for r in rows]
+
+    @property
+    def next_epoch(self) -> int:
+        """The epoch number to log next (0 for a new run; after the last one on resume)."""
+        row = self.store._db.execute("SELECT MAX(epoch) AS last FROM epochs WHERE run_id = ?",
+                                     (self.id,)).fetchone()
+        return 0 if row["last"] is None else row["last"] + 1
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        """Close a run still open: finished, or failed (with the error) on an exception."""
+        if self._writer is None or self.status != "running":
+            return
+        if exc_type is None:
+            self.finish()
+        else:
+            self.finish(status="failed", error=f"{exc_type.__name__}: {exc}")
 
     def _check_writer(self) -> None:
         if self._writer is None:
@@ -132,9 +157,13 @@ class Run:
     def log_epoch(self, epoch: int, *, train_loss=None, val_loss=None, flops=None,
                   gco2e=None, wall_s=None, energy=None, **metrics) -> Epoch:
         """Record one epoch. ``flops`` and ``gco2e`` are cumulative up to this epoch (or
-        pass ``energy=``, an ``EnergyReport`` lap, for its gCO2e); further keywords are
-        metric values (numbers, or a ``MetricSet.compute()`` dict passed as ``**``).
-        Losses may be NaN or infinite: that is recorded (and diagnosed as divergence)."""
+        pass ``energy=``, an ``EnergyReport`` lap, for its gCO2e), and ``wall_s`` is the
+        time since the run started; after ``start_run(resume=True)`` they count from the
+        resume, and the store adds what the run had reached before. Further keywords are
+        metric values: numbers, per-class lists, matrices (``confusion_matrix``), binned
+        values, so a ``MetricSet.compute()`` dict passes as ``**``; curves are kept by
+        ``finish``. Losses may be NaN or infinite: that is recorded (and diagnosed as
+        divergence)."""
         if (isinstance(epoch, bool) or not isinstance(epoch, numbers.Real)
                 or epoch != epoch or int(epoch) != epoch or epoch < 0):
             raise ValueError(f"epoch must be a non-negative integer; got {epoch!r}.")
@@ -143,9 +172,13 @@ class Run:
         if flops is not None and hasattr(flops, "flops"):
             flops = flops.flops
         values = {key: _metric_value(key, value) for key, value in metrics.items()}
+        flops, gco2e, wall_s = (
+            None if v is None else v + self._base[key]
+            for key, v in (("flops", _number(flops, "flops")),
+                           ("gco2e", _number(gco2e, "gco2e")),
+                           ("wall_s", _number(wall_s, "wall_s"))))
         record = Epoch(int(epoch), _number(train_loss, "train_loss"),
-                       _number(val_loss, "val_loss"), values, _number(flops, "flops"),
-                       _number(gco2e, "gco2e"), _number(wall_s, "wall_s"))
+                       _number(val_loss, "val_loss"), values, flops, gco2e, wall_s)
         with self.store._write():
             self._check_writer()
             try:
@@ -158,7 +191,10 @@ class Run:
         return record
 
     def finish(self, *, energy=None, flops=None, status: str = "finished", **summary) -> Run:
-        """Close the run, keeping its energy report (``EnergyReport``) and total FLOPs."""
+        """Close the run, keeping its energy report (``EnergyReport``), total FLOPs and
+        whatever else is given: ``confusion_matrix`` with ``labels``, ``roc`` / ``pr``
+        curves (as ``roc_curve`` / ``precision_recall_curve`` return them, or dicts),
+        ``roc_auc``, ``average_precision``, ``findings`` (``diagnose_predictions``)."""
         if status not in ("finished", "failed"):
             raise ValueError(f"status must be 'finished' or 'failed'; got {status!r}.")
         info = {key: _jsonable(value) for key, value in summary.items()}
@@ -173,12 +209,17 @@ class Run:
         except TypeError as exc:
             raise ValueError(f"finish() keeps JSON values (numbers, strings, lists, arrays); "
                              f"{exc}.") from None
+        earlier = self.summary.get("before_resume") or {}
+        if earlier:
+            info["before_resume"] = earlier
         if energy is not None:
             info["energy"] = energy.to_dict() if hasattr(energy, "to_dict") else dict(energy)
-            info["gco2e"] = info["energy"].get("gco2e")
-            info["energy_kwh"] = info["energy"].get("energy_kwh")
+            info["gco2e"] = _plus(info["energy"].get("gco2e"), earlier.get("gco2e"))
+            info["energy_kwh"] = _plus(info["energy"].get("energy_kwh"),
+                                       earlier.get("energy_kwh"))
         if flops is not None:
-            info["flops"] = float(flops.flops if hasattr(flops, "flops") else flops)
+            info["flops"] = float(flops.flops if hasattr(flops, "flops") else flops) + (
+                earlier.get("flops") or 0.0)
             info["flops_convention"] = getattr(flops, "convention",
                                                "FLOPs = 2 x multiply-accumulates")
         with self.store._write():
@@ -203,24 +244,41 @@ class Run:
         return None
 
 
+def _plus(a, b):
+    return None if a is None else a + (b or 0.0)
+
+
 def _metric_value(key: str, value):
-    """A logged metric: a number, or per class a list of numbers (``average=None``); a
-    binned value keeps its value (its bound is the histogram's, not the epoch's)."""
+    """A logged metric: a number, per class a list of numbers (``average=None``), or a
+    matrix (a confusion matrix) as a list of rows; a binned value keeps its value (its
+    bound is the histogram's, not the epoch's)."""
     if hasattr(value, "value") and hasattr(value, "bound"):
         value = value.value
-    if isinstance(value, tuple):
-        raise ValueError(f"{key} is a curve; keep curves with finish(roc=..., pr=...), and "
-                         "log numbers per epoch.")
+    if isinstance(value, tuple) or (isinstance(value, list) and value
+                                    and isinstance(value[0], tuple)):
+        raise ValueError(
+            f"{key} is a curve (a tuple of arrays): an epoch keeps numbers, lists and "
+            f"matrices. Keep the final curve with finish(roc=..., pr=...), and leave {key} "
+            f"out of log_epoch, e.g. log_epoch(epoch, **{{k: v for k, v in "
+            f"values.items() if k != {key!r}}}).")
     if getattr(value, "ndim", 0) or isinstance(value, list):
         values = _jsonable(value)
-        if not all(isinstance(v, int | float) for v in values):
-            raise ValueError(f"{key} must be a number or a flat list of numbers.")
-        return [float(v) for v in values]
+        if all(isinstance(v, int | float) for v in values):
+            return [float(v) for v in values]
+        if (all(isinstance(row, list) for row in values)
+                and len({len(row) for row in values}) == 1
+                and all(isinstance(v, int | float) for row in values for v in row)):
+            return [[float(v) for v in row] for row in values]
+        raise ValueError(f"{key} must be a number, a list of numbers or a matrix (a list of "
+                         "rows of one length).")
     return _number(value, key)
 
 
 def _jsonable(value):
-    """Arrays (NumPy, torch, CuPy) and their containers as plain lists and floats."""
+    """Arrays (NumPy, torch, CuPy), findings and their containers as plain lists, dicts
+    and floats."""
+    if hasattr(value, "to_dict"):  # a Finding
+        return _jsonable(value.to_dict())
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -232,6 +290,24 @@ def _jsonable(value):
             value = value.detach().cpu()
         return value.tolist()
     return value
+
+
+def _resume_point(db: sqlite3.Connection, row: sqlite3.Row) -> dict:
+    """The summary a resumed run starts from: where its cumulative figures stood (the last
+    epoch's FLOPs, gCO2e and wall time; the energy its earlier sessions reported)."""
+    summary = json.loads(row["summary"])
+    point = dict(summary.get("before_resume") or {})
+    last = db.execute("SELECT record FROM epochs WHERE run_id = ? ORDER BY epoch DESC "
+                      "LIMIT 1", (row["id"],)).fetchone()
+    if last is not None:
+        record = json.loads(last["record"])
+        point.update({k: record.get(k) for k in ("flops", "gco2e", "wall_s")
+                      if record.get(k) is not None})
+    if summary.get("energy_kwh") is not None:  # finished (or failed) with an energy report
+        point["energy_kwh"] = summary["energy_kwh"]
+    point["epochs"] = db.execute("SELECT COUNT(*) AS n FROM epochs WHERE run_id = ?",
+                                 (row["id"],)).fetchone()["n"]
+    return {"before_resume": point}
 
 
 def _epoch_from(d: dict) -> Epoch:
@@ -253,9 +329,21 @@ class RunStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
+            self._migrate()
         except sqlite3.DatabaseError as exc:
             self._db.close()
             raise ValueError(f"{self.path} is not a usable run store: {exc}.") from None
+
+    def _migrate(self) -> None:
+        """Bring a store written by an earlier version up to this schema."""
+        columns = {r["name"] for r in self._db.execute("PRAGMA table_info(runs)")}
+        if "uid" not in columns:
+            with self._write():
+                self._db.execute("ALTER TABLE runs ADD COLUMN uid TEXT")
+        if self._db.execute("SELECT 1 FROM runs WHERE uid IS NULL LIMIT 1").fetchone():
+            with self._write():
+                self._db.execute("UPDATE runs SET uid = lower(hex(randomblob(16))) "
+                                 "WHERE uid IS NULL")
 
     def close(self) -> None:
         self._db.close()
@@ -270,9 +358,14 @@ class RunStore:
         return _Transaction(self._db)
 
     def start_run(self, name: str, *, experiment: str = "default", dataset: str,
-                  params: dict | None = None) -> Run:
+                  params: dict | None = None, resume: bool = False) -> Run:
         """A new run to write (its epochs with ``log_epoch``). A run's name is unique in
-        its experiment; starting one that exists is an error, not an overwrite."""
+        its experiment: starting one that exists is an error, not an overwrite, unless
+        ``resume=True``, which continues it (a run left running by a process that died, a
+        failed run, or a finished one given more epochs): this handle becomes its only
+        writer, ``run.next_epoch`` says where to go on, and the FLOPs, gCO2e and wall time
+        logged from here on add to what it had reached. Use it as a context manager to
+        have it finished on exit, or marked failed on an exception."""
         for value, what in ((name, "name"), (experiment, "experiment"), (dataset, "dataset")):
             if not isinstance(value, str) or not value:
                 raise ValueError(f"{what} must be a non-empty string; got {value!r}.")
@@ -283,21 +376,43 @@ class RunStore:
         writer = uuid.uuid4().hex
         with self._write():
             existing = self._db.execute(
-                "SELECT status FROM runs WHERE experiment = ? AND name = ?",
+                "SELECT * FROM runs WHERE experiment = ? AND name = ?",
                 (experiment, name)).fetchone()
-            if existing is not None:
+            if existing is not None and not resume:
                 state = ("is marked running (another process writes it, or one died "
-                         "writing it: mark_failed() closes it)" if existing["status"] ==
-                         "running" else f"exists ({existing['status']})")
+                         "writing it: mark_failed() closes it, resume=True continues it)"
+                         if existing["status"] == "running" else
+                         f"exists ({existing['status']}; resume=True continues it)")
                 raise ValueError(f"run {name!r} of experiment {experiment!r} {state}; give the "
                                  "run another name.")
-            cursor = self._db.execute(
-                "INSERT INTO runs (name, experiment, dataset, params, status, writer, "
-                "started_at) VALUES (?, ?, ?, ?, 'running', ?, ?)",
-                (name, experiment, dataset, params_text, writer, _now()))
-            row = self._db.execute("SELECT * FROM runs WHERE id = ?",
-                                   (cursor.lastrowid,)).fetchone()
-        return Run(self, row, writer)
+            if existing is not None:
+                self._check_resumable(existing, dataset, params)
+                self._db.execute(
+                    "UPDATE runs SET status = 'running', writer = ?, finished_at = NULL, "
+                    "summary = ? WHERE id = ?",
+                    (writer, json.dumps(_resume_point(self._db, existing)), existing["id"]))
+                run_id = existing["id"]
+            else:
+                run_id = self._db.execute(
+                    "INSERT INTO runs (name, experiment, dataset, params, status, writer, "
+                    "started_at, uid) VALUES (?, ?, ?, ?, 'running', ?, ?, ?)",
+                    (name, experiment, dataset, params_text, writer, _now(),
+                     uuid.uuid4().hex)).lastrowid
+            row = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        run = Run(self, row, writer)
+        for key in run._base:
+            run._base[key] = float(run.summary.get("before_resume", {}).get(key) or 0.0)
+        return run
+
+    @staticmethod
+    def _check_resumable(row: sqlite3.Row, dataset: str, params: dict | None) -> None:
+        if row["dataset"] != dataset:
+            raise ValueError(f"run {row['name']!r} is on dataset {row['dataset']!r}, not "
+                             f"{dataset!r}; resume it with dataset={row['dataset']!r}.")
+        stored = json.loads(row["params"])
+        if params is not None and json.loads(json.dumps(params, sort_keys=True)) != stored:
+            raise ValueError(f"run {row['name']!r} was started with params {stored}; resume it "
+                             "with the same params, or none, or start a run of another name.")
 
     def mark_failed(self, name: str, experiment: str = "default") -> Run:
         """Close a run left running by a process that died (its epochs are kept)."""
@@ -341,10 +456,9 @@ class RunStore:
             "SELECT DISTINCT dataset FROM runs ORDER BY dataset")]
 
     def compare(self, *, dataset: str | None = None, score: str = "acc-gco2e",
-                accuracy: str = "train_accuracy", weight: float = 0.8):
-        """The runs of one dataset ranked by a mixed score (see ``gpumetrics.runs.scores``)."""
-        from gpumetrics.runs.scores import rank_runs
-
+                accuracy: str = DEFAULT_ACCURACY, weight: float = DEFAULT_WEIGHT) -> Ranking:
+        """The runs of one dataset ranked by a mixed score (see ``gpumetrics.runs.scores``;
+        validation accuracy by default)."""
         if dataset is None:
             names = self.datasets()
             if not names:
