@@ -28,6 +28,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import _harness  # noqa: E402
+from benchmarks._load import BusyCore  # noqa: E402
 
 # A fixed share of the demo's work (the logistic model's training steps), timed in a
 # fresh process: its spread is the host's, not the profiler's.
@@ -44,18 +45,6 @@ with threadpool_limits(limits=1, user_api="blas"):
         model.step(x[i:i + 64], y[i:i + 64])
     print(time.process_time() - start)
 """
-
-class Competitor:
-    """A process that keeps one core busy while in use."""
-
-    def __enter__(self):
-        self.process = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-        return self
-
-    def __exit__(self, *exc):
-        self.process.kill()
-        self.process.wait()
-
 
 def run_demo_once(samples: int, epochs: int, scope: str = "process") -> dict:
     """One ``gpumetrics demo`` in a fresh process, as a user starts it: each run's gCO2e
@@ -92,7 +81,7 @@ def repeat_demo(repeats: int, samples: int, epochs: int, scope: str = "process",
         for loaded in (False, True):
             key = "loaded" if loaded else "quiet"
             if loaded:
-                with Competitor():
+                with BusyCore():
                     out[key].append(run_demo_once(samples, epochs, scope))
                     if with_probe:
                         out[f"probe_{key}"].append(probe())

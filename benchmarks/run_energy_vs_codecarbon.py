@@ -100,11 +100,11 @@ if __package__ in (None, ""):
 import psutil  # noqa: E402
 
 from benchmarks import _harness  # noqa: E402
+from benchmarks._load import SETTLE_S, BusyCore  # noqa: E402
 from gpumetrics.energy import EnergyProfiler, carbon_intensity  # noqa: E402
 from gpumetrics.energy.sources import CpuEstimate, DramEstimate  # noqa: E402
 
 J_PER_KWH = 3.6e6
-SETTLE_S = 0.5  # the competitor's interpreter starts before the window opens
 QUIET_WAIT_S = 3.0  # at most this long waiting for other processes to calm down per case
 PROCESS_CASES = [("process", w, load) for w in ("busy", "sleep", "child-busy")
                  for load in ("alone", "competitor")]
@@ -127,16 +127,6 @@ BUSY_CHILD = (  # the same loop as busy(), in a child process: argv[1] seconds
 # Starts the competitor and exits at once: the competitor is re-parented away from us. It
 # spins until a deadline (argv[1] seconds) rather than forever, so that it cannot outlive a
 # benchmark killed before its ``finally``.
-SPAWN_COMPETITOR = (
-    "import subprocess, sys\n"
-    "code = 'import sys, time\\nd = time.monotonic() + float(sys.argv[1])\\n"
-    "while time.monotonic() < d: pass'\n"
-    "p = subprocess.Popen([sys.executable, '-c', code, sys.argv[1]],"
-    " stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
-    "print(p.pid, flush=True)\n"
-)
-
-
 def busy(seconds: float) -> None:
     """Pure-Python integer work in this thread for ``seconds`` of wall time."""
     deadline = time.perf_counter() + seconds
@@ -170,32 +160,6 @@ def run_workload(name: str, seconds: float) -> dict:
     kids = _children_cpu_s() - kids0
     return {"wall_s": time.perf_counter() - wall0, "work_cpu_s": own + kids,
             "children_cpu_s": kids, "other_threads_cpu_s": time.process_time() - proc0 - own}
-
-
-class Competitor:
-    """A process that keeps one core busy and is not a descendant of this one."""
-
-    def __init__(self, lifetime_s: float):
-        self.lifetime_s = lifetime_s
-        self.process: psutil.Process | None = None
-
-    def __enter__(self) -> Competitor:
-        out = subprocess.run([sys.executable, "-c", SPAWN_COMPETITOR, repr(self.lifetime_s)],
-                             capture_output=True, text=True, check=True, timeout=60)
-        self.process = psutil.Process(int(out.stdout.split()[0]))
-        if self.process.pid in {p.pid for p in psutil.Process().children(recursive=True)}:
-            self.__exit__()
-            raise RuntimeError("the competitor is still a descendant of this process.")
-        time.sleep(SETTLE_S)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.process is None:
-            return
-        with contextlib.suppress(psutil.NoSuchProcess):
-            self.process.kill()  # psutil refuses a pid reused by another process
-            psutil.wait_procs([self.process], timeout=2)
-        self.process = None
 
 
 def codecarbon_cpu_power_w(cpu_power_w: float, usable: int, cpu_count: int) -> float:
@@ -287,7 +251,7 @@ def run_case(case: tuple[str, str, str], args, gm_first: bool) -> dict:
     quiet = _harness.wait_for_quiet(max_wait_s=QUIET_WAIT_S)
     with contextlib.ExitStack() as stack:
         if load == "competitor":
-            stack.enter_context(Competitor(lifetime_s=args.seconds + 60))
+            stack.enter_context(BusyCore(lifetime_s=args.seconds + 60))
         # the estimates, never RAPL: CodeCarbon's force_cpu_power skips RAPL too
         profiler = EnergyProfiler(scope=scope, carbon_intensity=args.intensity,
                                   sources=[CpuEstimate(args.cpu_power_w), DramEstimate()])

@@ -15,31 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from gpumetrics.energy import EnergyProfiler, EnergyReport, carbon
-from gpumetrics.energy import sources as S
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-
-class Outsider:
-    """A process outside this process tree (started by a child that exits at once, so it is
-    no descendant of ours), running ``code`` until stopped."""
-
-    def __init__(self, code: str = "while True: pass"):
-        spawn = ("import subprocess, sys\n"
-                 f"p = subprocess.Popen([sys.executable, '-c', {code!r}], "
-                 "stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, "
-                 "stderr=subprocess.DEVNULL)\nprint(p.pid)")
-        self.pid = int(subprocess.run([sys.executable, "-c", spawn], capture_output=True,
-                                      text=True, check=True).stdout)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        try:
-            os.kill(self.pid, 9)
-        except ProcessLookupError:
-            pass
-
+from benchmarks._load import BusyCore  # noqa: E402
+from gpumetrics.energy import EnergyProfiler, EnergyReport, carbon  # noqa: E402
+from gpumetrics.energy import sources as S  # noqa: E402
 
 # --- a RAPL tree --------------------------------------------------------------------------
 
@@ -246,7 +226,7 @@ def test_gpu_estimate_when_nvml_reports_no_power(monkeypatch):
 
 def test_gpu_energy_is_shared_by_per_process_utilisation(monkeypatch):
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    with Outsider("import time; time.sleep(30)") as other:
+    with BusyCore(lifetime_s=60) as other:
         nvml = FakeNvml([
             gpu("NVIDIA H100 80GB HBM3", "GPU-a", 300.0,
                 processes={os.getpid(): 30, other.pid: 90}),       # a quarter is ours
@@ -329,7 +309,7 @@ def test_process_scope_charges_the_run_not_the_machine(tmp_path):
     """A sleep costs the run (almost) nothing, and a busy loop its own CPU seconds, however
     busy the rest of the machine is; the machine scope charges every process."""
     kwargs = {"nvml": FakeNvml([]), "rapl_root": tmp_path, "carbon_intensity": 100}
-    with Outsider():
+    with BusyCore(lifetime_s=60):
         time.sleep(0.2)
         with EnergyProfiler(**kwargs) as asleep:
             time.sleep(1.0)
