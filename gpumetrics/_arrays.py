@@ -7,7 +7,6 @@ cannot have produced their arrays, so it is never imported here.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from dataclasses import dataclass
 
@@ -27,6 +26,18 @@ class ArrayContext:
     @property
     def on_gpu(self) -> bool:
         return self.device != "cpu"
+
+    @property
+    def device_index(self) -> int:
+        """The CUDA ordinal of a GPU context's device."""
+        if self.library == "torch":
+            index = self.device.index
+            return sys.modules["torch"].cuda.current_device() if index is None else index
+        if self.library == "cupy":
+            return self.device.id
+        if self.library == "jax":
+            return self.device.local_hardware_id
+        raise ValueError(f"{self.library} arrays on the host have no CUDA device.")
 
 
 HOST = ArrayContext("numpy")
@@ -87,7 +98,12 @@ def context_of(**arrays) -> ArrayContext:
 
 def to_kernel(x, name: str, ctx: ArrayContext = HOST):
     """View ``x`` as a kernel array: NumPy on the host, CuPy on a GPU. Zero-copy where the
-    library allows it (torch CPU tensors, JAX CPU arrays, NumPy, CuPy)."""
+    library allows it (torch CPU tensors, JAX CPU arrays, NumPy, CuPy). Narrow floats that
+    neither NumPy nor CuPy computes with (bfloat16, float8) are widened to float32.
+
+    Device inputs are kept safe for the kernels queued on the current stream: torch's
+    allocator is told the stream uses them, JAX arrays are held until the kernels have run
+    (see ``gpumetrics._streams``)."""
     if x is None:
         return None
     library = _library_of(x)
@@ -98,66 +114,45 @@ def to_kernel(x, name: str, ctx: ArrayContext = HOST):
         if x.is_neg():
             x = x.resolve_neg()
         if x.dtype == sys.modules["torch"].bfloat16:
-            x = x.float()  # neither NumPy nor CuPy has bfloat16
+            x = x.float()
         if x.device.type == "cpu":
             return x.numpy()
+        from gpumetrics import _streams
+
+        _streams.mark_used(x)
         return _cupy().from_dlpack(x)
     if library == "cupy":
         return x
     if library == "jax":
+        if _is_narrow_float(x.dtype):
+            x = x.astype("float32")
         if not ctx.on_gpu:
             return np.asarray(x)
+        from gpumetrics import _streams
+
+        _streams.hold(x)
         return _cupy().from_dlpack(x)
     try:
-        return np.asarray(x)
+        array = np.asarray(x)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{name} could not be read as an array: {exc}") from None
+    return array.astype(np.float32) if _is_narrow_float(array.dtype) else array
 
 
-def stream_scope(ctx: ArrayContext):
-    """Run the kernels of a call on the stream the caller's work is on.
-
-    For torch CUDA tensors that is ``torch.cuda.current_stream()`` of their device, made
-    CuPy's current stream for the call (kernels launch on CuPy's current stream), so the
-    kernels start after the producer of the inputs and whatever runs next on the stream
-    sees the results; nothing waits on the host. CuPy arrays already are on CuPy's current
-    stream; JAX orders its arrays itself when they are exported.
-    """
-    if ctx.library != "torch" or not ctx.on_gpu:
-        return contextlib.nullcontext()
-    torch = sys.modules["torch"]
-    cupy = _cupy()
-    index = ctx.device.index if ctx.device.index is not None else torch.cuda.current_device()
-    stream = torch.cuda.current_stream(index)
-    scope = contextlib.ExitStack()
-    try:
-        scope.enter_context(cupy.cuda.Device(index))
-        from_external = getattr(cupy.cuda.Stream, "from_external", None)
-        if from_external is not None and hasattr(stream, "__cuda_stream__"):  # CuPy >= 14
-            scope.enter_context(from_external(stream))
-        else:
-            scope.enter_context(cupy.cuda.ExternalStream(stream.cuda_stream, index))
-    except BaseException:
-        scope.close()
-        raise
-    return scope
-
-
-def stream_scope_of(*values):
-    """``stream_scope`` for the first torch CUDA tensor among ``values`` (none: no scope)."""
-    if "torch" in sys.modules:
-        tensor = sys.modules["torch"].Tensor
-        for x in values:
-            if isinstance(x, tensor) and x.is_cuda:
-                return stream_scope(ArrayContext("torch", x.device))
-    return contextlib.nullcontext()
+def _is_narrow_float(dtype) -> bool:
+    """bfloat16 and the float8/float6/float4 types of ``ml_dtypes`` (JAX's narrow floats)."""
+    dtype = np.dtype(dtype)
+    return dtype.kind == "V" and dtype.type.__module__.startswith("ml_dtypes") and (
+        dtype.name.startswith(("bfloat", "float")))
 
 
 def _cupy():
     try:
         import cupy
     except ImportError:  # pragma: no cover - only on machines with device arrays
-        raise RuntimeError("GPU arrays need CuPy: pip install 'gpumetrics[cuda]'") from None
+        raise RuntimeError(
+            "GPU arrays need CuPy: pip install 'gpumetrics[cuda12]' (or [cuda13], after the "
+            "CUDA major version of the driver)") from None
     return cupy
 
 
@@ -187,8 +182,9 @@ def wrap(result, ctx: ArrayContext):
     if ctx.library == "cupy":
         return _cupy().asarray(result)
     if ctx.library == "jax":
-        jnp = sys.modules["jax.numpy"] if "jax.numpy" in sys.modules else None
-        if jnp is None:
-            import jax.numpy as jnp
+        import jax.numpy as jnp
+
+        if ctx.on_gpu:  # JAX's stream waits for the kernels (DLPack's stream handshake)
+            return jnp.from_dlpack(_cupy().asarray(result))
         return jnp.asarray(to_host(result))
     raise AssertionError(ctx.library)

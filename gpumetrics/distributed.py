@@ -121,8 +121,7 @@ def _fold(rule, per_rank):
 
 
 def _store(state, name, host: np.ndarray):
-    current = state.arrays[name]
-    state.arrays[name] = S._like(np.array(host, copy=True), current)
+    S.assign(state.arrays[name], host)  # in place: the buffer stays on its device
 
 
 def _gather_buffers(torch, dist, group, device, buffers, all_lengths, rank, world):

@@ -32,7 +32,7 @@ import warnings
 
 import numpy as np
 
-from gpumetrics import _arrays, dispatch
+from gpumetrics import _arrays, _streams, dispatch
 from gpumetrics import states as S
 from gpumetrics.functional import _formulas, _setwise, _targets
 from gpumetrics.functional import classification as _clf
@@ -45,13 +45,18 @@ TASKS = ("binary", "multiclass", "multilabel")
 
 
 class _Engine:
-    """What a metric and a set of metrics share: unique states, update, merge, sync."""
+    """What a metric and a set of metrics share: unique states, update, merge, sync.
+
+    Every operation on the states runs on the caller's current stream, after the previous
+    operation wherever that ran (``gpumetrics._streams``), and the buffers live where the
+    metric's context says: on the device of its first GPU batch, or on the host."""
 
     def _init_engine(self, validate: bool, backend, threshold: float):
         self.validate = bool(validate)
         self.backend = backend
         self.threshold = float(threshold)
         self._ctx: _arrays.ArrayContext | None = None
+        self._order = _streams.Order()
         self._states: dict[str, S.State] = {}
 
     def _adopt(self, state: S.State) -> S.State:
@@ -63,6 +68,22 @@ class _Engine:
         """The distinct states, by key: each is updated once per ``update()``."""
         return dict(self._states)
 
+    def _set_ctx(self, ctx: _arrays.ArrayContext) -> None:
+        self._ctx = ctx
+
+    def _on_device(self, *others):
+        """The scope of one operation on the states (and on those of ``others``)."""
+        engines = (self, *others)
+        ctx = next((e._ctx for e in engines if e._ctx is not None and e._ctx.on_gpu),
+                   self._result_ctx())
+        return _streams.scope(ctx, *(e._order for e in engines))
+
+    def _place_states(self) -> None:
+        """Move every buffer to where the context says the states live (inside a scope)."""
+        if self._ctx is not None and self._ctx.on_gpu:
+            for state in self._states.values():
+                state.place(_arrays._cupy())
+
     def update(self, y_true, y_pred, sample_weight=None) -> None:
         """Add a batch: ``y_true`` first, then predictions (labels or scores)."""
         ctx = _arrays.context_of(y_true=y_true, y_pred=y_pred, sample_weight=sample_weight)
@@ -73,12 +94,10 @@ class _Engine:
                 f"this metric's states live on {self._ctx.device}; the batch is on "
                 f"{ctx.device}. Move the batch, or use one metric per device and merge them."
             )
-        with _arrays.stream_scope(ctx):  # states are allocated and updated on one stream
+        with _streams.scope(ctx, self._order):
             if self._ctx is None:
-                self._ctx = ctx
-                like = _arrays.to_kernel(y_pred, "y_pred", ctx)
-                for state in self._states.values():
-                    state.to_device_of(like)
+                self._set_ctx(ctx)
+                self._place_states()
             kernels = dispatch.kernels(self.backend, ctx.on_gpu)
             batch = S.Inputs(y_true, y_pred, sample_weight, kernels=kernels, ctx=ctx,
                              validate=self.validate, threshold=self.threshold)
@@ -91,10 +110,10 @@ class _Engine:
                 state.update(batch)
 
     def reset(self) -> None:
-        """Forget every update (buffers stay on their device)."""
-        for state in self._states.values():
-            arrays = [a for a in state.arrays.values() if not isinstance(a, list)]
-            state.reset(arrays[0] if arrays else None)
+        """Forget every update (in place: the buffers stay where they are)."""
+        with self._on_device():
+            for state in self._states.values():
+                state.reset()
 
     def merge(self, other):
         """Fold in the states of ``other`` (the same metrics, updated elsewhere); returns
@@ -105,22 +124,32 @@ class _Engine:
                 "merge needs a metric of the same kind and configuration; got "
                 f"{type(other).__name__} with states {sorted(other._states)}."
             )
-        for key, state in self._states.items():
-            state.merge(other._states[key])
-        if self._ctx is None:
-            self._ctx = other._ctx
+        if self._ctx is None and other._ctx is not None:
+            self._set_ctx(other._ctx)
+        with self._on_device(other):
+            self._place_states()
+            for key, state in self._states.items():
+                state.merge(other._states[key])
+            self._place_states()  # rows buffered elsewhere join this metric's device
         return self
 
     def state_dict(self) -> dict:
         """Host copies of every state, by key (plain NumPy arrays: picklable, savable)."""
-        return {key: state.state_dict() for key, state in self._states.items()}
+        with self._on_device():
+            return {key: state.state_dict() for key, state in self._states.items()}
 
     def load_state_dict(self, state_dict: dict) -> None:
+        """Replace the states by those of ``state_dict`` (from ``state_dict()``), written
+        into the buffers where they live."""
         missing = set(self._states) - set(state_dict)
         if missing:
             raise ValueError(f"state_dict lacks the states {sorted(missing)}.")
-        for key, state in self._states.items():
-            state.load_state_dict(state_dict[key])
+        for key, state in self._states.items():  # check every state before changing any
+            state.check_state_dict(state_dict[key])
+        with self._on_device():
+            for key, state in self._states.items():
+                state.load_state_dict(state_dict[key])
+            self._place_states()
 
     def sync(self, group=None):
         """Merge the states of every process of a ``torch.distributed`` group into each
@@ -128,7 +157,8 @@ class _Engine:
         scores are buffered). Returns self."""
         from gpumetrics.distributed import sync_states
 
-        sync_states(list(self._states.values()), group)
+        with self._on_device():
+            sync_states(list(self._states.values()), group)
         return self
 
     def _result_ctx(self) -> _arrays.ArrayContext:
@@ -162,9 +192,8 @@ class Metric(_Engine):
 
     def compute(self):
         """The metric over every batch so far, in the caller's array library."""
-        ctx = self._result_ctx()
-        with _arrays.stream_scope(ctx):
-            return self._compute(self._roles, ctx)
+        with self._on_device():
+            return self._compute(self._roles, self._result_ctx())
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(map(repr, self._states))})"
@@ -212,11 +241,17 @@ class MetricSet(_Engine):
             m._roles = {role: self._adopt(state) for role, state in m._roles.items()}
             m._states = {state.key: state for state in m._roles.values()}
             m.validate, m.backend, m.threshold = self.validate, self.backend, self.threshold
+            m._order = self._order  # one order for the buffers they share
+
+    def _set_ctx(self, ctx):
+        super()._set_ctx(ctx)
+        for m in self.metrics.values():
+            m._set_ctx(ctx)
 
     def compute(self) -> dict:
         """Every metric's value, by name."""
         ctx = self._result_ctx()
-        with _arrays.stream_scope(ctx):
+        with self._on_device():
             return {name: m._compute(m._roles, ctx) for name, m in self.metrics.items()}
 
     def __getitem__(self, name: str) -> Metric:

@@ -56,23 +56,26 @@ class State:
 
     # --- life cycle ----------------------------------------------------------------
 
-    def reset(self, like=None):
-        """Zeroed buffers, on the device of the kernel array ``like`` (host by default)."""
-        xp = _namespace(like)
+    def reset(self):
+        """Initial values (zero counts, infinite extremes, empty buffers), written into the
+        existing buffers: they keep their device, and no buffer another stream may still
+        be using is freed."""
         for name, (rule, dtype) in self.fields.items():
             if rule == CONCAT:
                 self.arrays[name] = []
+            elif name in self.arrays:
+                self.arrays[name].fill(_initial(rule, dtype))
             else:
-                self.arrays[name] = xp.full(self.shape(name), _initial(rule, dtype), dtype)
+                self.arrays[name] = np.full(self.shape(name), _initial(rule, dtype), dtype)
 
-    def to_device_of(self, like):
-        """Move the buffers next to the kernel array ``like`` (on the first update)."""
-        xp = _namespace(like)
-        if xp is np:
-            return
+    def place(self, xp):
+        """Move the buffers to the array library ``xp`` (NumPy, or CuPy on its current
+        device); buffers already there stay as they are."""
         for name, (rule, _) in self.fields.items():
-            if rule != CONCAT:
-                self.arrays[name] = xp.asarray(self.arrays[name])
+            if rule == CONCAT:
+                self.arrays[name] = [_to(xp, chunk) for chunk in self.arrays[name]]
+            else:
+                self.arrays[name] = _to(xp, self.arrays[name])
 
     def inputs(self, batch):
         """The views of ``batch`` this state reads; built (and checked) before any state
@@ -88,17 +91,10 @@ class State:
             raise ValueError(f"cannot merge {other.key} into {self.key}: different statistics.")
         for name, (rule, _) in self.fields.items():
             a, b = self.arrays[name], other.arrays[name]
-            if rule == SUM:
-                self.arrays[name] = a + _like(b, a)
-            elif rule == MIN:
-                self.arrays[name] = _namespace(a).minimum(a, _like(b, a))
-            elif rule == MAX:
-                self.arrays[name] = _namespace(a).maximum(a, _like(b, a))
-            elif rule == MOMENTS:
-                merged = _common.merge_moments(_arrays.to_host(a), _arrays.to_host(b))
-                self.arrays[name] = _like(merged, a)
-            else:
-                self.arrays[name] = list(a) + list(b)
+            if rule == CONCAT:
+                self.arrays[name] = list(a) + [_like(chunk, a[0]) if a else chunk for chunk in b]
+            else:  # in place (see reset)
+                merge_into(rule, a, _like(b, a))
         return self
 
     # --- serialisation -------------------------------------------------------------
@@ -113,26 +109,35 @@ class State:
             out[name] = np.array(_arrays.to_host(value), copy=True)
         return out
 
-    def load_state_dict(self, state: dict) -> None:
+    def check_state_dict(self, state: dict) -> None:
+        """Raise ``ValueError`` unless ``state`` has every field with the right shape."""
         missing = set(self.fields) - set(state)
         if missing:
             raise ValueError(f"state of {self.key} lacks the fields {sorted(missing)}.")
+        for name, (rule, _) in self.fields.items():
+            shape = np.shape(state[name])
+            if rule == CONCAT:
+                if shape[1:] != self.shape(name)[1:]:
+                    raise ValueError(
+                        f"field {name!r} of {self.key} must have rows of shape "
+                        f"{self.shape(name)[1:]}; got {shape[1:]}."
+                    )
+            elif shape != self.shape(name):
+                raise ValueError(
+                    f"field {name!r} of {self.key} must have shape {self.shape(name)}; "
+                    f"got {shape}."
+                )
+
+    def load_state_dict(self, state: dict) -> None:
+        """Replace every field by ``state``'s, written into the existing buffers (so they
+        stay on their device); buffered rows land next to the buffers' other chunks."""
+        self.check_state_dict(state)
         for name, (rule, dtype) in self.fields.items():
             value = np.asarray(state[name])
             if rule == CONCAT:
-                if value.shape[1:] != self.shape(name)[1:]:
-                    raise ValueError(
-                        f"field {name!r} of {self.key} must have rows of shape "
-                        f"{self.shape(name)[1:]}; got {value.shape[1:]}."
-                    )
-                self.arrays[name] = [value] if value.shape[0] else []
-                continue
-            if value.shape != self.shape(name):
-                raise ValueError(
-                    f"field {name!r} of {self.key} must have shape {self.shape(name)}; "
-                    f"got {value.shape}."
-                )
-            self.arrays[name] = value.astype(dtype, copy=True)
+                self.arrays[name] = [np.array(value, copy=True)] if value.shape[0] else []
+            else:
+                assign(self.arrays[name], value.astype(dtype, copy=False))
 
     def host(self, name: str) -> np.ndarray:
         """One field on the host (buffers concatenated): for formulas at ``compute()``."""
@@ -154,6 +159,32 @@ def _initial(rule: str, dtype: str):
     if rule == MAX:
         return -np.inf
     return 0
+
+
+def merge_into(rule: str, a, b) -> None:
+    """Fold ``b`` into the buffer ``a`` by ``rule`` (``a`` keeps its memory)."""
+    xp = _namespace(a)
+    if rule == SUM:
+        a += b
+    elif rule == MIN:
+        xp.minimum(a, b, out=a)
+    elif rule == MAX:
+        xp.maximum(a, b, out=a)
+    elif rule == MOMENTS:  # Chan's formulas, on the host: a merge is not per batch
+        assign(a, _common.merge_moments(_arrays.to_host(a), _arrays.to_host(b)))
+    else:
+        raise ValueError(f"no in-place merge for rule {rule!r}")
+
+
+def assign(buffer, value) -> None:
+    """Write ``value`` (host or device) into ``buffer`` where it lives."""
+    buffer[...] = _like(value, buffer)
+
+
+def _to(xp, x):
+    if xp is np:
+        return np.asarray(_arrays.to_host(x))
+    return x if _namespace(x) is xp else xp.asarray(x)
 
 
 def _namespace(x):
@@ -371,9 +402,9 @@ class ScoreHistogram(_Counts):
     def count_shape(self):
         return (1, self.params["num_columns"], len(self.params["edges"]) + 1, 2)
 
-    def to_device_of(self, like):
-        super().to_device_of(like)
-        self._edges = _namespace(like).asarray(self._edges)  # copied once, not per batch
+    def place(self, xp):
+        super().place(xp)
+        self._edges = _to(xp, self._edges)  # copied once, not per batch
 
     def inputs(self, batch):
         return batch.score_columns(self.params["target"], self.params["num_columns"])
@@ -402,10 +433,9 @@ class ScoreRange(State):
 
     def update(self, batch):
         rng = batch.score_range(self.params["target"], self.params["num_columns"])
-        xp = _namespace(rng)
-        self.arrays["lo"] = xp.minimum(self.arrays["lo"], rng[..., 0])
-        self.arrays["hi"] = xp.maximum(self.arrays["hi"], rng[..., 1])
-        self.arrays["nonfinite"] += rng[..., 2].astype(xp.int64)
+        merge_into(MIN, self.arrays["lo"], rng[..., 0])
+        merge_into(MAX, self.arrays["hi"], rng[..., 1])
+        self.arrays["nonfinite"] += rng[..., 2].astype(self.arrays["nonfinite"].dtype)
 
 
 class ScoreBuffer(State):

@@ -12,7 +12,7 @@ import inspect
 
 import numpy as np
 
-from gpumetrics import _arrays
+from gpumetrics import _arrays, _streams
 
 BATCHED: dict[str, object] = {}
 
@@ -33,12 +33,12 @@ def batchable(func):
 
     @functools.wraps(func)
     def single(*args, **kwargs):
-        with _arrays.stream_scope_of(*args, *kwargs.values()):
+        with _streams.scope_of(*args, *kwargs.values()):
             return func(*args, **kwargs, _batched=False)
 
     @functools.wraps(func)
     def batched(*args, **kwargs):
-        with _arrays.stream_scope_of(*args, *kwargs.values()):
+        with _streams.scope_of(*args, *kwargs.values()):
             return func(*args, **kwargs, _batched=True)
 
     single.__signature__ = public
