@@ -1,7 +1,7 @@
-"""Collect ``bench_*.py`` files: ``pytest benchmarks --benchmark-only``.
+"""Collect ``bench_*.py`` files: ``pytest benchmarks --benchmark-only`` (pytest-benchmark).
 
-The project's ``addopts`` has ``--benchmark-skip`` so that the test run stays fast;
-``--benchmark-only`` overrides it.
+The test run never collects them: ``testpaths`` names ``tests`` and ``gpumetrics`` only, so
+plain pytest (without pytest-benchmark, as on a GPU image) runs the tests as they are.
 """
 
 import pytest

@@ -63,7 +63,8 @@ def _need_gpu():
             if not torch.cuda.is_available():
                 reason = "this torch build has no CUDA"
         except ImportError as exc:
-            reason = f"{exc.name} is not installed (pip install -e '.[cuda,bench]')"
+            reason = (f"{exc.name} is not installed (pip install -e '.[cuda12,bench]', or "
+                      "'.[cuda13,bench]')")
     if reason is not None:
         print(f"run_gpu: needs a CUDA device: {reason}.", file=sys.stderr)
         raise SystemExit(2)
@@ -145,7 +146,7 @@ def label_cases(torch, cupy, n: int, C: int) -> tuple[dict, int]:
     return cases, nbytes
 
 
-def score_cases(torch, n: int) -> tuple[dict, int]:
+def score_cases(torch, n: int, torchmetrics_binned: bool = True) -> tuple[dict, int]:
     import torchmetrics.functional.classification as TF
 
     import gpumetrics as gm
@@ -160,9 +161,10 @@ def score_cases(torch, n: int) -> tuple[dict, int]:
         "torchmetrics_exact": lambda: TF.binary_auroc(s, y, thresholds=None,
                                                       validate_args=False),
         "gpumetrics_binned": lambda: gm.roc_auc_score(y, s, thresholds=BINS),
-        "torchmetrics_binned": lambda: TF.binary_auroc(s, y, thresholds=BINS,
-                                                       validate_args=False),
     }
+    if torchmetrics_binned:
+        cases["torchmetrics_binned"] = lambda: TF.binary_auroc(s, y, thresholds=BINS,
+                                                               validate_args=False)
     return cases, nbytes
 
 
@@ -309,6 +311,9 @@ def main(argv=None) -> int:
     ap.add_argument("--batched-n", default="1e6,1e7")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="one timed call per case")
+    ap.add_argument("--torchmetrics-binned-max", type=float, default=1e8,
+                    help="largest N for torchmetrics' binned AUROC, which makes one pass "
+                         "per threshold above 50k samples (default 1e8)")
     ap.add_argument("--out", type=Path, default=None,
                     help="default: benchmarks/results/gpu-<device>.json")
     args = ap.parse_args(argv)
@@ -323,8 +328,13 @@ def main(argv=None) -> int:
         _check_confusion(cupy, results, "torchmetrics")
         report["labels"].append({"n": n, "bytes": nbytes, "cases": timings})
         del cases, results
-        cases, nbytes = score_cases(torch, n)
+        binned = n <= args.torchmetrics_binned_max
+        cases, nbytes = score_cases(torch, n, torchmetrics_binned=binned)
         timings, results = run_timed(torch, cases, repeats, f"N={n:.0e} scores")
+        if not binned:
+            timings["torchmetrics_binned"] = {
+                "status": "skipped",
+                "reason": f"N > --torchmetrics-binned-max ({args.torchmetrics_binned_max:.0e})"}
         exact = [_value(v) for k, v in results.items() if k.endswith("exact") and v is not None]
         if len(exact) == 2 and abs(exact[0] - exact[1]) > 1e-3:
             raise AssertionError(f"exact AUROC disagree: {exact}")

@@ -32,7 +32,11 @@ def cuda_unavailable_reason() -> str | None:
     CuPy may import on a machine with no driver and fail only at first use; that counts as
     "no GPU", never as a crash.
     """
-    if importlib.util.find_spec("gpumetrics.kernels.cuda") is None:
+    try:
+        found = importlib.util.find_spec("gpumetrics.kernels.cuda") is not None
+    except ImportError as exc:  # a source tree without the gpumetrics.kernels mapping
+        return f"the kernels package could not be found ({exc}); install gpumetrics"
+    if not found:
         return "this version of gpumetrics has no CUDA kernels"
     try:
         from numba import cuda
@@ -43,6 +47,10 @@ def cuda_unavailable_reason() -> str | None:
             return "no CUDA driver or device was found"
     except Exception as exc:
         return f"the CUDA driver failed to initialise ({exc})"
+    try:
+        _load("cuda")
+    except Exception as exc:
+        return f"the CUDA kernels could not be loaded ({type(exc).__name__}: {exc})"
     return None
 
 
@@ -52,6 +60,8 @@ def _cpu_unavailable_reason() -> str | None:
         _load("cpu")
     except ImportError as exc:
         return f"Numba could not be imported ({exc})"
+    except Exception as exc:  # Numba present but broken
+        return f"the CPU kernels could not be loaded ({type(exc).__name__}: {exc})"
     return None
 
 

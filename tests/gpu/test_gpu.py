@@ -192,16 +192,25 @@ def test_jax_arrays():
 
 def test_kernels_run_on_the_torch_stream():
     """Inputs written late on a side stream: a kernel launched on any other stream would
-    read them before they exist."""
+    read them before they exist. The kernels are compiled first, so that the sleep outlasts
+    the update's launches whatever ran before this test."""
     torch = _torch_cuda()
     src_t = torch.randint(0, 7, (N,), device="cuda", dtype=torch.int32)
     src_p = torch.randint(0, 7, (N,), device="cuda", dtype=torch.int32)
-    torch.cuda.synchronize()
+
+    def metrics():
+        return M.MetricSet([M.Accuracy("multiclass", num_classes=7, validate=False),
+                            M.ConfusionMatrix("multiclass", num_classes=7, validate=False)])
+
     side = torch.cuda.Stream()
     with torch.cuda.stream(side):
+        warm = metrics()
+        warm.update(src_t, src_p)
+        warm.compute()
+    torch.cuda.synchronize()
+    with torch.cuda.stream(side):
         t, p = torch.zeros_like(src_t), torch.full_like(src_p, 3)
-        ms = M.MetricSet([M.Accuracy("multiclass", num_classes=7, validate=False),
-                          M.ConfusionMatrix("multiclass", num_classes=7, validate=False)])
+        ms = metrics()
         torch.cuda._sleep(500_000_000)
         t.copy_(src_t)
         p.copy_(src_p)
@@ -257,4 +266,15 @@ def test_update_never_waits_for_the_gpu():
         torch.cuda.set_sync_debug_mode("default")
     assert not done.query(), "update() waited for the GPU"
     result = metrics.compute()
-    assert 0.0 <= float(result["acc"]) <= 1.0
+    # the same steps on the host, batch by batch, give the same values
+    with torch.no_grad():
+        y = np.concatenate([b[1].cpu().numpy() for b in batches])
+        probs = np.concatenate([model(b[0]).softmax(dim=1).cpu().numpy() for b in batches])
+    assert float(result["acc"]) == pytest.approx(gm.accuracy_score(y, probs.argmax(1)),
+                                                 rel=1e-12)
+    assert float(result["f1"]) == pytest.approx(
+        gm.f1_score(y, probs.argmax(1), average="macro"), rel=1e-9)
+    # CrossEntropy takes logits: here the probabilities, softmaxed once more
+    e = np.exp(probs - probs.max(axis=1, keepdims=True))
+    assert float(result["ce"]) == pytest.approx(
+        gm.log_loss(y, e / e.sum(axis=1, keepdims=True), labels=np.arange(C)), rel=1e-5)
