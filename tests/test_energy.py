@@ -280,9 +280,11 @@ def test_a_window_shorter_than_the_counter_is_flagged(monkeypatch):
 
 
 def _burn(seconds):
-    end = time.perf_counter() + seconds
+    """Spend ``seconds`` of this thread's CPU time (not of wall time, which a busy machine
+    stretches), so that figures derived from CPU time do not depend on the machine's load."""
+    end = time.thread_time() + seconds
     x = 0
-    while time.perf_counter() < end:
+    while time.thread_time() < end:
         x += 1
     return x
 
@@ -294,7 +296,7 @@ def test_estimates_on_this_machine(tmp_path):
     r = profiler.report
     cpu = r.components["cpu"]
     assert cpu.method == "estimated:tdp-x-utilisation"
-    assert cpu.joules > 0 and cpu.details["mean_utilisation"] > 0.2
+    assert cpu.joules > 0 and cpu.details["mean_utilisation"] > 0.05
     assert cpu.details["full_load_w"] > 0 and cpu.details["full_load_basis"]
     assert r.components["dram"].method.startswith("estimated:dram")
     assert "gpu:0" not in r.components  # no GPU: absent, not 0 J
@@ -321,7 +323,7 @@ def test_process_scope_charges_the_run_not_the_machine(tmp_path):
     w = busy_cpu.details["w_per_logical_cpu"]
     assert sleep_cpu.details["process_cpu_s"] < 0.05
     assert sleep_cpu.joules < 0.05 * w
-    assert 0.3 < busy_cpu.details["process_cpu_s"] <= 1.05
+    assert 1.0 <= busy_cpu.details["process_cpu_s"] < 1.1
     assert busy_cpu.joules == pytest.approx(w * busy_cpu.details["process_cpu_s"])
     # every process: the competitor's core is charged to the machine-wide sleep
     assert machine.report.scope == "machine"
