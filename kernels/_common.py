@@ -204,7 +204,7 @@ def prepare_histogram(y_true, y_score, lo, hi, n_bins, edges, sample_weight, out
     if edges is not None:
         if edges.ndim != 1 or edges.shape[0] < 1:
             raise ValueError("edges must be a non-empty 1-D array of increasing thresholds.")
-        edges = edges.astype(xp.float64)
+        edges = edges.astype(xp.float64, copy=False)  # read only: no copy per call
         n_bins = edges.shape[0] + 1
         lo = hi = xp.zeros((K, L), xp.float64)
     else:

@@ -15,8 +15,9 @@ Chan's formulas on the device. Exact ranking sorts each score column (CuPy's rad
 a bitonic sort here when CuPy cannot run) and scans it.
 
 Tested without a GPU under the Numba CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``), where a
-block's threads are Python threads: launches are kept small there. No kernel uses warp
-intrinsics, so every path runs under the simulator.
+block's threads are Python threads: launches are kept small there. The simulator has no
+``match_any_sync``: the warp-aggregated confusion path is chosen only off the simulator
+(``SIMULATED``), and is checked by compiling and assembling it (``tests/cuda/test_ptx.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import warnings
 
 import numpy as np
 from gpumetrics.kernels import _common
-from numba import config, cuda, float64, int64, uint32
+from numba import config, cuda, float64, int32, int64, uint32
 from numba.core.errors import NumbaPerformanceWarning
 
 name = "cuda"
@@ -34,15 +35,22 @@ name = "cuda"
 SIMULATED = bool(config.ENABLE_CUDASIM)
 THREADS = 32 if SIMULATED else 256  # threads per block
 MAX_BLOCKS = 2 if SIMULATED else 1024  # blocks per batch row (grid-stride beyond that)
+# Blocks of one grid across its rows: a few waves of the blocks a large GPU holds resident
+# (e.g. 132 SMs x 8 blocks of 256 threads), so that K rows share the device, not K times it.
+GRID_BLOCKS = 4 if SIMULATED else 4096
 MAX_GRID_ROWS = 2 if SIMULATED else 65535  # the grid's height: kernels stride over rows
-SHARED_BINS = 4096  # int64/float64 bins per block in shared memory (32 KiB)
+# Grid-stride rounds a block counts into its uint32 cells before adding them to the global
+# result: THREADS * FLUSH_ROUNDS < 2^32, so no cell can wrap whatever N is. Tiny under the
+# simulator, so that its small tests flush many times.
+FLUSH_ROUNDS = 2 if SIMULATED else (2**32 - 1) // THREADS
+WARP_CLASSES = 32  # confusion with at most this many classes aggregates each warp's equal cells
 
 # Small batches launch few blocks by design (one per 256 samples): Numba's advice to launch
 # more does not apply to them.
 warnings.filterwarnings("ignore", message="Grid size .* will likely result in GPU under",
                         category=NumbaPerformanceWarning)
 
-SHARED_CELLS_U32 = 12288  # 48 KiB of uint32 counts (score histograms)
+SHARED_CELLS_U32 = 12288  # 48 KiB of uint32 counts per block (the most a block may declare)
 SHARED_CELLS_F64 = 6144  # 48 KiB of float64 weight sums
 
 
@@ -76,19 +84,33 @@ def _usable_cupy():
 
 
 def _kernel_arg(x):
-    """A kernel argument: CuPy arrays are viewed as Numba arrays without the stream
-    synchronisation Numba applies to foreign arrays by default. Every launch runs on the
-    stream that produced its inputs, so the device itself orders the work."""
-    if _cupy_of(x) is not None:
-        return cuda.as_cuda_array(x, sync=False)
-    return x
+    """A kernel argument: a CuPy array viewed as a Numba array that names no stream. Every
+    launch names its own, the stream that produced its inputs, so the device orders the
+    work; Numba would otherwise make a stream object for each array, and synchronise it."""
+    if _cupy_of(x) is None:
+        return x
+    desc = dict(x.__cuda_array_interface__)
+    desc.pop("stream", None)
+    return cuda.from_cuda_array_interface(desc, owner=x, sync=False)
 
 
 @functools.lru_cache(maxsize=64)
-def _stream(ptr: int):
-    """Numba's handle of a CUDA stream (0: the legacy default stream), made once per
-    stream so that Numba's launch configurations are reused."""
-    return cuda.external_stream(ptr) if ptr else cuda.default_stream()
+def _stream(device: int, ptr: int):
+    """Numba's handle of stream ``ptr`` on ``device`` (current when called), made once so
+    that Numba's launch configurations are reused. 0 is the legacy default stream, CuPy's
+    null stream: Numba's ``default_stream()`` would be the per-thread one under
+    ``NUMBA_CUDA_PER_THREAD_DEFAULT_STREAM=1``."""
+    return cuda.external_stream(ptr) if ptr else cuda.legacy_default_stream()
+
+
+@functools.lru_cache(maxsize=256)
+def _constant(kind: str, n: int, device: int, ptr: int):
+    """A small read-only device array, made once per (device, stream) and written on that
+    stream, so that the launches that read it find it ready: ``"zeros"``, a float64 stand-in
+    of n axes of length 1 for an array a kernel takes but does not read; ``"arange"``, the
+    identity lookup table of n classes."""
+    host = np.arange(n, dtype=np.int64) if kind == "arange" else np.zeros((1,) * n)
+    return cuda.to_device(host, stream=_stream(device, ptr))
 
 
 class _Call:
@@ -102,15 +124,25 @@ class _Call:
         self.host_inputs = given is None
         self.cupy = given if given is not None else _usable_cupy()
         self.xp = np if self.host_inputs else self.cupy
-        ptr = self.cupy.cuda.get_current_stream().ptr if self.cupy is not None else 0
-        self.stream = _stream(ptr)
+        if self.cupy is not None:
+            runtime = self.cupy.cuda.runtime
+            self.where = (runtime.getDevice(), self.cupy.cuda.get_current_stream().ptr)
+        else:  # Numba's own arrays, on its legacy default stream
+            self.where = (0 if SIMULATED else cuda.get_current_device().id, 0)
+        self.stream = _stream(*self.where)
 
-    def launch(self, kernel, grid, block, *args):
-        kernel[grid, block, self.stream](*(_kernel_arg(a) for a in args))
+    def launch(self, kernel, grid, block, *args, shared_bytes=0):
+        """``kernel`` on the call's stream, with ``shared_bytes`` of dynamic shared memory
+        per block."""
+        kernel[grid, block, self.stream, shared_bytes](*(_kernel_arg(a) for a in args))
+
+    def constant(self, kind: str, n: int):
+        """``_constant(kind, n)`` of this call's device and stream."""
+        return _constant(kind, n, *self.where)
 
     def device(self, x):
-        if x is None:
-            return None
+        if x is None or getattr(x, "__cuda_ndarray__", False):  # Numba's own: as it is
+            return x
         if self.cupy is not None:  # a host array is copied (asynchronously, on the stream)
             return self.cupy.asarray(x, order="C")
         return cuda.to_device(np.ascontiguousarray(x), stream=self.stream)
@@ -128,7 +160,7 @@ class _Call:
     def weights(self, w):
         """Sample weights on the device, or a 1 x 1 stand-in when there are none (kernels
         take no None; they read it only when weighted)."""
-        return self.zeros((1, 1), np.float64) if w is None else self.device(w)
+        return self.constant("zeros", 2) if w is None else self.device(w)
 
     def host(self, x) -> np.ndarray:
         """A NumPy copy of a device array (a host array as it is), read once the call's
@@ -162,10 +194,12 @@ class _Call:
 
 
 def launch_shape(n: int, k: int = 1) -> tuple[tuple[int, int], int]:
-    """``(grid, block)`` for n samples per row and k rows: enough blocks to fill the device
-    (grid-stride loops take the rest), and one grid row per row up to the grid's limit
-    (kernels loop over rows with a stride of the grid's height)."""
-    blocks = max(1, min(MAX_BLOCKS, -(-n // THREADS)))
+    """``(grid, block)`` for n samples per row and k rows: one grid row per row up to the
+    grid's limit (kernels loop over rows with a stride of the grid's height), and per row
+    enough blocks to fill the device together, about ``GRID_BLOCKS`` in all: more would only
+    queue, each thread counting a few samples and flushing its block's cells once per row.
+    Grid-stride loops take the rest."""
+    blocks = max(1, min(MAX_BLOCKS, -(-n // THREADS), GRID_BLOCKS // max(k, 1)))
     return (blocks, max(1, min(k, MAX_GRID_ROWS))), THREADS
 
 
@@ -180,48 +214,99 @@ def _class_index(v, offset, lut, n_classes):
     return n_classes
 
 
-def _confusion_kernel(weighted: bool, shared: bool):
-    """A confusion kernel: float64 weight sums or int64 counts, in shared memory per block
-    or straight into the global result."""
-    dtype = np.float64 if weighted else np.int64
+CONFUSION_MODES = ("global", "shared", "warp")
+
+
+def _confusion_kernel(weighted: bool, mode: str):
+    """A confusion kernel: float64 weight sums or int64 counts. ``mode``: ``"global"`` adds
+    each sample to the global result; ``"shared"`` counts into a block-private copy in
+    dynamic shared memory (uint32 counts or float64 sums), added to the result at each
+    flush; ``"warp"`` (counts only) as ``"shared"``, the lanes of a warp that share a cell
+    adding to it once (``match_any_sync``), so that few classes do not serialise the warp."""
+    shared = mode != "global"
+    cell_type = float64 if weighted else uint32
 
     @cuda.jit
     def kernel(y_true, y_pred, lut, offset, n_classes, ignore, use_ignore, weight, out):
         width = n_classes + 1
-        bins = width * width
+        cells = width * width
+        N = y_pred.shape[1]
+        tid = cuda.threadIdx.x
+        hist = cuda.shared.array(0, cell_type)
+        stride = cuda.gridDim.x * cuda.blockDim.x
+        window = stride * FLUSH_ROUNDS
         for k in range(cuda.blockIdx.y, y_pred.shape[0], cuda.gridDim.y):
             kt = min(k, y_true.shape[0] - 1)
             kw = min(k, weight.shape[0] - 1)
-            tid = cuda.threadIdx.x
-            hist = cuda.shared.array(SHARED_BINS, dtype)
-            if shared:
-                for c in range(tid, bins, cuda.blockDim.x):
-                    hist[c] = 0
-                cuda.syncthreads()
-            start = cuda.blockIdx.x * cuda.blockDim.x + tid
-            stride = cuda.gridDim.x * cuda.blockDim.x
-            for i in range(start, y_pred.shape[1], stride):
-                t = y_true[kt, i]
-                if use_ignore and int64(t) == ignore:
-                    continue
-                cell = (_class_index(t, offset, lut, n_classes) * width
-                        + _class_index(y_pred[k, i], offset, lut, n_classes))
-                if weighted:
-                    value = weight[kw, i]
-                else:
-                    value = 1
+            # Each window's loop bounds are the block's, not the thread's: every thread (so
+            # every lane of a warp, as match_any_sync needs) runs every round, and a window
+            # gives a block at most FLUSH_ROUNDS samples a thread, too few to wrap a cell.
+            # While loops: a range with a runtime step costs a 64-bit division and is
+            # unrolled, which took 44-56 registers where these take 23-27 (ptxas, sm_90).
+            first = cuda.blockIdx.x * cuda.blockDim.x
+            while first < N:
                 if shared:
-                    cuda.atomic.add(hist, cell, value)
-                else:
-                    cuda.atomic.add(out, (k, cell), value)
-            if shared:
-                cuda.syncthreads()
-                for c in range(tid, bins, cuda.blockDim.x):
-                    if hist[c] != 0:
-                        cuda.atomic.add(out, (k, c), hist[c])
-            cuda.syncthreads()  # the block's shared memory is reused by its next row
+                    c = tid
+                    while c < cells:
+                        hist[c] = 0
+                        c += cuda.blockDim.x
+                    cuda.syncthreads()
+                end = min(N, first + window)
+                i = first + tid
+                while i - tid < end:
+                    cell = -1  # no cell: past the end, or an ignored label
+                    if i < N:
+                        t = y_true[kt, i]
+                        if not (use_ignore and int64(t) == ignore):
+                            cell = (_class_index(t, offset, lut, n_classes) * width
+                                    + _class_index(y_pred[k, i], offset, lut, n_classes))
+                    if mode == "warp":
+                        peers = cuda.match_any_sync(int32(-1), int32(cell))
+                        # the lowest lane of each group of equal cells adds the group's size
+                        if cell >= 0 and (peers & ((1 << cuda.laneid) - 1)) == 0:
+                            cuda.atomic.add(hist, cell, uint32(cuda.popc(peers)))
+                    elif cell >= 0 and weighted:
+                        if shared:
+                            cuda.atomic.add(hist, cell, weight[kw, i])
+                        else:
+                            cuda.atomic.add(out, (k, cell), weight[kw, i])
+                    elif cell >= 0:
+                        if shared:
+                            cuda.atomic.add(hist, cell, uint32(1))
+                        else:
+                            cuda.atomic.add(out, (k, cell), int64(1))
+                    i += stride
+                if shared:
+                    cuda.syncthreads()
+                    c = tid
+                    while c < cells:
+                        if hist[c] != 0:
+                            if weighted:
+                                cuda.atomic.add(out, (k, c), hist[c])
+                            else:
+                                cuda.atomic.add(out, (k, c), int64(hist[c]))
+                        c += cuda.blockDim.x
+                    cuda.syncthreads()  # the cells are zeroed for the next window or row
+                first += window
 
     return kernel
+
+
+@functools.cache
+def _has_match_any(device: int) -> bool:
+    """Whether ``device`` (current when called) runs ``match_any_sync`` (compute capability
+    7.0 and later); never under the simulator, which does not implement it."""
+    return not SIMULATED and cuda.get_current_device().compute_capability >= (7, 0)
+
+
+def _confusion_mode(C: int, weighted: bool, device: int) -> str:
+    """The ``_confusion_kernel`` mode for C classes: shared memory when the (C + 1)^2 cells
+    fit, warp-aggregated where few classes make equal cells in a warp likely."""
+    if (C + 1) ** 2 > (SHARED_CELLS_F64 if weighted else SHARED_CELLS_U32):
+        return "global"
+    if not weighted and C <= WARP_CLASSES and _has_match_any(device):
+        return "warp"
+    return "shared"
 
 
 _KERNELS: dict = {}
@@ -241,21 +326,24 @@ def confusion(
     out=None,
 ):
     call = _Call(y_pred)
+    if lut is None:  # the identity table (at offset 0), made once per device and stream
+        lut, offset = call.constant("arange", max(1, int(num_classes))), 0
     y_true, y_pred, C, w, lut, offset, out = _common.prepare_confusion(
         y_true, y_pred, num_classes, sample_weight, lut, offset, out, xp=call.xp
     )
     K, N = y_pred.shape
-    bins = (C + 1) * (C + 1)
+    cells = (C + 1) * (C + 1)
     weighted = w is not None
-    counts = call.accumulator(out, (K, bins))
+    counts = call.accumulator(out, (K, cells))
     if N:
-        kernel = _kernel("confusion", weighted, bins <= SHARED_BINS)
+        mode = _confusion_mode(C, weighted, call.where[0])
         grid, block = launch_shape(N, K)
         call.launch(
-            kernel, grid, block,
+            _kernel("confusion", weighted, mode), grid, block,
             call.device(y_true), call.device(y_pred), call.device(lut), int(offset), C,
             int(ignore_index) if ignore_index is not None else 0, ignore_index is not None,
             call.weights(w), counts,
+            shared_bytes=0 if mode == "global" else cells * (8 if weighted else 4),
         )
     return call.add_into(out, counts)
 
@@ -263,47 +351,65 @@ def confusion(
 # --- multilabel counts ---------------------------------------------------------------------
 
 
-def _label_kernel(weighted: bool):
-    dtype = np.float64 if weighted else np.int64
+def _label_kernel(weighted: bool, shared: bool):
+    """A multilabel counting kernel: ``out[k, 4 * l + 2 * true + pred]``, int64 counts or
+    float64 weight sums, through a block-private copy of the L x 4 cells in dynamic shared
+    memory (uint32 counts, flushed before they can wrap) when ``shared``."""
+    cell_type = float64 if weighted else uint32
 
     @cuda.jit
     def kernel(y_true, y_pred, weight, out):
-        # out[k, 4 * l + 2 * true + pred]; one shared copy of the L x 4 counts per block
         L = y_pred.shape[2]
+        N = y_pred.shape[1]
+        tid = cuda.threadIdx.x
+        hist = cuda.shared.array(0, cell_type)
+        stride = cuda.gridDim.x * cuda.blockDim.x
+        window = stride * FLUSH_ROUNDS  # a sample adds 1 to one cell of each label
         for k in range(cuda.blockIdx.y, y_pred.shape[0], cuda.gridDim.y):
             kt = min(k, y_true.shape[0] - 1)
             kw = min(k, weight.shape[0] - 1)
-            tid = cuda.threadIdx.x
-            hist = cuda.shared.array(SHARED_BINS, dtype)
-            shared = 4 * L <= SHARED_BINS
-            if shared:
-                for c in range(tid, 4 * L, cuda.blockDim.x):
-                    hist[c] = 0
-                cuda.syncthreads()
-            start = cuda.blockIdx.x * cuda.blockDim.x + tid
-            stride = cuda.gridDim.x * cuda.blockDim.x
-            for i in range(start, y_pred.shape[1], stride):
-                if weighted:
-                    value = weight[kw, i]
-                else:
-                    value = 1
-                for j in range(L):
-                    cell = 4 * j + 2 * int64(y_true[kt, i, j] != 0) + int64(y_pred[k, i, j] != 0)
-                    if shared:
-                        cuda.atomic.add(hist, cell, value)
+            first = cuda.blockIdx.x * cuda.blockDim.x
+            while first < N:  # while loops: fewer registers than range (see confusion)
+                if shared:
+                    c = tid
+                    while c < 4 * L:
+                        hist[c] = 0
+                        c += cuda.blockDim.x
+                    cuda.syncthreads()
+                end = min(N, first + window)
+                i = first + tid
+                while i < end:
+                    if weighted:
+                        value = weight[kw, i]
                     else:
-                        cuda.atomic.add(out, (k, cell), value)
-            if shared:
-                cuda.syncthreads()
-                for c in range(tid, 4 * L, cuda.blockDim.x):
-                    if hist[c] != 0:
-                        cuda.atomic.add(out, (k, c), hist[c])
-            cuda.syncthreads()  # the block's shared memory is reused by its next row
+                        value = cell_type(1)
+                    for j in range(L):
+                        cell = (4 * j + 2 * int64(y_true[kt, i, j] != 0)
+                                + int64(y_pred[k, i, j] != 0))
+                        if shared:
+                            cuda.atomic.add(hist, cell, value)
+                        elif weighted:
+                            cuda.atomic.add(out, (k, cell), value)
+                        else:
+                            cuda.atomic.add(out, (k, cell), int64(1))
+                    i += stride
+                if shared:
+                    cuda.syncthreads()
+                    c = tid
+                    while c < 4 * L:
+                        if hist[c] != 0:
+                            if weighted:
+                                cuda.atomic.add(out, (k, c), hist[c])
+                            else:
+                                cuda.atomic.add(out, (k, c), int64(hist[c]))
+                        c += cuda.blockDim.x
+                    cuda.syncthreads()  # the cells are zeroed for the next window or row
+                first += window
 
     return kernel
 
 
-_LABEL_KERNELS = {False: _label_kernel(False), True: _label_kernel(True)}
+_LABEL_KERNELS = {(w, s): _label_kernel(w, s) for w in (False, True) for s in (False, True)}
 
 
 def label_counts(y_true, y_pred, sample_weight=None, out=None):
@@ -314,9 +420,11 @@ def label_counts(y_true, y_pred, sample_weight=None, out=None):
     weighted = w is not None
     counts = call.accumulator(out, (K, 4 * L))
     if N and L:
+        shared = 4 * L <= (SHARED_CELLS_F64 if weighted else SHARED_CELLS_U32)
         grid, block = launch_shape(N, K)
-        call.launch(_LABEL_KERNELS[weighted], grid, block, call.device(y_true),
-                    call.device(y_pred), call.weights(w), counts)
+        call.launch(_LABEL_KERNELS[weighted, shared], grid, block, call.device(y_true),
+                    call.device(y_pred), call.weights(w), counts,
+                    shared_bytes=4 * L * (8 if weighted else 4) if shared else 0)
     return call.add_into(out, counts)
 
 
@@ -325,12 +433,31 @@ def label_counts(y_true, y_pred, sample_weight=None, out=None):
 
 @cuda.jit
 def _bincount_kernel(y, offset, size, out):
+    # Few labels over many samples would serialise every thread on a handful of global
+    # addresses: when the counts fit, each block counts into shared memory and adds each
+    # non-zero count once. uint32 holds a block's counts: a block reads at most its
+    # grid-stride share of y, far below 2^32 samples.
+    tid = cuda.threadIdx.x
+    hist = cuda.shared.array(SHARED_CELLS_U32, uint32)
+    shared = size <= SHARED_CELLS_U32
+    if shared:
+        for c in range(tid, size, cuda.blockDim.x):
+            hist[c] = 0
+        cuda.syncthreads()
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, y.shape[0], stride):
         v = int64(y[i]) - offset
         if v >= 0 and v < size:
-            cuda.atomic.add(out, v, 1)
+            if shared:
+                cuda.atomic.add(hist, v, uint32(1))
+            else:
+                cuda.atomic.add(out, v, 1)
+    if shared:
+        cuda.syncthreads()
+        for c in range(tid, size, cuda.blockDim.x):
+            if hist[c] != 0:
+                cuda.atomic.add(out, c, int64(hist[c]))
 
 
 def bincount(y, offset, size, out=None):
@@ -420,12 +547,12 @@ def score_range(y_score):
 
 
 @cuda.jit(device=True, inline=True)
-def _search_right(edges, v):
-    """``searchsorted(edges, v, side="right")``: NaN sorts last."""
+def _search_right(edges, n, v):
+    """``searchsorted(edges[:n], v, side="right")``: NaN sorts last."""
     if v != v:
-        return edges.shape[0]
+        return n
     a = 0
-    b = edges.shape[0]
+    b = n
     while a < b:
         mid = (a + b) // 2
         if edges[mid] <= v:
@@ -435,15 +562,46 @@ def _search_right(edges, v):
     return a
 
 
-def _histogram_kernel(weighted: bool, indicator: bool, use_edges: bool, shared: bool):
+SHARED_EDGES = 2048  # float64 edges a block stages in shared memory (16 KiB)
+
+
+def _edge_cells(staged: bool) -> int:
+    """float64 cells of a histogram kernel's edge cache (a 1-cell stand-in when unused)."""
+    return SHARED_EDGES if staged else 1
+
+
+def _histogram_cells(weighted: bool, staged: bool) -> int:
+    """Histogram cells per block in shared memory: what the edge cache leaves of the
+    48 KiB a block may declare."""
+    budget = 48 * 1024 - 8 * _edge_cells(staged)
+    return budget // 8 if weighted else budget // 4
+
+
+def _stages_edges(n_edges: int, weighted: bool) -> bool:
+    """Whether a block stages the edges in shared memory: when they fit beside a shared
+    histogram of their bins (else the histogram keeps shared memory, the edges global)."""
+    return n_edges <= SHARED_EDGES and 2 * (n_edges + 1) <= _histogram_cells(weighted, True)
+
+
+def _histogram_kernel(weighted: bool, indicator: bool, use_edges: bool, shared: bool,
+                      staged: bool = False):
     """A score-histogram kernel. Grid row ``k * L + j`` counts column j of set k into a
-    block-private histogram of 2 B cells (uint32 counts or float64 weight sums)."""
-    cells_max = SHARED_CELLS_F64 if weighted else SHARED_CELLS_U32
+    block-private histogram of 2 B cells (uint32 counts or float64 weight sums); with
+    ``staged``, each block first copies the edges into shared memory."""
+    cells_max = _histogram_cells(weighted, staged)
     cell_type = float64 if weighted else uint32
+    edge_cells = _edge_cells(staged)
 
     @cuda.jit
-    def kernel(y_true, y_score, lo, scale, n_bins, edges, weight, out):
+    def kernel(y_true, y_score, lo, hi, n_bins, edges, weight, out):
         L = y_score.shape[2]
+        # every sample binary-searches the edges: from shared memory, not global, when staged
+        n_edges = edges.shape[0]
+        edge_cache = cuda.shared.array(edge_cells, float64)
+        if staged:
+            for c in range(cuda.threadIdx.x, n_edges, cuda.blockDim.x):
+                edge_cache[c] = edges[c]
+            cuda.syncthreads()
         for row in range(cuda.blockIdx.y, y_score.shape[0] * L, cuda.gridDim.y):
             k = row // L
             j = row % L
@@ -456,14 +614,23 @@ def _histogram_kernel(weighted: bool, indicator: bool, use_edges: bool, shared: 
                 for c in range(tid, cells, cuda.blockDim.x):
                     hist[c] = 0
                 cuda.syncthreads()
-            low = lo[k, j]
-            step = scale[k, j]
+            low = 0.0
+            step = 0.0
+            if not use_edges:  # with edges, lo and hi are 1 x 1 stand-ins
+                # the reference's scale, computed here rather than by a few array
+                # operations per call: n_bins / (hi - lo), or 0 for an empty range
+                low = lo[k, j]
+                width = hi[k, j] - low
+                if width > 0:
+                    step = n_bins / width
             start = cuda.blockIdx.x * cuda.blockDim.x + tid
             stride = cuda.gridDim.x * cuda.blockDim.x
             for i in range(start, y_score.shape[1], stride):
                 v = float64(y_score[k, i, j])
-                if use_edges:
-                    b = _search_right(edges, v)
+                if use_edges and staged:
+                    b = _search_right(edge_cache, n_edges, v)
+                elif use_edges:
+                    b = _search_right(edges, n_edges, v)
                 else:
                     f = (v - low) * step
                     if f >= n_bins:
@@ -507,20 +674,20 @@ def score_histogram(y_true, y_score, lo, hi, n_bins, edges=None, sample_weight=N
     )
     K, N, L = y_score.shape
     weighted = w is not None
-    width = hi - lo
-    scale = call.xp.where(width > 0, B / call.xp.where(width > 0, width, 1.0), 0.0)
     counts = call.accumulator(out, (K * L, 2 * B))
     if N and L:
-        cells_max = SHARED_CELLS_F64 if weighted else SHARED_CELLS_U32
+        staged = edges is not None and _stages_edges(edges.shape[0], weighted)
         kernel = _kernel("histogram", weighted, y_true.ndim == 3, edges is not None,
-                         2 * B <= cells_max)
+                         2 * B <= _histogram_cells(weighted, staged), staged)
+        if edges is None:  # the kernel reads the ranges, or the edges: a stand-in for the other
+            ranges, edges = (call.device(lo), call.device(hi)), call.constant("zeros", 1)
+        else:
+            ranges, edges = (call.constant("zeros", 2),) * 2, call.device(edges)
         grid, block = launch_shape(N, K * L)
         call.launch(
             kernel, grid, block,
-            call.device(y_true), call.device(y_score),
-            call.device(call.xp.ascontiguousarray(lo)), call.device(scale), B,
-            call.device(edges) if edges is not None else call.zeros((1,), np.float64),
-            call.weights(w), counts,
+            call.device(y_true), call.device(y_score), *ranges, B, edges, call.weights(w),
+            counts,
         )
     return call.add_into(out, counts)
 
@@ -530,7 +697,7 @@ def score_histogram(y_true, y_score, lo, hi, n_bins, edges=None, sample_weight=N
 # Each score column (k, j) is one row r = k * L + j. Rows are sorted ascending (NaN last)
 # with CuPy's sort (CUB radix sort) where CuPy can run, else with a bitonic sort written
 # here; cumulative sums likewise use CuPy's scan, else a block scan written here. The
-# kernels around them (gather, tie bounds, rank sums, curve points) are the same for both.
+# kernels around them (gather, tie runs, rank sums, curve points) are the same for both.
 
 
 @cuda.jit(device=True, inline=True)
@@ -706,43 +873,50 @@ def _gather_kernel(weighted: bool, indicator: bool):
     return kernel
 
 
+@cuda.jit
+def _run_ends_kernel(values, reverse, ends):
+    # ends[r, d] = 1 where sorted position d (descending order when reversed) is the last
+    # of a run of equal scores: one comparison with the neighbour, no search. NaN != NaN,
+    # so each NaN is a run of its own, as in the reference.
+    N = values.shape[1]
+    for r in range(cuda.blockIdx.y, values.shape[0], cuda.gridDim.y):
+        start = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
+        for d in range(start, N, cuda.gridDim.x * cuda.blockDim.x):
+            if d == N - 1:
+                ends[r, d] = 1
+            elif reverse:
+                ends[r, d] = int64(values[r, N - 1 - d] != values[r, N - 2 - d])
+            else:
+                ends[r, d] = int64(values[r, d] != values[r, d + 1])
+
+
 @cuda.jit(device=True, inline=True)
-def _tie_bounds(values, r, i):
-    """``[lo, hi)``: the positions of row r (sorted ascending) whose score equals the one
-    at i. Each NaN is its own group, as in the reference."""
-    v = values[r, i]
-    if v != v:
-        return i, i + 1
-    a = 0
-    b = i
-    while a < b:
-        mid = (a + b) // 2
-        if values[r, mid] < v:
-            a = mid + 1
-        else:
-            b = mid
-    lo = a
-    a = i + 1
-    b = values.shape[1]
-    while a < b:
-        mid = (a + b) // 2
-        if values[r, mid] == v:
-            a = mid + 1
-        else:
-            b = mid
-    return lo, a
+def _run_of(cends, r, i):
+    """The run holding position i of row r: the number of runs that end before i."""
+    return cends[r, i - 1] if i > 0 else 0
+
+
+@cuda.jit
+def _run_totals_kernel(ends, cends, csum, totals):
+    # totals[r, g] = csum[r, i] at the last position i of run g: each run's bounds in a
+    # running sum, gathered once, so that every position reads them in O(1)
+    for r in range(cuda.blockIdx.y, ends.shape[0], cuda.gridDim.y):
+        start = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
+        for i in range(start, ends.shape[1], cuda.gridDim.x * cuda.blockDim.x):
+            if ends[r, i]:
+                totals[r, cends[r, i] - 1] = csum[r, i]
 
 
 def _rank_kernel(weighted: bool):
     dtype = float64 if weighted else int64
 
     @cuda.jit
-    def kernel(values, pos, cneg, out):
+    def kernel(pos, cneg, cends, neg_through, out):
         # out[r] += [negatives, positives, U] (unweighted: 2U, exact in int64): each
-        # positive counts the negatives below it and half those tied with it
-        for r in range(cuda.blockIdx.y, values.shape[0], cuda.gridDim.y):
+        # positive counts the negatives below its run and half those in it
+        for r in range(cuda.blockIdx.y, pos.shape[0], cuda.gridDim.y):
             tid = cuda.threadIdx.x
-            N = values.shape[1]
+            N = pos.shape[1]
             p_sum = dtype(0)
             u_sum = dtype(0)
             start = cuda.blockIdx.x * cuda.blockDim.x + tid
@@ -751,9 +925,9 @@ def _rank_kernel(weighted: bool):
                     out[r, 0] = cneg[r, i]
                 p = pos[r, i]
                 if p != 0:
-                    lo, hi = _tie_bounds(values, r, i)
-                    below = cneg[r, lo - 1] if lo > 0 else dtype(0)
-                    tied = cneg[r, hi - 1] - below
+                    g = _run_of(cends, r, i)
+                    below = neg_through[r, g - 1] if g > 0 else dtype(0)
+                    tied = neg_through[r, g] - below
                     if weighted:
                         u_sum += p * (below + 0.5 * tied)
                     else:
@@ -795,8 +969,30 @@ def _class_weights(call, order, y_true, w, L, reverse):
     return pos, neg, nonzero
 
 
+def _tie_runs(call, values, reverse):
+    """Flags on the last position of each run of equal scores (in descending order when
+    reversed) and their running count, ``(R, N)`` int64 each: run ids and run bounds come
+    from these scans, not from a search per element."""
+    R, N = values.shape
+    ends = call.empty((R, N), np.int64)
+    grid, block = launch_shape(N, R)
+    call.launch(_run_ends_kernel, grid, block, values, reverse, ends)
+    return ends, _cumsum_rows(call, ends)
+
+
+def _exact_float32(y_score, xp):
+    """Scores that float32 holds exactly (float16, integers of at most 16 bits, bool) as
+    float32, so that the exact ranking sorts 4-byte keys where ``as_score_array`` would
+    widen them to float64; the order and the ties, all that ranking reads, are the same."""
+    dtype = getattr(y_score, "dtype", None)
+    if dtype is not None and dtype.kind in "biuf" and dtype.itemsize <= 2:
+        return y_score.astype(xp.float32)
+    return y_score
+
+
 def rank_auc(y_true, y_score, sample_weight=None):
     call = _Call(y_score)
+    y_score = _exact_float32(y_score, call.xp)
     y_true, y_score, w = _common.prepare_scores(y_true, y_score, sample_weight, xp=call.xp)
     K, N, L = y_score.shape
     weighted = w is not None
@@ -804,9 +1000,14 @@ def rank_auc(y_true, y_score, sample_weight=None):
     if N and L:
         values, order = _sorted_columns(call, call.device(y_score))
         pos, neg, _ = _class_weights(call, order, y_true, w, L, reverse=False)
+        ends, cends = _tie_runs(call, values, reverse=False)
+        del values, order  # not read past here: a lower peak of device memory
+        cneg = _cumsum_rows(call, neg)
+        neg_through = call.empty(cneg.shape, cneg.dtype)
         grid, block = launch_shape(N, K * L)
-        call.launch(_RANK_KERNELS[weighted], grid, block, values, pos,
-                    _cumsum_rows(call, neg), stats)
+        call.launch(_run_totals_kernel, grid, block, ends, cends, cneg, neg_through)
+        call.launch(_RANK_KERNELS[weighted], grid, block, pos, cneg, cends, neg_through,
+                    stats)
     stats = call.result(stats)
     out = stats.astype(np.float64)
     if not weighted:
@@ -818,6 +1019,7 @@ def refine_auc(y_true, y_score, lo, hi, n_bins, edges=None, sample_weight=None):
     """``rank_auc``: on the device, sorting every score costs less than a pass to find
     the bins that need it."""
     call = _Call(y_score)
+    y_score = _exact_float32(y_score, call.xp)
     y_true, y_score, *_, w, _ = _common.prepare_histogram(
         y_true, y_score, lo, hi, n_bins, edges, sample_weight, None, xp=call.xp
     )
@@ -825,20 +1027,22 @@ def refine_auc(y_true, y_score, lo, hi, n_bins, edges=None, sample_weight=None):
 
 
 @cuda.jit
-def _curve_ends_kernel(values, cnonzero, weighted, ends):
-    # ends[0, i] = 1 where descending position i ends a group of equal scores that holds a
-    # non-zero weight (the ascending group [lo, hi) is descending [N - hi, N - lo))
-    N = values.shape[1]
+def _runs_held_kernel(nonzero, cends, held):
+    # held[0, g] = 1 where run g holds a non-zero weight (every such position of the run
+    # stores the same 1, so the race is harmless)
     start = cuda.grid(1)
-    for i in range(start, N, cuda.gridsize(1)):
-        ia = N - 1 - i
-        lo, hi = _tie_bounds(values, 0, ia)
-        end = ia == lo
-        if end and weighted:
-            first = N - hi
-            before = cnonzero[0, first - 1] if first > 0 else 0
-            end = cnonzero[0, i] - before > 0
-        ends[0, i] = int64(end)
+    for i in range(start, nonzero.shape[1], cuda.gridsize(1)):
+        if nonzero[0, i]:
+            held[0, _run_of(cends, 0, i)] = 1
+
+
+@cuda.jit
+def _drop_empty_runs_kernel(ends, cends, held):
+    # a run of zero weights only gives no point: the reference drops those samples
+    start = cuda.grid(1)
+    for i in range(start, ends.shape[1], cuda.gridsize(1)):
+        if ends[0, i] and held[0, cends[0, i] - 1] == 0:
+            ends[0, i] = 0
 
 
 @cuda.jit
@@ -857,25 +1061,31 @@ def _curve_points_kernel(values, fps, tps, ends, cends, thresholds, fps_out, tps
 
 def clf_curve(y_true, y_score, sample_weight=None):
     call = _Call(y_score)
-    y_true, y_score, w = _common.prepare_curve(y_true, y_score, sample_weight, xp=call.xp)
+    given = y_score.dtype
+    y_true, y_score, w = _common.prepare_curve(y_true, _exact_float32(y_score, call.xp),
+                                               sample_weight, xp=call.xp)
+    # thresholds in the reference's dtype, which widens what was sorted as float32 to float64
+    threshold_dtype = y_score.dtype if y_score.dtype == given else np.float64
     N = y_score.shape[0]
     weighted = w is not None
     if N == 0:
         empty = call.xp.zeros(0, np.float64)
-        return empty.astype(y_score.dtype), empty, empty.copy()
+        return empty.astype(threshold_dtype), empty, empty.copy()
     values, order = _sorted_columns(call, call.device(y_score).reshape(1, N, 1))
     pos, neg, nonzero = _class_weights(call, order, y_true.reshape(1, N, 1),
                                        None if w is None else w.reshape(1, N), 1,
                                        reverse=True)
     tps, fps = _cumsum_rows(call, pos), _cumsum_rows(call, neg)
-    ends = call.empty((1, N), np.int64)
+    ends, cends = _tie_runs(call, values, reverse=True)
     grid, block = launch_shape(N)
-    call.launch(_curve_ends_kernel, grid[0], block, values,
-                _cumsum_rows(call, nonzero) if weighted else nonzero, weighted, ends)
-    cends = _cumsum_rows(call, ends)
+    if weighted:  # keep the ends of runs holding a non-zero weight, then count again
+        held = call.zeros((1, N), np.int64)
+        call.launch(_runs_held_kernel, grid[0], block, nonzero, cends, held)
+        call.launch(_drop_empty_runs_kernel, grid[0], block, ends, cends, held)
+        cends = _cumsum_rows(call, ends)
     count = call.zeros((1,), np.int64)
     size = N  # at most one point per sample; trimmed to the count read back below
-    thresholds = call.empty((size,), y_score.dtype)
+    thresholds = call.empty((size,), threshold_dtype)
     fps_out, tps_out = call.empty((size,), np.float64), call.empty((size,), np.float64)
     call.launch(_curve_points_kernel, grid[0], block, values, fps, tps, ends, cends,
                 thresholds, fps_out, tps_out, count)
@@ -948,9 +1158,9 @@ def _moments_kernel(weighted: bool):
                 st[f] = 0.0
             st[11] = float64(y_true[kt, 0, j])
             st[12] = float64(y_pred[k, 0, j])
-            start = cuda.blockIdx.x * cuda.blockDim.x + tid
             stride = cuda.gridDim.x * cuda.blockDim.x
-            for i in range(start, y_pred.shape[1], stride):
+            i = cuda.blockIdx.x * cuda.blockDim.x + tid
+            while i < y_pred.shape[1]:  # not range: fewer registers (see confusion)
                 if weighted:
                     w = weight[kw, i]
                 else:
@@ -978,6 +1188,7 @@ def _moments_kernel(weighted: bool):
                 st[0] = W
                 st[8] += w * err
                 st[9] += w * err / max(abs(t), _EPS64)
+                i += stride
             shared = cuda.shared.array((THREADS, FIELDS), float64)
             for f in range(FIELDS):
                 shared[tid, f] = st[f]
@@ -998,10 +1209,27 @@ def _moments_kernel(weighted: bool):
 
 @cuda.jit
 def _merge_blocks_kernel(blocks, states):
-    row = cuda.grid(1)
-    if row < states.shape[0]:
-        for b in range(blocks.shape[1]):
-            _merge_state(states[row], blocks[row, b])
+    # Merges the block states of row r into states[r], one block per row: each thread merges
+    # every blockDim-th state, then the threads' states merge pairwise in shared memory
+    # (log2 THREADS levels). A tree, not one thread walking up to MAX_BLOCKS states: short
+    # on the device, and each merge joins states of like weight, which keeps precision.
+    tid = cuda.threadIdx.x
+    shared = cuda.shared.array((THREADS, FIELDS), float64)
+    for row in range(cuda.blockIdx.x, states.shape[0], cuda.gridDim.x):
+        for f in range(FIELDS):
+            shared[tid, f] = 0.0  # an empty state: the first merge copies the other
+        for b in range(tid, blocks.shape[1], cuda.blockDim.x):
+            _merge_state(shared[tid], blocks[row, b])
+        cuda.syncthreads()
+        half = cuda.blockDim.x // 2
+        while half > 0:
+            if tid < half:
+                _merge_state(shared[tid], shared[tid + half])
+            cuda.syncthreads()
+            half //= 2
+        if tid == 0:
+            _merge_state(states[row], shared[0])
+        cuda.syncthreads()  # the block's shared memory is reused by its next row
 
 
 _MOMENT_KERNELS = {False: _moments_kernel(False), True: _moments_kernel(True)}
@@ -1015,11 +1243,11 @@ def moments(y_true, y_pred, sample_weight=None, out=None):
     if N == 0 or L == 0:
         return out
     grid, block = launch_shape(N, K * L)
-    blocks = call.zeros((K * L, grid[0], FIELDS), np.float64)
+    blocks = call.empty((K * L, grid[0], FIELDS), np.float64)  # every block writes its own
     weighted = w is not None
     call.launch(_MOMENT_KERNELS[weighted], grid, block, call.device(y_true),
                 call.device(y_pred), call.weights(w), blocks)
-    merge_rows = max(1, -(-K * L // THREADS))
+    merge_rows = min(K * L, MAX_GRID_ROWS)  # one block per row (striding beyond that)
     if isinstance(out, np.ndarray):  # host inputs: the (K, L, 13) state comes back
         states = call.zeros((K * L, FIELDS), np.float64)
         call.launch(_merge_blocks_kernel, merge_rows, THREADS, blocks, states)

@@ -49,8 +49,9 @@ def test_confusion_lut_offset_and_global_fallback():
     lut = np.array([3, 0, 1, 2, 3, 3, 1, 0, 2, 2], np.int64)
     same(cuda_k.confusion(t, p, 4, lut=lut, offset=10),
          reference.confusion(t, p, 4, lut=lut, offset=10))
-    # (C + 1)^2 > SHARED_BINS: counted with global atomics
-    C = int(np.sqrt(cuda_k.SHARED_BINS)) + 1
+    # (C + 1)^2 > SHARED_CELLS_U32: counted with global atomics
+    C = int(np.sqrt(cuda_k.SHARED_CELLS_U32))
+    assert cuda_k._confusion_mode(C, False, 0) == "global"
     t, p = rng.integers(0, C, (1, 400)), rng.integers(0, C, (1, 400))
     same(cuda_k.confusion(t, p, C), reference.confusion(t, p, C))
     out = reference.confusion(t, p, C)
@@ -384,3 +385,224 @@ def test_every_streaming_metric_on_cuda_equals_cpu():
                 np.testing.assert_allclose(a, e, rtol=1e-12, err_msg=name)
         else:
             np.testing.assert_allclose(got, expected, rtol=1e-12, err_msg=name)
+
+
+# --- exact ranking by tie runs, narrow scores, edges in shared memory, bincount ----------
+
+
+def _tie_cases():
+    """Scores where runs of ties decide everything: none, one, one run over every block
+    and scan block, and many long runs with NaN, -0.0 and 0.0 among them."""
+    rng = np.random.default_rng(12)
+    heavy = rng.choice([0.0, 0.25, 0.5, 1.0], 100)
+    heavy[[3, 40, 41]] = np.nan
+    heavy[[5, 90]] = -0.0
+    return {"empty": np.zeros(0), "single": np.array([0.5]), "all equal": np.full(70, 0.25),
+            "heavy ties": heavy}
+
+
+def _curve_weights(s, rng):
+    """Weights with zeros: the run at 0.5 weighs nothing (no point), the run at 0.25 partly."""
+    w = rng.integers(1, 3, s.shape[0]) * 0.5
+    w[s == 0.5] = 0
+    w[np.flatnonzero(s == 0.25)[::2]] = 0
+    return w
+
+
+@pytest.mark.parametrize("case", list(_tie_cases()))
+@pytest.mark.parametrize("weighted", [False, True])
+def test_tie_runs_match_reference(case, weighted):
+    rng = np.random.default_rng(13)
+    s = _tie_cases()[case]
+    n = s.shape[0]
+    w = _curve_weights(s, rng) if weighted else None
+    t = rng.integers(0, 3, (1, n))  # class indices: two score columns
+    s2 = np.stack([s, s[::-1]], axis=1)[None]
+    w2 = None if w is None else w[None]
+    got, expected = cuda_k.rank_auc(t, s2, w2), reference.rank_auc(t, s2, w2)
+    if weighted:
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    else:
+        same(got, expected)
+    y = rng.integers(0, 2, n)
+    for a, b in zip(cuda_k.clf_curve(y, s, w), reference.clf_curve(y, s, w), strict=True):
+        same(a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.int8, np.bool_])
+def test_narrow_scores_sort_as_float32(monkeypatch, dtype):
+    # float16 ties and neighbours one float16 step apart: float32 keys hold them exactly
+    rng = np.random.default_rng(14)
+    if dtype == np.float16:
+        steps = np.float16(1) + np.arange(4, dtype=np.float16) * np.finfo(np.float16).eps
+        s = rng.choice(np.r_[steps, np.float16(np.nan)], 90).astype(np.float16)
+    else:
+        s = rng.integers(-3, 3, 90).astype(dtype)
+    y = rng.integers(0, 2, 90)
+    sorted_dtypes = []
+    sort = cuda_k._sorted_columns
+
+    def spy(call, y_score):
+        sorted_dtypes.append(np.dtype(y_score.dtype))
+        return sort(call, y_score)
+
+    monkeypatch.setattr(cuda_k, "_sorted_columns", spy)
+    same(cuda_k.rank_auc(y[None], s[None, :, None]), reference.rank_auc(y[None], s[None, :, None]))
+    for a, b in zip(cuda_k.clf_curve(y, s), reference.clf_curve(y, s), strict=True):
+        same(a, b)  # thresholds in float64, as the reference gives them
+    assert sorted_dtypes == [np.dtype(np.float32)] * 2
+
+
+@pytest.mark.parametrize("n_edges, weighted, staged", [
+    (1, False, True), (2048, False, True), (2049, False, False),
+    (2047, True, True), (2048, True, False),
+])
+def test_edges_histogram_staged_or_not(monkeypatch, n_edges, weighted, staged):
+    rng = np.random.default_rng(15)
+    edges = np.linspace(-1.0, 1.0, n_edges) if n_edges > 1 else np.array([0.0])
+    s = rng.normal(size=(1, 120, 2))
+    s[0, :60, 0] = edges[rng.integers(0, n_edges, 60)]  # on an edge: the bin above it
+    s[0, 60:63, 1] = [np.nan, np.inf, -np.inf]
+    t = rng.integers(-1, 3, (1, 120))
+    w = rng.random((1, 120)) if weighted else None
+    keys = []
+    build = cuda_k._kernel
+
+    def spy(op, *key):
+        keys.append((op, *key))
+        return build(op, *key)
+
+    monkeypatch.setattr(cuda_k, "_kernel", spy)
+    same(cuda_k.score_histogram(t, s, None, None, n_edges + 1, edges, w),
+         reference.score_histogram(t, s, None, None, n_edges + 1, edges, w))
+    assert keys[0][3] is True and keys[0][-1] is staged  # use_edges, staged
+
+
+@pytest.mark.parametrize("size", [3, 12288, 12289])  # shared counts up to SHARED_CELLS_U32
+def test_bincount_shared_or_global(size):
+    assert cuda_k.SHARED_CELLS_U32 == 12288
+    rng = np.random.default_rng(16)
+    y = np.r_[rng.integers(-7, size + 7, 300), -7, 0, size - 1, size, [1] * 100]
+    out = reference.bincount(y[::-1], -7, size)
+    same(cuda_k.bincount(y, -7, size), reference.bincount(y, -7, size))
+    same(cuda_k.bincount(y, -7, size, out=out.copy()), 2 * out)  # adds into out
+
+
+# --- uint32 block cells and their flushes, launch shapes, the moments tree, streams -------
+
+
+def _labels_with_skew(rng, C, shape):
+    """Labels 0..C+1 (C + 1 lands in the overflow bin), most of them 0: many samples of a
+    block (and lanes of a warp) on one cell."""
+    y = rng.integers(0, C + 2, shape)
+    y[rng.random(shape) < 0.6] = 0
+    return y
+
+
+@pytest.mark.parametrize("C, weighted, kind", [
+    (2, False, "shared"), (100, False, "shared"), (109, False, "shared"),
+    (110, False, "global"), (77, True, "shared"), (78, True, "global"),
+])
+def test_confusion_cells_and_flushes(C, weighted, kind):
+    # uint32 counts fit (C + 1)^2 <= 12288 cells in a block's 48 KiB (C = 100 included),
+    # float64 sums 6144; past that, global atomics. The samples span several flush windows
+    # of every block under the simulator (FLUSH_ROUNDS = 2 there).
+    assert cuda_k._confusion_mode(C, weighted, 0) in (
+        {"shared", "warp"} if kind == "shared" else {"global"})
+    rng = np.random.default_rng(C)
+    n = 500
+    t = _labels_with_skew(rng, C, (1, n))
+    p = _labels_with_skew(rng, C, (2, n))
+    if cuda_k.SIMULATED:
+        (blocks, _), threads = cuda_k.launch_shape(n, 2)
+        assert n > 2 * blocks * threads * cuda_k.FLUSH_ROUNDS  # at least three windows
+    w = rng.random((2, n)) if weighted else None
+    kw = {"sample_weight": w, "ignore_index": 1}
+    expected = reference.confusion(t, p, C, **kw)
+    same(cuda_k.confusion(t, p, C, **kw), expected)
+    same(cuda_k.confusion(t, p, C, out=expected.copy(), **kw), 2 * expected)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_label_counts_flush_windows(weighted):
+    rng = np.random.default_rng(17)
+    n, L = 450, 3
+    t = (rng.random((1, n, L)) < 0.7).astype(np.uint8)
+    p = (rng.random((2, n, L)) < 0.7).astype(np.int8)
+    w = rng.random((1, n)) if weighted else None
+    same(cuda_k.label_counts(t, p, w), reference.label_counts(t, p, w))
+
+
+def test_launch_shape_shares_the_grid_between_rows():
+    n = 10**6
+    assert cuda_k.launch_shape(n, 1) == ((cuda_k.MAX_BLOCKS, 1), cuda_k.THREADS)
+    (blocks, rows), _ = cuda_k.launch_shape(n, 64)
+    assert rows == min(64, cuda_k.MAX_GRID_ROWS)
+    assert blocks == max(1, cuda_k.GRID_BLOCKS // 64)  # on a GPU: 64 a row, 4096 in all
+    assert cuda_k.launch_shape(100, 64)[0][0] == 1  # few samples: one block a row
+    assert cuda_k.launch_shape(n, 10**6)[0] == (1, cuda_k.MAX_GRID_ROWS)
+
+
+def test_sixty_four_rows_match_reference():
+    rng = np.random.default_rng(18)
+    K, n = 64, 70
+    t, p = rng.integers(0, 5, (1, n)), rng.integers(0, 6, (K, n))
+    same(cuda_k.confusion(t, p, 4), reference.confusion(t, p, 4))
+    y = 1e6 + rng.normal(size=(1, n, 2))
+    yhat = y + rng.normal(size=(K // 2, n, 2))
+    np.testing.assert_allclose(cuda_k.moments(y, yhat), reference.moments(y, yhat),
+                               rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e6, 1e8])
+def test_moments_tree_merges_many_block_states(offset):
+    # more block states than threads: each thread merges a few, then the tree; some states
+    # are empty (a block that saw no samples) and the row's state is not empty
+    from numba import cuda
+
+    rng = np.random.default_rng(19)
+    n, L = 3000, 2
+    t = offset + rng.normal(size=(1, n, L))
+    p = t + rng.normal(size=(1, n, L))
+    w = rng.random((1, n))
+    w[0, 200:400] = 0.0
+    n_states = 3 * cuda_k.THREADS + 5
+    cuts = np.r_[0, np.sort(rng.integers(0, n, n_states - 1)), n]
+    states = np.zeros((L, n_states, cuda_k.FIELDS))
+    for b in range(n_states):
+        a, z = cuts[b], cuts[b + 1]
+        if z > a:
+            states[:, b] = reference.moments(t[:, a:z], p[:, a:z], w[:, a:z])[0]
+    before = reference.moments(t[:, :50] + 3.0, p[:, :50], None)
+    merged = cuda.to_device(before[0].copy())
+    cuda_k._merge_blocks_kernel[L, cuda_k.THREADS](cuda.to_device(states), merged)
+    expected = reference.moments(t, p, w, before.copy())[0]
+    np.testing.assert_allclose(merged.copy_to_host(), expected, rtol=1e-9, atol=1e-9)
+
+
+def test_null_stream_is_the_legacy_default_stream(monkeypatch):
+    # CuPy's null stream (ptr 0) is the legacy default stream; Numba's default_stream() is
+    # the per-thread one under NUMBA_CUDA_PER_THREAD_DEFAULT_STREAM=1, unordered with it
+    legacy, per_thread = object(), object()
+    monkeypatch.setattr(cuda_k.cuda, "legacy_default_stream", lambda: legacy)
+    monkeypatch.setattr(cuda_k.cuda, "default_stream", lambda: per_thread)
+    cuda_k._stream.cache_clear()
+    try:
+        assert cuda_k._stream(0, 0) is legacy
+    finally:
+        cuda_k._stream.cache_clear()
+
+
+def test_stand_ins_and_identity_table_are_made_once():
+    rng = np.random.default_rng(20)
+    t, p = rng.integers(0, 4, (1, 50)), rng.integers(0, 4, (1, 50))
+    s = rng.random((1, 50, 1))
+    cuda_k._constant.cache_clear()
+    for _ in range(3):  # no lut, no weights: the identity table and the weights' stand-in
+        same(cuda_k.confusion(t, p, 4), reference.confusion(t, p, 4))
+    assert cuda_k._constant.cache_info()[:2] == (4, 2)  # hits, misses
+    edges = np.linspace(0, 1, 5)
+    for _ in range(2):  # with edges, the ranges' stand-in: the weights' one, read by neither
+        same(cuda_k.score_histogram(t, s, None, None, 6, edges),
+             reference.score_histogram(t, s, None, None, 6, edges))
+    assert cuda_k._constant.cache_info()[:2] == (4 + 4, 2)

@@ -49,7 +49,7 @@ def labels(C, shape, dtype=np.int32):
     return rng.integers(0, C, shape).astype(dtype)
 
 
-@pytest.mark.parametrize("C", [2, 10, 100])  # 100: (C + 1)^2 bins exceed shared memory
+@pytest.mark.parametrize("C", [2, 10, 100])  # counts: 2, 10 warp, 100 shared; weighted 100: global
 @pytest.mark.parametrize("weighted", [False, True])
 def test_confusion(where, C, weighted):
     t, p = labels(C, (1, N)), labels(C + 1, (4, N))  # label C lands in the overflow bin
@@ -278,3 +278,161 @@ def test_update_never_waits_for_the_gpu():
     e = np.exp(probs - probs.max(axis=1, keepdims=True))
     assert float(result["ce"]) == pytest.approx(
         gm.log_loss(y, e / e.sum(axis=1, keepdims=True), labels=np.arange(C)), rel=1e-5)
+
+
+# --- exact ranking by tie runs, narrow scores, staged edges, privatised bincount ----------
+
+
+def _heavy_ties(n, dtype):
+    """Scores in long runs of ties (multiples of 1/8, exact in float16), -0.0 beside 0.0."""
+    s = rng.integers(0, 50, n) / 8
+    s[rng.random(n) < 0.01] = -0.0
+    return s.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_tie_runs_with_heavy_ties(monkeypatch, where, dtype, weighted):
+    sorted_dtypes = []
+    sort = kc._sorted_columns
+    monkeypatch.setattr(kc, "_sorted_columns",
+                        lambda call, y: sorted_dtypes.append(y.dtype) or sort(call, y))
+    s = _heavy_ties(N, dtype)
+    t = labels(3, (1, N))
+    w = None
+    if weighted:  # zero weights too: the run at 1.0 weighs nothing and gives no point
+        w = rng.integers(0, 3, (1, N)) * rng.random((1, N))
+        w[0, s == 1.0] = 0
+    s2 = np.stack([s, s[::-1]], axis=1)[None]
+    check(kc.rank_auc(*put(where, t, s2, w)), ref.rank_auc(t, s2, w),
+          rtol=1e-9 if weighted else 0.0)
+    y = labels(2, N)
+    wc = None if w is None else w[0]
+    for got, expected in zip(kc.clf_curve(*put(where, y, s, wc)), ref.clf_curve(y, s, wc),
+                             strict=True):
+        check(got, expected, rtol=1e-9)
+    keys = np.float64 if dtype == np.float64 else np.float32  # float16 sorts as float32
+    assert sorted_dtypes == [np.dtype(keys)] * 2
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_bitonic_tie_runs_with_float16(monkeypatch, weighted):
+    """Tie runs over the sort and scan written here, on the device, float16 scores."""
+    monkeypatch.setattr(kc, "_usable_cupy", lambda: None)
+    n = 300_001
+    s = _heavy_ties(n, np.float16)
+    t = labels(2, (1, n))
+    w = rng.integers(0, 3, (1, n)) * rng.random((1, n)) if weighted else None
+    check(kc.rank_auc(t, s[None, :, None], w), ref.rank_auc(t, s[None, :, None], w),
+          rtol=1e-9 if weighted else 0.0)
+    wc = None if w is None else w[0]
+    for got, expected in zip(kc.clf_curve(t[0], s, wc), ref.clf_curve(t[0], s, wc),
+                             strict=True):
+        check(got, expected, rtol=1e-9)
+
+
+@pytest.mark.parametrize("n_edges", [1, 2047, 2048, 5000, 7000])  # staged up to 2048
+@pytest.mark.parametrize("weighted", [False, True])
+def test_edges_histogram_staged_or_global(where, n_edges, weighted):
+    edges = np.sort(rng.random(n_edges))  # uneven: only a search over the edges bins these
+    s = rng.random((1, N, 2))
+    s[0, : N // 4, 0] = edges[rng.integers(0, n_edges, N // 4)]  # on an edge: the bin above
+    t = labels(2, (1, N))
+    w = rng.random((1, N)) if weighted else None
+    sd, td, wd, ed = put(where, s, t, w, edges)
+    check(kc.score_histogram(td, sd, None, None, n_edges + 1, ed, wd),
+          ref.score_histogram(t, s, None, None, n_edges + 1, edges, w), rtol=1e-9)
+
+
+@pytest.mark.parametrize("size", [3, 12288, 50_000])  # shared counts up to 12288
+def test_bincount_privatised_or_global(where, size):
+    y = rng.integers(-5, size + 5, N).astype(np.int32)
+    (yd,) = put(where, y)
+    check(kc.bincount(yd, -2, size), ref.bincount(y, -2, size))
+
+
+# --- uint32 block cells, warp aggregation, flushes, launch shapes, moments tree, streams ----
+
+
+def _device() -> int:
+    return cupy.cuda.runtime.getDevice()
+
+
+@pytest.mark.parametrize("C", [2, 10, 32, 33, 100, 109, 110])
+@pytest.mark.parametrize("skew", [False, True])
+def test_confusion_warp_shared_and_global_paths(C, skew):
+    """Each path against the reference at N = 2e6: warp-aggregated up to WARP_CLASSES
+    classes (what the simulator cannot run), uint32 shared cells up to (C + 1)^2 = 12288,
+    global atomics past that; skewed labels put whole warps on one cell."""
+    if (C + 1) ** 2 > kc.SHARED_CELLS_U32:
+        mode = "global"
+    else:
+        mode = "warp" if C <= kc.WARP_CLASSES and kc._has_match_any(_device()) else "shared"
+    assert kc._confusion_mode(C, False, _device()) == mode
+    t, p = labels(C, (1, N)), labels(C + 1, (3, N))
+    if skew:
+        t[:, : N * 9 // 10] = 0
+        p[:, : N * 9 // 10] = 0
+    expected = ref.confusion(t, p, C, ignore_index=1)
+    out = kc.confusion(cupy.asarray(t), cupy.asarray(p), C, ignore_index=1)
+    check(out, expected)
+    kc.confusion(cupy.asarray(t), cupy.asarray(p), C, ignore_index=1, out=out)
+    check(out, 2 * expected)
+
+
+@pytest.mark.parametrize("mode", ["shared", "warp"])
+def test_confusion_flushes_every_window(monkeypatch, mode):
+    """Built with one grid-stride round per window, a kernel flushes its cells every round:
+    what each block does, every 2^32 / THREADS rounds, before a uint32 cell could wrap."""
+    monkeypatch.setattr(kc, "FLUSH_ROUNDS", 1)
+    kernel = kc._confusion_kernel(False, mode)  # compiled at its first launch, with 1
+    C = 10
+    t, p = labels(C, (1, N)), labels(C + 1, (2, N))
+    out = cupy.zeros((2, (C + 1) ** 2), cupy.int64)
+    call = kc._Call(out)
+    grid, block = kc.launch_shape(N, 2)
+    call.launch(kernel, grid, block, cupy.asarray(t), cupy.asarray(p),
+                call.constant("arange", C), 0, C, 0, False, call.weights(None), out,
+                shared_bytes=4 * (C + 1) ** 2)
+    check(out.reshape(2, C + 1, C + 1), ref.confusion(t, p, C))
+
+
+def test_sixty_four_rows_share_the_grid():
+    n = 1_000_000
+    assert kc.launch_shape(n, 64) == ((64, 64), 256)  # 4096 blocks in all, not 65,536
+    t, p = labels(10, (1, n)), labels(11, (64, n))
+    check(kc.confusion(cupy.asarray(t), cupy.asarray(p), 10), ref.confusion(t, p, 10))
+    y = 1e8 + rng.normal(size=(1, n // 4, 4))
+    yhat = y + rng.normal(size=(16, n // 4, 4))  # K * L = 64 rows
+    w = rng.random((1, n // 4))
+    check(kc.moments(cupy.asarray(y), cupy.asarray(yhat), cupy.asarray(w)),
+          ref.moments(y, yhat, w), rtol=1e-9, atol=1e-6)
+
+
+def test_moments_tree_merges_a_thousand_blocks():
+    y = 1e8 + rng.normal(size=(1, N, 1))
+    yhat = y + rng.normal(size=(1, N, 1))
+    assert kc.launch_shape(N, 1)[0][0] == kc.MAX_BLOCKS  # 1024 block states to merge
+    check(kc.moments(cupy.asarray(y), cupy.asarray(yhat)), ref.moments(y, yhat), rtol=1e-9,
+          atol=1e-6)
+
+
+def test_launches_pass_c_contiguous_arrays():
+    """tests/cuda/test_ptx.py compiles C-layout signatures: the layouts launches pass."""
+    from numba import types
+
+    t, p = labels(5, (1, 10_000)), labels(5, (2, 10_000))
+    kc.confusion(cupy.asarray(t), cupy.asarray(p), 5)
+    kc.confusion(t, p, 5, sample_weight=rng.random((1, 10_000)))  # host inputs
+    y = rng.normal(size=(1, 10_000, 2))
+    kc.moments(cupy.asarray(y), cupy.asarray(y[:, ::-1].copy()))
+    kernels = [kc._kernel("confusion", False, kc._confusion_mode(5, False, _device())),
+               kc._kernel("confusion", True, kc._confusion_mode(5, True, _device())),
+               kc._MOMENT_KERNELS[False], kc._merge_blocks_kernel]
+    for kernel in kernels:
+        arrays = [a for sig in kernel.overloads for a in sig if isinstance(a, types.Array)]
+        assert arrays and {a.layout for a in arrays} == {"C"}, kernel
+
+
+def test_null_stream_is_the_legacy_default_stream():
+    assert int(kc._stream(_device(), 0)) == 1  # CU_STREAM_LEGACY, whatever Numba's default
