@@ -3,8 +3,8 @@
 #
 #     bash benchmarks/device_check.sh [OUT_DIR]      (default: benchmarks/results/device-check)
 #
-# Needs only a Python with numpy, numba, numba-cuda, CuPy, torch (CUDA) and pytest; JAX,
-# torchmetrics, hypothesis and scikit-learn are used when present. Nothing is installed and
+# Needs only a Python with numpy, numba, numba-cuda, CuPy, torch (CUDA), pytest and
+# hypothesis (the kernel suite); JAX, torchmetrics and scikit-learn are used when present. Nothing is installed and
 # nothing is downloaded: this checkout is imported as it is (``kernels/`` is mapped to
 # ``gpumetrics.kernels`` through a directory of links), so it runs on a machine without a
 # network. Stages, each time-boxed, each writing its results to OUT_DIR as soon as it ends
@@ -18,14 +18,23 @@
 #
 # STAGES="streams benchmark" runs only those stages (the environment always runs).
 # summary.md gets one line per stage. Without a usable GPU it says why and exits 2; else
-# it exits 1 if any stage failed or ran out of time, 0 when all passed.
+# it exits 1 if the environment or any stage failed or ran out of time, 0 when all passed.
 set -uo pipefail
 
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-OUT_DIR=$(mkdir -p "${1:-$REPO/benchmarks/results/device-check}" && cd "${1:-$REPO/benchmarks/results/device-check}" && pwd)
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd) || exit 1
+OUT_DIR=${1:-$REPO/benchmarks/results/device-check}
+mkdir -p "$OUT_DIR" && OUT_DIR=$(cd "$OUT_DIR" && pwd) || { echo "device_check: cannot write to $OUT_DIR" >&2; exit 1; }
 PYTHON=${PYTHON:-python}
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpumetrics-device-check.XXXXXX")
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpumetrics-device-check.XXXXXX") || exit 1
 trap 'rm -rf "$WORK"' EXIT
+ALL_STAGES="streams gpu kernels benchmark"
+STAGES=${STAGES:-$ALL_STAGES}
+for name in $STAGES; do
+    case " $ALL_STAGES " in *" $name "*) ;; *) echo "device_check: no stage '$name' (stages: $ALL_STAGES)" >&2; exit 1 ;; esac
+    rm -f "$OUT_DIR/$name.log" "$OUT_DIR/$name.xml"  # no stale results of what runs now
+done
+[[ " $STAGES " == *" benchmark "* ]] && rm -f "$OUT_DIR"/gpu-benchmark.*
+rm -f "$OUT_DIR/summary.md" "$OUT_DIR/env.json" "$OUT_DIR/environment.log"
 
 export XLA_PYTHON_CLIENT_PREALLOCATE=false  # JAX would take 75% of the GPU at import
 export PYTHONDONTWRITEBYTECODE=1
@@ -34,16 +43,14 @@ export NUMBA_CACHE_DIR="$WORK/numba-cache"
 # The package as an installed wheel would lay it out: gpumetrics/ with kernels/ inside.
 mkdir -p "$WORK/src/gpumetrics"
 for entry in "$REPO"/gpumetrics/*; do
-    [ "$(basename "$entry")" = "__pycache__" ] || ln -s "$entry" "$WORK/src/gpumetrics/"
+    [ "$(basename "$entry")" = "__pycache__" ] || ln -sfn "$entry" "$WORK/src/gpumetrics/"
 done
-ln -s "$REPO/kernels" "$WORK/src/gpumetrics/kernels"
-ln -s "$REPO/benchmarks" "$WORK/src/benchmarks"
+ln -sfn "$REPO/kernels" "$WORK/src/gpumetrics/kernels"
+ln -sfn "$REPO/benchmarks" "$WORK/src/benchmarks"
 cd "$WORK/src"  # first on sys.path for `python -m`: this checkout, not an installed copy
 
 : > "$OUT_DIR/summary.md"
 failed=0
-
-STAGES=${STAGES:-streams gpu kernels benchmark}
 
 stage() {  # stage NAME SECONDS COMMAND...: run, time-box, log, and record one line
     local name=$1 seconds=$2 start rc status
@@ -71,7 +78,7 @@ pytest_stage() {  # pytest_stage NAME SECONDS PYTEST-ARGS...
         -c "$REPO/pyproject.toml" -o addopts=-ra --junitxml "$OUT_DIR/$name.xml" -q "$@"
 }
 
-"$PYTHON" - "$OUT_DIR/env.json" <<'EOF' > "$OUT_DIR/environment.log" 2>&1
+timeout -k 10 60 "$PYTHON" - "$OUT_DIR/env.json" <<'EOF' > "$OUT_DIR/environment.log" 2>&1
 import importlib.metadata as md
 import json
 import os
@@ -119,11 +126,15 @@ sys.exit(0 if env["cuda_unavailable_reason"] is None else 3)
 EOF
 rc=$?
 cat "$OUT_DIR/environment.log"
-if [ $rc -ne 0 ]; then
-    reason=$("$PYTHON" -c "import json,sys; print(json.load(open(sys.argv[1]))['cuda_unavailable_reason'])" "$OUT_DIR/env.json" 2>/dev/null || echo "gpumetrics could not be imported (see environment.log)")
+if [ $rc -eq 3 ]; then  # the environment stage ran and found no usable GPU
+    reason=$("$PYTHON" -c "import json,sys; print(json.load(open(sys.argv[1]))['cuda_unavailable_reason'])" "$OUT_DIR/env.json")
     echo "| environment | no usable GPU: $reason | | environment.log |" >> "$OUT_DIR/summary.md"
     echo "device_check: no usable GPU here: $reason" >&2
     exit 2
+elif [ $rc -ne 0 ]; then  # it crashed or hung: say so, never "no GPU"
+    echo "| environment | failed (exit $rc) | | environment.log |" >> "$OUT_DIR/summary.md"
+    echo "device_check: the environment stage failed (exit $rc): see $OUT_DIR/environment.log" >&2
+    exit 1
 fi
 echo "| environment | passed | | env.json |" >> "$OUT_DIR/summary.md"
 

@@ -113,8 +113,9 @@ def to_kernel(x, name: str, ctx: ArrayContext = HOST):
             x = x.resolve_conj()
         if x.is_neg():
             x = x.resolve_neg()
-        if x.dtype == sys.modules["torch"].bfloat16:
-            x = x.float()
+        if x.dtype.is_floating_point and x.dtype.itemsize <= 2 and (
+                x.dtype != sys.modules["torch"].float16):
+            x = x.float()  # bfloat16, float8: neither NumPy nor CuPy computes with them
         if x.device.type == "cpu":
             return x.numpy()
         from gpumetrics import _streams

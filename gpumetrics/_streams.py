@@ -42,7 +42,8 @@ _collecting: contextvars.ContextVar[list | None] = contextvars.ContextVar(
 
 class Order:
     """The device order of one metric's buffer operations: the event recorded after the
-    last one and the stream it ran on."""
+    last one, and where it ran: ``(device index, stream pointer)`` (every device has a
+    stream 0)."""
 
     __slots__ = ("event", "stream")
 
@@ -72,8 +73,9 @@ def scope(ctx: _arrays.ArrayContext, *orders: Order):
             stack.enter_context(_torch_stream(cupy, ctx.device_index))
             stack.enter_context(cupy.cuda.using_allocator(_torch_allocator()))
         stream = cupy.cuda.get_current_stream()
+        where = (ctx.device_index, stream.ptr)
         for order in orders:
-            if order.event is not None and order.stream != stream.ptr:
+            if order.event is not None and order.stream != where:
                 stream.wait_event(order.event)
         inputs: list = []
         token = _collecting.set(inputs)
@@ -84,7 +86,7 @@ def scope(ctx: _arrays.ArrayContext, *orders: Order):
             event = cupy.cuda.Event(block=False, disable_timing=True)
             event.record(stream)
             for order in orders:
-                order.event, order.stream = event, stream.ptr
+                order.event, order.stream = event, where
             _hold(event, inputs)
 
 

@@ -147,9 +147,8 @@ def _gather_buffers(torch, dist, group, device, buffers, all_lengths, rank, worl
             values = pieces[r][start:start + n * widths[i]].reshape((n, *tail))
             if n:
                 chunks.append(values.astype(dtypes[i]))
-        state_like = st.arrays[name][0] if st.arrays[name] else None
-        st.arrays[name] = [S._like(c, state_like) if state_like is not None else c
-                           for c in chunks]
+        S.drop_buffers(st.arrays[name])
+        st.arrays[name] = chunks  # on the host: the metric places them on its device
 
 
 def _host_concat(state, name) -> np.ndarray:

@@ -27,6 +27,7 @@ overflow bin, NaN leaves the moments non-finite).
 
 from __future__ import annotations
 
+import copy
 import re
 import warnings
 
@@ -79,10 +80,32 @@ class _Engine:
         return _streams.scope(ctx, *(e._order for e in engines))
 
     def _place_states(self) -> None:
-        """Move every buffer to where the context says the states live (inside a scope)."""
+        """Move every buffer to where the context says the states live: the current device
+        (inside a scope) or the host. Without a context yet, buffers stay where they are."""
+        if self._ctx is None:
+            return
+        xp = _arrays._cupy() if self._ctx.on_gpu else np
+        for state in self._states.values():
+            state.place(xp)
+
+    def __deepcopy__(self, memo):
+        """A copy whose buffers are copied in this metric's device order (after its last
+        operation, before its next), with an order of its own that starts there."""
+        clone = type(self).__new__(type(self))
+        memo[id(self)] = clone
+        with self._on_device():
+            for key, value in self.__dict__.items():
+                setattr(clone, key, copy.deepcopy(value, memo))
+        clone._order.event, clone._order.stream = self._order.event, self._order.stream
+        return clone
+
+    def __getstate__(self):
+        """For pickling: device buffers are read back once this metric's queued work on
+        them has run."""
         if self._ctx is not None and self._ctx.on_gpu:
-            for state in self._states.values():
-                state.place(_arrays._cupy())
+            with self._on_device():
+                _arrays._cupy().cuda.get_current_stream().synchronize()
+        return self.__dict__
 
     def update(self, y_true, y_pred, sample_weight=None) -> None:
         """Add a batch: ``y_true`` first, then predictions (labels or scores)."""
@@ -159,6 +182,7 @@ class _Engine:
 
         with self._on_device():
             sync_states(list(self._states.values()), group)
+            self._place_states()  # gathered exact-mode rows arrive on the host
         return self
 
     def _result_ctx(self) -> _arrays.ArrayContext:
@@ -237,6 +261,7 @@ class MetricSet(_Engine):
         self._init_engine(agreed("validate", validate), backend or first.backend,
                           agreed("threshold", threshold))
         self.metrics = dict(metrics)
+        self._adopt_context(list(self.metrics.values()))
         for m in self.metrics.values():
             m._roles = {role: self._adopt(state) for role, state in m._roles.items()}
             m._states = {state.key: state for state in m._roles.values()}
@@ -247,6 +272,21 @@ class MetricSet(_Engine):
         super()._set_ctx(ctx)
         for m in self.metrics.values():
             m._set_ctx(ctx)
+
+    def _adopt_context(self, metrics: list) -> None:
+        """Metrics updated before they joined the set bring their context; the set's first
+        operation waits for their last ones."""
+        contexts = {m._ctx for m in metrics if m._ctx is not None}
+        devices = {c.device for c in contexts if c.on_gpu}
+        if len(devices) > 1 or (devices and len(contexts) > 1):
+            raise ValueError(
+                "the metrics of a set must have been updated on one device; got "
+                f"{sorted(map(str, {c.device for c in contexts}))}."
+            )
+        if contexts:
+            self._ctx = next(m._ctx for m in metrics if m._ctx is not None)
+            with _streams.scope(self._ctx, self._order, *(m._order for m in metrics)):
+                pass
 
     def compute(self) -> dict:
         """Every metric's value, by name."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gpumetrics import _arrays
+from gpumetrics import _arrays, _streams
 from gpumetrics.kernels import _common
 
 SUM, MIN, MAX, MOMENTS, CONCAT = "sum", "min", "max", "moments", "concat"
@@ -62,6 +62,7 @@ class State:
         be using is freed."""
         for name, (rule, dtype) in self.fields.items():
             if rule == CONCAT:
+                drop_buffers(self.arrays.get(name, []))
                 self.arrays[name] = []
             elif name in self.arrays:
                 self.arrays[name].fill(_initial(rule, dtype))
@@ -92,7 +93,8 @@ class State:
         for name, (rule, _) in self.fields.items():
             a, b = self.arrays[name], other.arrays[name]
             if rule == CONCAT:
-                self.arrays[name] = list(a) + [_like(chunk, a[0]) if a else chunk for chunk in b]
+                # (the metric then places every chunk where its context says)
+                self.arrays[name] = list(a) + [_like(chunk, a[0]) for chunk in b] if a else list(b)
             else:  # in place (see reset)
                 merge_into(rule, a, _like(b, a))
         return self
@@ -135,6 +137,7 @@ class State:
         for name, (rule, dtype) in self.fields.items():
             value = np.asarray(state[name])
             if rule == CONCAT:
+                drop_buffers(self.arrays[name])
                 self.arrays[name] = [np.array(value, copy=True)] if value.shape[0] else []
             else:
                 assign(self.arrays[name], value.astype(dtype, copy=False))
@@ -181,10 +184,22 @@ def assign(buffer, value) -> None:
     buffer[...] = _like(value, buffer)
 
 
+def drop_buffers(chunks: list) -> None:
+    """Let go of exact-mode chunks once the device work queued so far has run: a chunk
+    freed at once could be handed to a new array while a kernel on another stream still
+    reads it (``_streams.hold``; nothing to wait for on the host)."""
+    if chunks and not isinstance(chunks[0], np.ndarray):
+        _streams.hold(list(chunks))
+
+
 def _to(xp, x):
+    """``x`` in the array library ``xp``: NumPy on the host, CuPy on the current device
+    (an array of another device is copied to it)."""
     if xp is np:
         return np.asarray(_arrays.to_host(x))
-    return x if _namespace(x) is xp else xp.asarray(x)
+    if _namespace(x) is not xp:
+        return xp.asarray(x)
+    return x if x.device.id == xp.cuda.Device().id else x.copy()
 
 
 def _namespace(x):
@@ -194,10 +209,11 @@ def _namespace(x):
 
 
 def _like(b, a):
-    """``b`` on the device of ``a``."""
+    """``b`` where ``a`` is: in its library, on its device."""
     if isinstance(a, np.ndarray):
-        return np.asarray(_arrays.to_host(b))
-    return _namespace(a).asarray(b)
+        return _to(np, b)
+    with a.device:
+        return _to(_namespace(a), b)
 
 
 def _concat(chunks: list, shape: tuple):

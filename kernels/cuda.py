@@ -39,9 +39,11 @@ MAX_BLOCKS = 2 if SIMULATED else 1024  # blocks per batch row (grid-stride beyon
 # (e.g. 132 SMs x 8 blocks of 256 threads), so that K rows share the device, not K times it.
 GRID_BLOCKS = 4 if SIMULATED else 4096
 MAX_GRID_ROWS = 2 if SIMULATED else 65535  # the grid's height: kernels stride over rows
-# Grid-stride rounds a block counts into its uint32 cells before adding them to the global
-# result: THREADS * FLUSH_ROUNDS < 2^32, so no cell can wrap whatever N is. Tiny under the
-# simulator, so that its small tests flush many times.
+# Grid-stride rounds a block of the confusion and multilabel kernels counts into its uint32
+# cells before adding them to the global result: THREADS * FLUSH_ROUNDS < 2^32, so no cell
+# can wrap whatever N is. (The histogram and bincount kernels flush once per row: a block
+# would need 2^32 samples of one row to wrap a cell.) Tiny under the simulator, so that its
+# small tests flush many times.
 FLUSH_ROUNDS = 2 if SIMULATED else (2**32 - 1) // THREADS
 WARP_CLASSES = 32  # confusion with at most this many classes aggregates each warp's equal cells
 
@@ -85,8 +87,9 @@ def _usable_cupy():
 
 def _kernel_arg(x):
     """A kernel argument: a CuPy array viewed as a Numba array that names no stream. Every
-    launch names its own, the stream that produced its inputs, so the device orders the
-    work; Numba would otherwise make a stream object for each array, and synchronise it."""
+    launch names its own, the caller's current CuPy stream, which the caller's inputs are
+    ordered on, so the device orders the work; Numba would otherwise make a stream object
+    for each array, and synchronise it."""
     if _cupy_of(x) is None:
         return x
     desc = dict(x.__cuda_array_interface__)

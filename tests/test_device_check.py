@@ -45,3 +45,20 @@ def test_unfindable_kernels_are_a_reason_not_a_crash(monkeypatch):
             dispatch.resolve("cuda")
     finally:
         dispatch.cuda_unavailable_reason.cache_clear()
+
+
+def test_device_check_reports_a_crash_as_a_crash(tmp_path):
+    """A Python that fails before it can look is a failure (exit 1), never "no GPU", even
+    with an earlier run's results in the folder."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "env.json").write_text('{"cuda_unavailable_reason": null}')
+    env = dict(os.environ, PYTHON="false")
+    run = subprocess.run(["bash", str(SCRIPT), str(out)], capture_output=True, text=True,
+                         timeout=60, env=env)
+    assert run.returncode == 1
+    assert "environment stage failed" in run.stderr and "no usable GPU" not in run.stderr
+    assert not (out / "env.json").exists()  # the stale file went first
+    bad = subprocess.run(["bash", str(SCRIPT), str(out)], capture_output=True, text=True,
+                         timeout=60, env=dict(os.environ, STAGES="streams bogus"))
+    assert bad.returncode == 1 and "no stage 'bogus'" in bad.stderr

@@ -107,14 +107,19 @@ def test_merge_into_a_fresh_metric_equals_the_updated_one():
     assert _values(fresh) == _values(a)
 
 
-def test_device_orders_copy_and_pickle_as_fresh_orders():
-    m = M.Accuracy("multiclass", num_classes=C)
-    m._order.event, m._order.stream = object(), 123  # as a device would leave them
-    for clone in (copy.deepcopy(m), pickle.loads(pickle.dumps(m))):
-        assert clone._order.event is None and clone._order.stream is None
+def test_copies_continue_the_device_order_and_pickles_start_afresh():
+    m = M.MetricSet([M.Accuracy("multiclass", num_classes=C), M.MeanSquaredError()])
+    m._order.event, m._order.stream = object(), (0, 123)  # as a device leaves them
+    clone = copy.deepcopy(m)  # its buffers were copied after m's last operation
+    assert clone._order is not m._order and clone._order.event is m._order.event
+    assert clone["accuracy"]._order is clone._order  # still one order for the set
+    shared = {id(state) for state in clone.states.values()}  # and states shared as in m
+    assert all(id(st) in shared for mm in clone.metrics.values() for st in mm._roles.values())
+    restored = pickle.loads(pickle.dumps(m))  # events belong to the process that made them
+    assert restored._order.event is None and restored._order.stream is None
     with _streams.scope(_arrays.HOST, m._order):  # on the host: nothing to order
         pass
-    assert m._order.stream == 123
+    assert m._order.stream == (0, 123)
 
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
@@ -138,3 +143,21 @@ def test_other_void_dtypes_are_still_rejected():
     records = np.zeros(3, dtype=[("a", "f4")])
     with pytest.raises((ValueError, TypeError)):
         gm.roc_auc_score(y, records)
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float8_e4m3fn", "float8_e5m2"])
+def test_torch_narrow_float_scores_are_read_as_float32(dtype):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    y = rng.integers(0, 2, 400)
+    narrow = torch.from_numpy(rng.random(400)).to(getattr(torch, dtype))
+    auc = gm.roc_auc_score(torch.from_numpy(y), narrow)
+    assert float(auc) == gm.roc_auc_score(y, narrow.float().numpy())
+
+
+def test_a_set_of_updated_metrics_keeps_their_context():
+    torch = pytest.importorskip("torch")
+    acc = M.Accuracy("multiclass", num_classes=C)
+    acc.update(torch.tensor([0, 1, 2]), torch.tensor([0, 1, 1]))
+    ms = M.MetricSet({"acc": acc, "f1": M.F1Score("multiclass", num_classes=C)})
+    assert isinstance(ms.compute()["acc"], torch.Tensor)  # torch in, torch out, as before

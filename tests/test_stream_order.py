@@ -69,7 +69,7 @@ def test_operations_on_one_stream_never_wait(device):
         with _streams.scope(GPU, order):
             pass
     assert [kind for kind, *_ in log] == ["record"] * 3
-    assert order.stream == 7
+    assert order.stream == (0, 7)
 
 
 def test_an_operation_on_another_stream_waits_for_the_last_one(device):
@@ -85,7 +85,22 @@ def test_an_operation_on_another_stream_waits_for_the_last_one(device):
         log.append(("work", 0, None))
     assert log[0] == ("wait", 0, id(last))  # before any of its work
     assert log[1][0] == "work" and log[2][:2] == ("record", 0)
-    assert order.stream == 0 and order.event is not last
+    assert order.stream == (0, 0) and order.event is not last
+
+
+def test_stream_zero_of_another_device_is_another_stream(device):
+    """Every device has a stream 0: merging a metric of device 1 into one of device 0 on
+    their default streams still waits for device 1's last operation."""
+    log, use = device
+    a, b = _streams.Order(), _streams.Order()
+    use(0)
+    with _streams.scope(_arrays.ArrayContext("cupy", _Device(1)), b):
+        pass
+    log.clear()
+    with _streams.scope(GPU, a, b):
+        pass
+    assert log[0][:2] == ("wait", 0)
+    assert a.stream == b.stream == (0, 0)
 
 
 def test_an_operation_on_two_metrics_waits_for_both_and_orders_both(device):
@@ -103,7 +118,7 @@ def test_an_operation_on_two_metrics_waits_for_both_and_orders_both(device):
     with _streams.scope(GPU, a, b):  # a.merge(b)
         pass
     assert ("wait", 3, id(first_a)) in log and ("wait", 3, id(first_b)) in log
-    assert a.event is b.event and a.stream == b.stream == 3  # b's next update waits too
+    assert a.event is b.event and a.stream == b.stream == (0, 3)  # b's next update waits
 
 
 def test_the_event_is_recorded_when_the_operation_fails(device):
@@ -112,7 +127,7 @@ def test_the_event_is_recorded_when_the_operation_fails(device):
     use(5)
     with pytest.raises(ValueError), _streams.scope(GPU, order):
         raise ValueError("bad input")
-    assert order.stream == 5 and log[-1][0] == "record"
+    assert order.stream == (0, 5) and log[-1][0] == "record"
 
 
 def test_inputs_are_held_until_their_kernels_have_run(device):
@@ -142,8 +157,8 @@ def test_host_scopes_touch_no_device(monkeypatch):
 
 def test_every_state_operation_runs_in_the_metrics_order(monkeypatch):
     """update, compute, reset, merge, state_dict and load_state_dict each run in a scope
-    holding the metric's order (merge: both metrics' orders); sync too (in
-    tests/test_distributed.py's processes it runs inside ``_on_device``)."""
+    holding the metric's order (merge: both metrics' orders). (sync needs a process group:
+    tests/gpu/test_streams.py runs it on a device.)"""
     import numpy as np
 
     from gpumetrics import metrics as M

@@ -126,10 +126,7 @@ def test_a_restored_metric_keeps_its_buffers_on_the_device(how):
     else:
         restored.merge(metrics)
     restored.update(t, s)
-    for state in restored.states.values():
-        for name, buffer in state.arrays.items():
-            chunks = buffer if isinstance(buffer, list) else [buffer]
-            assert all(isinstance(c, cupy.ndarray) for c in chunks), (state.key, name)
+    _assert_on_device(restored, t.device.index)
     torch.cuda.synchronize()
     done = torch.cuda.Event()
     torch.cuda._sleep(2_000_000_000)
@@ -145,6 +142,50 @@ def test_a_restored_metric_keeps_its_buffers_on_the_device(how):
     assert float(got["accuracy"]) == pytest.approx(float(want["accuracy"]), rel=1e-12)
     value = lambda x: float(getattr(x, "value", x))  # noqa: E731 (a binned AUROC)
     assert value(got["auroc"]) == pytest.approx(value(want["auroc"]), rel=1e-12)
+
+
+def _assert_on_device(metrics, index):
+    for state in metrics.states.values():
+        for name, buffer in state.arrays.items():
+            chunks = buffer if isinstance(buffer, list) else [buffer]
+            assert all(isinstance(c, cupy.ndarray) and c.device.id == index
+                       for c in chunks), (state.key, name)
+
+
+def test_sync_in_one_process_keeps_every_buffer_on_the_device(tmp_path):
+    """``sync`` in a group of one (gloo): exact-mode rows gathered through the host, an
+    empty buffer among them, land back on the metric's device."""
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'rendezvous'}", rank=0,
+                            world_size=1)
+    try:
+        ms = M.MetricSet({"exact": M.AUROC("binary", validate=False), "cm": fresh()})
+        t, p = batch(9)
+        s = torch.rand(N, device="cuda")
+        ms.update(t, p)  # the AUROC buffer sees labels 0..6 as scores: only its rows matter
+        ms.reset()  # an empty exact-mode buffer, as on an empty shard
+        ms["cm"].update(t, p)
+        ms.sync()
+        _assert_on_device(ms, t.device.index)
+        ms.update((t > 3).long(), s)
+        ms.sync()
+        _assert_on_device(ms, t.device.index)
+        want = gm.roc_auc_score((t > 3).long().cpu().numpy(), s.cpu().numpy())
+        assert float(ms.compute()["exact"]) == pytest.approx(want, rel=1e-12)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_a_set_of_metrics_updated_on_a_side_stream_waits_for_them():
+    b = batch(10)
+    torch.cuda.synchronize()
+    m, side = fresh(), torch.cuda.Stream()
+    m.update(*b)
+    late_update(m, side, b)
+    ms = M.MetricSet({"cm": m})  # on the default stream, after the late update
+    assert isinstance(ms.compute()["cm"], torch.Tensor)
+    np.testing.assert_array_equal(ms.compute()["cm"].cpu().numpy(), expected(b, b))
 
 
 # --- JAX -----------------------------------------------------------------------------------
