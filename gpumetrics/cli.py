@@ -1,5 +1,6 @@
-"""Command line: ``gpumetrics demo``, ``score``, ``profile``, ``compare``, ``report``
-and ``info``."""
+"""gpumetrics: machine-learning metrics where the data is, with the energy, FLOPs and
+diagnosis around them. Commands: demo, batched-demo, score, profile, compare, report, info;
+`gpumetrics COMMAND --help` describes each."""
 
 from __future__ import annotations
 
@@ -44,9 +45,13 @@ def batched_demo(args) -> int:
     import gpumetrics
     from gpumetrics import batched, dispatch
 
+    try:
+        backend = dispatch.resolve(args.backend)
+    except dispatch.BackendUnavailableError as exc:
+        print(f"gpumetrics batched-demo: --backend {args.backend}: {exc}", file=sys.stderr)
+        return 2
     y_true, y_pred = _synthetic_checkpoints(args.samples, args.classes, args.checkpoints,
                                             args.seed)
-    backend = dispatch.resolve(args.backend)
     print(f"gpumetrics {gpumetrics.__version__} demo: {args.checkpoints} checkpoints x "
           f"{args.samples:,} samples, {args.classes} classes, backend={backend}\n")
     C = args.classes
@@ -105,8 +110,13 @@ def score(args) -> int:
     import json
     from pathlib import Path
 
-    from gpumetrics import scoring
+    from gpumetrics import dispatch, scoring
 
+    if args.backend is not None:  # before any file is read
+        try:
+            dispatch.resolve(args.backend)
+        except dispatch.BackendUnavailableError as exc:
+            return _fail(f"--backend {args.backend}: {exc}")
     paths = [Path(p) for p in args.paths]
     out = Path(args.out) if args.out else None
     progress = sys.stderr.isatty() if args.progress is None else args.progress
@@ -166,6 +176,7 @@ def _positive(minimum: int = 1):
 
 def _add_score_parser(sub) -> None:
     from gpumetrics import scoring
+    from gpumetrics.dispatch import BACKENDS
 
     p = sub.add_parser(
         "score", help="score prediction files larger than memory",
@@ -213,7 +224,8 @@ def _add_score_parser(sub) -> None:
                    help="progress bar on stderr (default: when stderr is a terminal)")
     p.add_argument("--dask-scheduler", metavar="ADDRESS",
                    help="compute on the Dask cluster at ADDRESS (Parquet or CSV files)")
-    p.add_argument("--backend", default=None, help="reference, cpu or cuda (default: auto)")
+    p.add_argument("--backend", choices=BACKENDS, default=None,
+                   help="kernel backend (default: the fastest that runs here)")
     p.set_defaults(func=score)
 
 
@@ -366,17 +378,34 @@ def _quiet_openmp() -> None:
 
 
 def main(argv=None) -> int:
+    """Run one command; a closed output pipe (``gpumetrics demo | head``) ends it quietly."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # the reader left: say nothing more, and let the interpreter's final flush of
+        # stdout go nowhere instead of raising again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _main(argv=None) -> int:
+    import gpumetrics
+    from gpumetrics.dispatch import BACKENDS
+
     _quiet_openmp()
     parser = argparse.ArgumentParser(prog="gpumetrics", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version",
+                        version=f"gpumetrics {gpumetrics.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("demo", help="train small models, evaluate every epoch, profile "
                        "their energy, rank them and write an HTML report")
     p.add_argument("--out", default="gpumetrics-demo", metavar="DIR",
                    help="where runs.db and report.html go (default gpumetrics-demo)")
     p.add_argument("--samples", type=_positive(100), default=40_000,
                    help="training samples (default 40,000)")
-    p.add_argument("--epochs", type=_positive(), default=12)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=_positive(), default=12,
+                   help="epochs per model (default 12)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--country", help="ISO alpha-3 code for the carbon intensity "
                    "(default: world average)")
     p.add_argument("--scope", choices=("process", "machine"), default="process",
@@ -384,11 +413,15 @@ def main(argv=None) -> int:
     p.set_defaults(func=demo)
     p = sub.add_parser("batched-demo",
                        help="score synthetic model checkpoints in one batched launch")
-    p.add_argument("--samples", type=int, default=1_000_000)
-    p.add_argument("--classes", type=int, default=10)
-    p.add_argument("--checkpoints", type=int, default=8)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--backend", default=None, help="reference, cpu or cuda (default: auto)")
+    p.add_argument("--samples", type=_positive(), default=1_000_000,
+                   help="samples per checkpoint (default 1,000,000)")
+    p.add_argument("--classes", type=_positive(2), default=10,
+                   help="classes (default 10)")
+    p.add_argument("--checkpoints", type=_positive(), default=8,
+                   help="checkpoints, scored in one launch (default 8)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--backend", choices=BACKENDS, default=None,
+                   help="kernel backend (default: from the data's device)")
     p.set_defaults(func=batched_demo)
     _add_score_parser(sub)
     _add_profile_parser(sub)
@@ -396,9 +429,6 @@ def main(argv=None) -> int:
     p = sub.add_parser("info", help="show versions and the backends that can run here")
     p.set_defaults(func=info)
     args = parser.parse_args(argv)
-    if args.command == "batched-demo" and min(args.samples, args.classes,
-                                              args.checkpoints) < 1:
-        parser.error("--samples, --classes and --checkpoints must be positive integers")
     return args.func(args)
 
 

@@ -17,23 +17,24 @@ before ``compute()``.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from gpumetrics import _arrays
 from gpumetrics import states as S
 
 
-def _torch():
-    try:
-        import torch
-        import torch.distributed as dist
-    except ImportError:
-        raise RuntimeError("sync() needs PyTorch: pip install 'gpumetrics[torch]'") from None
+def _process_group():
+    """``(torch, torch.distributed)`` when a process group is initialised, else None: with
+    one process (no torch, or no group) there is nothing to merge, as in torchmetrics."""
+    torch = sys.modules.get("torch")  # a group needs torch imported: never import it here
+    if torch is None:
+        return None
+    import torch.distributed as dist
+
     if not dist.is_available() or not dist.is_initialized():
-        raise RuntimeError(
-            "sync() needs an initialised torch.distributed process group "
-            "(torch.distributed.init_process_group)."
-        )
+        return None
     return torch, dist
 
 
@@ -62,8 +63,12 @@ def _host(state, name) -> np.ndarray:
 
 
 def sync_states(states: list, group=None) -> None:
-    """Replace every state by the merge of that state over all processes of ``group``."""
-    torch, dist = _torch()
+    """Replace every state by the merge of that state over all processes of ``group``; a
+    no-op outside ``torch.distributed`` (one process holds every state already)."""
+    found = _process_group()
+    if found is None:
+        return
+    torch, dist = found
     world = dist.get_world_size(group)
     rank = dist.get_rank(group)
     device = _device_for(torch, dist, group)

@@ -177,7 +177,8 @@ class _Engine:
     def sync(self, group=None):
         """Merge the states of every process of a ``torch.distributed`` group into each
         process: one all-reduce of one packed buffer (plus one all-gather when exact-mode
-        scores are buffered). Returns self."""
+        scores are buffered). Without an initialised process group, a no-op (one process
+        holds every state), as in torchmetrics. Returns self."""
         from gpumetrics.distributed import sync_states
 
         with self._on_device():

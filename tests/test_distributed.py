@@ -144,8 +144,16 @@ def test_sync_over_gloo_equals_one_process(tmp_path, split, exact):
     assert ranks[0]["results"] == ranks[1]["results"]
 
 
-def test_sync_needs_a_process_group():
-    from gpumetrics.metrics import Accuracy
+def test_sync_without_a_process_group_is_a_no_op():
+    """As torchmetrics: one process already holds every state."""
+    import numpy as np
 
-    with pytest.raises(RuntimeError, match="init_process_group"):
-        Accuracy().sync()
+    from gpumetrics.metrics import Accuracy, MetricSet
+
+    acc = Accuracy()
+    acc.update(np.array([0, 1, 1]), np.array([0, 1, 0]))
+    assert acc.sync() is acc
+    assert acc.compute() == pytest.approx(2 / 3)
+    ms = MetricSet([Accuracy()])
+    ms.update(np.array([1]), np.array([1]))
+    assert ms.sync().compute() == {"accuracy": 1.0}
