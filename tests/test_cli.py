@@ -79,3 +79,33 @@ def test_a_backend_that_cannot_run_is_one_line_naming_the_flag(command, tmp_path
         main([*argv[:-1], "gpu"])  # not a backend: argparse names the flag and the choices
     assert exc.value.code == 2
     assert "--backend: invalid choice: 'gpu'" in capsys.readouterr().err
+
+
+def test_info_reports_every_optional_capability(capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    for name in ("torch", "CuPy", "pyarrow", "Dask", "matplotlib", "NVML", "RAPL"):
+        line = next((ln for ln in out.splitlines() if ln.startswith(name + " ")), None)
+        assert line is not None, (name, out)
+        assert ":" in line  # a version and what it gives, or why not and how to get it
+
+
+def test_packaging_metadata():
+    """The build declares what its license fields need, ships the license and the typing
+    marker, and has an extra for every capability that runs on any machine."""
+    from pathlib import Path
+
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    assert "setuptools>=77" in project["build-system"]["requires"][0]  # PEP 639 fields
+    assert project["project"]["license-files"] == ["LICENSE"]
+    assert "Apache License" in (root / "LICENSE").read_text()
+    assert (root / "gpumetrics" / "py.typed").exists()
+    assert "py.typed" in project["tool"]["setuptools"]["package-data"]["gpumetrics"]
+    extras = project["project"]["optional-dependencies"]
+    assert {"cuda12", "cuda13", "all"} <= set(extras)
+    (everything,) = extras["all"]
+    assert set(everything.removeprefix("gpumetrics[").removesuffix("]").split(",")) == {
+        "dask", "io", "energy", "report", "mlflow"}
