@@ -132,6 +132,33 @@ class _Engine:
             for state in states:
                 state.update(batch)
 
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """Add a batch and return the batch's own value (torchmetrics' ``forward``), with
+        scikit-learn's argument order: ``y_true`` first. The batch is counted once, into a
+        state of its own that is then merged into this metric's."""
+        batch = self._empty_like()
+        batch.update(y_true, y_pred, sample_weight)
+        value = batch.compute()
+        self.merge(batch)
+        return value
+
+    def _empty_like(self):
+        """A metric of this configuration that has seen nothing (no buffer copied)."""
+        saved = {key: state.arrays for key, state in self._states.items()}
+        ctx = self._ctx
+        try:
+            for state in self._states.values():
+                state.arrays = {}
+            self._ctx = None
+            clone = copy.deepcopy(self)
+        finally:
+            for key, state in self._states.items():
+                state.arrays = saved[key]
+            self._ctx = ctx
+        for state in clone._states.values():
+            state.reset()
+        return clone
+
     def reset(self) -> None:
         """Forget every update (in place: the buffers stay where they are)."""
         with self._on_device():
@@ -730,6 +757,10 @@ class AUROC(_Ranking):
         if self.edges is None:
             t, s, w = self._buffered(states)
             labels = np.arange(self.size) if self.task == "multiclass" else None
+            if self.task == "multiclass" and self.size == 2:
+                # scikit-learn reads two classes as a binary problem, with 1-D scores; one
+                # vs rest over two score columns is the AUROC of the one-hot targets
+                t, labels = (t[:, None] == labels).astype(np.uint8), None
             value = _ranking.roc_auc_score(
                 t, s, sample_weight=w, average=self.average, max_fpr=self.max_fpr,
                 multi_class=self.multi_class, labels=labels)

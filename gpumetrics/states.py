@@ -572,6 +572,7 @@ class Inputs:
                 "the same length."
             )
         self.n_samples = n
+        _check_order(self.y_true, self.y_pred)
         self.weights = None
         self.weight_dtype = None
         if sample_weight is not None:
@@ -618,7 +619,10 @@ class Inputs:
             raise ValueError(f"{name} must be {ndim}-D labels; got shape {tuple(y.shape)}.")
         if y.dtype.kind == "f":
             if self.validate and not bool((y == xp.floor(y)).all()):
-                raise ValueError(f"{name} holds non-integer values; labels must be integers.")
+                hint = f" ({SWAPPED})" if (
+                    name == "y_true" and self.y_pred.dtype.kind in "iu") else ""
+                raise ValueError(
+                    f"{name} holds non-integer values; labels must be integers{hint}.")
             return y.astype(xp.int64)
         return y
 
@@ -799,6 +803,20 @@ class Inputs:
                     raise ValueError("y_pred must hold probabilities in [0, 1].")
             return t, s
         return self._cached(("loss", kind, num_classes, ignore_index), build)
+
+
+SWAPPED = ("arguments follow scikit-learn's order: y_true (the labels) first, then y_pred "
+           "(labels or scores); torchmetrics puts predictions first")
+
+
+def _check_order(y_true, y_pred) -> None:
+    """Scores in y_true beside integer labels in y_pred: the arguments are swapped."""
+    if y_true.dtype.kind == "f" and y_pred.dtype.kind in "iu" and y_true.ndim == 2 == (
+            y_pred.ndim + 1):
+        raise ValueError(
+            f"y_true holds float values of shape {tuple(y_true.shape)} and y_pred integer "
+            f"labels of shape {tuple(y_pred.shape)}: {SWAPPED}."
+        )
 
 
 def _check_range(kernels, y, name: str, size: int, what: str | None = None):
