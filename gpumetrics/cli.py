@@ -32,6 +32,15 @@ def demo(args) -> int:
     """The main job: train, evaluate, profile, store, rank, report."""
     from gpumetrics.runs.demo import run_demo
 
+    problem = _carbon_flags(args, "demo")
+    out = Path(args.out)
+    if problem is None and out.exists() and not out.is_dir():
+        problem = f"gpumetrics demo: --out {out}: is a file; give a folder"
+    if problem is None and not out.parent.is_dir():
+        problem = f"gpumetrics demo: --out {out}: the folder {out.parent} does not exist"
+    if problem:  # before anything is printed or written
+        print(problem, file=sys.stderr)
+        return 2
     try:
         run_demo(args.out, samples=args.samples, epochs=args.epochs, seed=args.seed,
                  country=args.country, scope=args.scope)
@@ -225,7 +234,7 @@ def score(args) -> int:
         except KeyboardInterrupt:
             _fail("interrupted")
             return 130
-    result = scoring.report(results, rows=rows, paths=paths, task=args.task,
+    result = scoring.report(results, rows=rows, paths=paths, task=plan.options.task,
                             seconds=time.perf_counter() - start,
                             bins=None if args.exact else args.thresholds)
     text = json.dumps(result, indent=1)
@@ -236,6 +245,48 @@ def score(args) -> int:
             return _fail(f"{out}: cannot write the result ({exc})")
     print(text if args.json else scoring.table(result))
     return 0
+
+
+def _unwritable(path: Path, flag: str) -> str | None:
+    """Why ``path`` cannot be written, named by its flag, or None: checked before any work,
+    so that a long command never ends in a failed write."""
+    if path.is_dir():
+        return f"{flag} {path}: is a directory; give a file name"
+    folder = path.parent
+    if not folder.is_dir():
+        return f"{flag} {path}: the folder {folder} does not exist"
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return f"{flag} {path}: not writable"
+    return None
+
+
+def _number(minimum: float, inclusive: bool = True):
+    """An argparse type: a number of at least (or above) ``minimum``; else a usage error
+    naming the flag (exit 2)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not (value >= minimum if inclusive else value > minimum) or value != value:
+            word = "at least" if inclusive else "above"
+            raise argparse.ArgumentTypeError(f"must be {word} {minimum:g}; got {text}")
+        return value
+    return parse
+
+
+def _carbon_flags(args, command: str) -> str | None:
+    """The error of ``--country`` / ``--region`` as one line naming the flag, or None."""
+    from gpumetrics.energy import carbon
+
+    for flag, value, look_up in (("--country", args.country, carbon.country),
+                                 ("--region", getattr(args, "region", None), carbon.region)):
+        if value is not None:
+            try:
+                look_up(value)
+            except ValueError as exc:
+                return f"gpumetrics {command}: {flag}: {exc}"
+    return None
 
 
 def _positive(minimum: int = 1):
@@ -270,8 +321,11 @@ def _add_score_parser(sub) -> None:
     group.add_argument("--y-score", metavar="COL[,COL...]",
                        help="score column(s), e.g. one probability per class")
     p.add_argument("--sample-weight", metavar="COL", help="column of sample weights")
-    p.add_argument("--task", default="binary",
-                   choices=("binary", "multiclass", "multilabel", "regression"))
+    p.add_argument("--task", default=None,
+                   choices=("binary", "multiclass", "multilabel", "regression"),
+                   help="default: from the columns (several --y-score columns for one "
+                   "--y-true: multiclass; as many --y-true columns: multilabel; "
+                   "--num-classes above 2: multiclass; else binary)")
     p.add_argument("--num-classes", type=_positive(2), metavar="C",
                    help="classes of a multiclass task")
     p.add_argument("--metrics", metavar="NAME[,NAME...]",
@@ -314,9 +368,16 @@ def profile(args) -> int:
     from gpumetrics.scoring import write_atomic
 
     command = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    problems = [_carbon_flags(args, "profile")] + [
+        f"gpumetrics profile: {_unwritable(Path(path), flag)}"
+        for flag, path in (("--csv", args.csv), ("--out", args.out))
+        if path and _unwritable(Path(path), flag)]
     if not command:
-        print("gpumetrics profile: give a command after --, e.g. "
-              "gpumetrics profile -- python train.py", file=sys.stderr)
+        problems.append("gpumetrics profile: give a command after --, e.g. "
+                        "gpumetrics profile -- python train.py")
+    problems = [p for p in problems if p]
+    if problems:  # before the command runs: its work is never lost to a bad flag
+        print(problems[0], file=sys.stderr)
         return 2
     try:
         profiler = EnergyProfiler(carbon_intensity=args.carbon_intensity, country=args.country,
@@ -335,10 +396,19 @@ def profile(args) -> int:
         return 127
     except KeyboardInterrupt:
         code = 130
-    report = profiler.stop()
+    try:
+        report = profiler.stop()  # appends to --csv
+    except (OSError, ValueError) as exc:  # the command ran: its code stands
+        report = profiler.report
+        print(f"gpumetrics profile: warning: --csv {args.csv}: not written ({exc})",
+              file=sys.stderr)
     print(report.to_json(indent=1) if args.json else report, file=sys.stderr)
     if args.out:
-        write_atomic(Path(args.out), report.to_json(indent=1) + "\n")
+        try:
+            write_atomic(Path(args.out), report.to_json(indent=1) + "\n")
+        except OSError as exc:
+            print(f"gpumetrics profile: warning: --out {args.out}: not written ({exc})",
+                  file=sys.stderr)
     return code
 
 
@@ -358,6 +428,13 @@ def _on_store(command: str, store_path: str, action) -> int:
         return 2
 
 
+def _check_dataset(store, args) -> None:
+    """With several datasets in the store, ``--dataset`` must name one (as a flag)."""
+    if args.dataset is None and len(names := store.datasets()) > 1:
+        raise ValueError(f"{store.path} holds runs of several datasets ({', '.join(names)}); "
+                         "give --dataset NAME")
+
+
 def compare(args) -> int:
     """Rank the runs of one dataset of a run store by a mixed score."""
     import json
@@ -365,6 +442,7 @@ def compare(args) -> int:
     from gpumetrics.runs.ranking_text import ranking_rows, ranking_table
 
     def ranked_rows(store):
+        _check_dataset(store, args)
         ranked = store.compare(dataset=args.dataset, score=args.score,
                                accuracy=args.accuracy, weight=args.weight)
         if args.json:
@@ -380,7 +458,13 @@ def report(args) -> int:
     """Write the HTML comparison report of a run store."""
     from gpumetrics.runs.report import write_report
 
+    problem = _unwritable(Path(args.output), "-o/--output")
+    if problem:
+        print(f"gpumetrics report: {problem}", file=sys.stderr)
+        return 2
+
     def write(store):
+        _check_dataset(store, args)
         print(write_report(store, args.output, dataset=args.dataset, score=args.score,
                            accuracy=args.accuracy, weight=args.weight))
         return 0
@@ -399,7 +483,7 @@ def _add_ranking_options(p) -> None:
     p.add_argument("--accuracy", default=DEFAULT_ACCURACY, metavar="METRIC",
                    help=f"logged accuracy to weigh (default {DEFAULT_ACCURACY}; "
                    "train_accuracy for the scores' original definition)")
-    p.add_argument("--weight", type=float, default=DEFAULT_WEIGHT,
+    p.add_argument("--weight", type=_number(0), default=DEFAULT_WEIGHT,
                    help=f"weight of the accuracy, in [0, 1] (default {DEFAULT_WEIGHT:g})")
 
 
@@ -425,21 +509,24 @@ def _add_profile_parser(sub) -> None:
         "else estimated from power ratings and utilisation (each figure says which), "
         "charged to CMD's process tree unless --scope machine. The report goes to stderr; "
         "the exit code is the command's.")
-    p.add_argument("--country", help="ISO alpha-3 code or name, for the carbon intensity")
+    p.add_argument("--country", help="country for the carbon intensity: ISO alpha-2 or "
+                   "alpha-3 code, or name (FR, FRA, France)")
     p.add_argument("--region", help="cloud region, e.g. aws:eu-west-1 or europe-west4")
-    p.add_argument("--carbon-intensity", type=float, metavar="G_PER_KWH",
+    p.add_argument("--carbon-intensity", type=_number(0), metavar="G_PER_KWH",
                    help="gCO2e per kWh (over --country and --region)")
     p.add_argument("--scope", choices=("process", "machine"), default="process",
                    help="whose energy: CMD's process tree (default; CPU time, memory and "
                    "GPU share) or the whole machine (every process)")
-    p.add_argument("--pue", type=float, default=1.0, help="power usage effectiveness")
-    p.add_argument("--interval", type=float, default=0.1, metavar="S",
+    p.add_argument("--pue", type=_number(1), default=1.0,
+                   help="power usage effectiveness of the facility, >= 1 (default 1)")
+    p.add_argument("--interval", type=_number(0, inclusive=False), default=0.1, metavar="S",
                    help="sampling interval in seconds (default 0.1)")
     p.add_argument("--project", help="project name for the emissions file")
     p.add_argument("--csv", metavar="FILE", help="append the run to this emissions CSV")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--out", metavar="FILE", help="also write the JSON report to FILE")
-    p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
+    p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]",
+                   help="the command to run and profile, after --")
     p.set_defaults(func=profile)
 
 
@@ -466,10 +553,16 @@ def main(argv=None) -> int:
 
 
 def _main(argv=None) -> int:
+    _quiet_openmp()
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``gpumetrics`` parser and its subcommands."""
     import gpumetrics
     from gpumetrics.dispatch import BACKENDS
 
-    _quiet_openmp()
     parser = argparse.ArgumentParser(prog="gpumetrics", description=__doc__)
     parser.add_argument("--version", action="version",
                         version=f"gpumetrics {gpumetrics.__version__}")
@@ -483,8 +576,8 @@ def _main(argv=None) -> int:
     p.add_argument("--epochs", type=_positive(), default=12,
                    help="epochs per model (default 12)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--country", help="ISO alpha-3 code for the carbon intensity "
-                   "(default: world average)")
+    p.add_argument("--country", help="country for the carbon intensity: ISO alpha-2 or "
+                   "alpha-3 code, or name (default: world average)")
     p.add_argument("--scope", choices=("process", "machine"), default="process",
                    help="charge each run its own process tree (default) or the whole machine")
     p.set_defaults(func=demo)
@@ -503,10 +596,10 @@ def _main(argv=None) -> int:
     _add_score_parser(sub)
     _add_profile_parser(sub)
     _add_compare_parser(sub)
-    p = sub.add_parser("info", help="show versions and the backends that can run here")
+    p = sub.add_parser("info", help="show versions, the backends that can run here and "
+                       "what each optional capability needs")
     p.set_defaults(func=info)
-    args = parser.parse_args(argv)
-    return args.func(args)
+    return parser
 
 
 if __name__ == "__main__":

@@ -254,13 +254,21 @@ def _label_axis(task: str, pred: list[str], scores: bool, num_classes: int | Non
 
 
 def plan(*, y_true: str, y_pred: str | None = None, y_score: str | None = None,
-         sample_weight: str | None = None, task: str = "binary", num_classes: int | None = None,
-         metrics: str | None = None, **options) -> Plan:
+         sample_weight: str | None = None, task: str | None = None,
+         num_classes: int | None = None, metrics: str | None = None, **options) -> Plan:
     """The ``Plan`` of the command-line arguments (column and metric names comma-separated);
-    ``options`` are the other fields of ``Options``."""
+    ``options`` are the other fields of ``Options``. Without a task, the columns say it:
+    several score columns for one target column are multiclass, as many target columns
+    multilabel; labels with ``num_classes`` above 2 are multiclass; else binary."""
     if (y_pred is None) == (y_score is None):
         raise ScoreError("pass exactly one of --y-pred (labels, or one score column) and "
                          "--y-score (score columns)")
+    if task is None:
+        n_pred, n_true = len(_names(y_score or y_pred)), len(_names(y_true))
+        if n_pred > 1:
+            task = "multilabel" if n_true == n_pred else "multiclass"
+        else:
+            task = "multiclass" if (num_classes or 2) > 2 else "binary"
     if task not in TASKS:
         raise ScoreError(f"--task must be one of {TASKS}; got {task!r}")
     scores = y_score is not None

@@ -450,7 +450,7 @@ def test_carbon_intensity_precedence_and_errors():
         carbon.resolve(None, None, "aws:moon-1")
     with pytest.raises(ValueError, match="pue must be"):
         EnergyProfiler(pue=0.9)
-    with pytest.raises(ValueError, match="carbon_intensity must be"):
+    with pytest.raises(ValueError, match="carbon intensity must be"):
         EnergyProfiler(carbon_intensity=-1)
 
 

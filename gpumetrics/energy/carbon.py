@@ -9,6 +9,11 @@ Statistical Review of World Energy; CC BY 4.0), as collected in CodeCarbon's
 ``global_energy_mix.json``. The world average is the generation-weighted mean of those
 countries (480.6 gCO2e/kWh). These are annual averages of generation: the grid's intensity
 at a given hour, or of a supplier's contract, can differ a lot.
+
+Countries are looked up by ISO 3166-1 alpha-3 or alpha-2 code, English name, or another
+common or official name (``Czech Republic``, ``UK``, ``Türkiye``): the ``iso2`` and
+``aliases`` columns come from the ISO 3166 data of the ``pycountry`` package (names,
+official and common names), with a few names in everyday use added.
 """
 
 from __future__ import annotations
@@ -51,28 +56,40 @@ class Intensity:
     country: str
     g_per_kwh: float
     year: int
+    iso2: str = ""
+    aliases: tuple[str, ...] = ()
 
 
 @functools.cache
 def table() -> dict[str, Intensity]:
     """The shipped table, by ISO 3166-1 alpha-3 code (``WORLD`` for the world average)."""
-    with TABLE.open(newline="") as f:
+    with TABLE.open(newline="", encoding="utf-8") as f:
         return {row["iso3"]: Intensity(row["iso3"], row["country"],
-                                       float(row["g_co2e_per_kwh"]), int(row["year"]))
+                                       float(row["g_co2e_per_kwh"]), int(row["year"]),
+                                       row["iso2"], tuple(filter(None,
+                                                                 row["aliases"].split("|"))))
                 for row in csv.DictReader(f)}
 
 
+@functools.cache
+def _index() -> dict[str, Intensity]:
+    """Every code and name of the table, upper-cased, to its entry."""
+    index: dict[str, Intensity] = {}
+    for entry in table().values():
+        for key in (entry.country, *entry.aliases, entry.iso2, entry.iso3):  # codes win
+            if key:
+                index[key.upper()] = entry
+    return index
+
+
 def country(name: str) -> Intensity:
-    """A country's entry, by ISO alpha-3 code or English name (case-insensitive)."""
-    key = name.strip().upper()
-    entries = table()
-    if key in entries:
-        return entries[key]
-    for entry in entries.values():
-        if entry.country.upper() == key:
-            return entry
-    raise ValueError(f"country {name!r} is not in the carbon-intensity table; give an ISO "
-                     "alpha-3 code (e.g. 'FRA', 'USA') or carbon_intensity= in gCO2e/kWh.")
+    """A country's entry, by ISO alpha-3 or alpha-2 code, or name (case-insensitive)."""
+    entry = _index().get(" ".join(str(name).split()).upper())
+    if entry is None:
+        raise ValueError(f"country {name!r} is not in the carbon-intensity table: give an ISO "
+                         "3166 alpha-2 or alpha-3 code ('FR', 'FRA') or an English name, or "
+                         "a carbon intensity in gCO2e/kWh.")
+    return entry
 
 
 def region(name: str) -> tuple[str, Intensity]:
@@ -83,8 +100,8 @@ def region(name: str) -> tuple[str, Intensity]:
         if bare in CLOUD_REGIONS.get(p, {}):
             return f"{p}:{bare}", country(CLOUD_REGIONS[p][bare])
     known = ", ".join(f"{p}:{r}" for p, regions in CLOUD_REGIONS.items() for r in regions)
-    raise ValueError(f"region {name!r} is not a known cloud region ({known}); give country= "
-                     "or carbon_intensity= instead.")
+    raise ValueError(f"region {name!r} is not a known cloud region ({known}); give a "
+                     "country or a carbon intensity instead.")
 
 
 def resolve(carbon_intensity: float | None = None, country_name: str | None = None,
@@ -94,8 +111,8 @@ def resolve(carbon_intensity: float | None = None, country_name: str | None = No
     if carbon_intensity is not None:
         value = float(carbon_intensity)
         if not value >= 0:
-            raise ValueError("carbon_intensity must be a non-negative number of gCO2e per "
-                             f"kWh; got {carbon_intensity!r}.")
+            raise ValueError("the carbon intensity must be a non-negative number of gCO2e "
+                             f"per kWh; got {carbon_intensity!r}.")
         return value, "given"
     if country_name is not None:
         entry = country(country_name)

@@ -205,10 +205,11 @@ class EnergyReport:
     def append_csv(self, path: str | os.PathLike) -> Path:
         """Add this report as a row of ``path`` (created with a header if absent). The file
         is rewritten through a temporary file and a rename, never half written, under an
-        exclusive lock on ``path.lock``, so that concurrent writers lose no row."""
+        exclusive lock on the file's folder, so that concurrent writers lose no row and no
+        lock file is left behind."""
         path = Path(path)
         header = ",".join(self.CSV_FIELDS)
-        with _locked(path.with_name(path.name + ".lock")):
+        with _locked(path.parent):
             existing = path.read_text() if path.exists() else ""
             if existing and existing.splitlines()[0] != header:
                 raise ValueError(f"{path} has other columns than an emissions file: expected "
@@ -255,13 +256,14 @@ def _window_notes(notes: tuple[str, ...], components: dict) -> tuple[str, ...]:
 
 
 class _locked:
-    """An exclusive advisory lock on a file (``fcntl.flock``; none where unavailable)."""
+    """An exclusive advisory lock on a folder (``fcntl.flock`` on its descriptor; none where
+    unavailable): the file it guards is replaced by renames, so it cannot hold the lock."""
 
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self, folder: Path):
+        self.folder = folder
 
     def __enter__(self):
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        self.fd = os.open(self.folder, os.O_RDONLY)
         try:
             import fcntl
 
