@@ -468,3 +468,16 @@ def test_profile_command_reports_and_keeps_the_exit_code(tmp_path):
     assert report["label"] == "run"
     assert report["scope"] == "process"  # the command's process tree
     assert report["components"]["cpu"]["details"]["process_cpu_s"] >= 0.25
+
+
+@pytest.mark.parametrize("name", ["FR", "fr", "FRA", "France", " france ", "French Republic"])
+def test_countries_by_alpha_2_alpha_3_name_and_alias(name):
+    assert carbon.country(name).iso3 == "FRA"
+
+
+def test_common_names_and_the_world_row():
+    assert carbon.country("Czech Republic") == carbon.country("CZ") == carbon.country("Czechia")
+    assert carbon.country("UK").iso3 == carbon.country("GB").iso3 == "GBR"
+    assert carbon.country("US").iso3 == "USA"
+    entries = carbon.table()
+    assert len({e.iso2 for e in entries.values() if e.iso2}) == len(entries) - 1  # all but WORLD
