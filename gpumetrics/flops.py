@@ -19,6 +19,7 @@ result is a ``Flops`` that carries this convention; ``.macs`` gives multiply-acc
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -333,12 +334,52 @@ class Utilisation:
     peak_source: str
 
 
-def mfu(flops: Flops | float, seconds: float, *, device=None, dtype: str = "bf16",
+# dtype spellings of torch, NumPy, JAX and plain words, to the peak table's keys
+_DTYPE_KEYS = {"bfloat16": "bf16", "bf16": "bf16", "float16": "fp16", "half": "fp16",
+               "fp16": "fp16", "float32": "fp32", "float": "fp32", "fp32": "fp32",
+               "tf32": "tf32", "float64": "fp64", "double": "fp64", "fp64": "fp64",
+               "float8_e4m3fn": "fp8", "float8_e5m2": "fp8", "fp8": "fp8"}
+
+
+def _dtype_key(dtype) -> str:
+    """The peak table's key for a dtype given as a word (``"bf16"``, ``"bfloat16"``) or a
+    torch, NumPy or JAX dtype."""
+    name = getattr(dtype, "name", None)
+    if name is None and isinstance(dtype, type):  # np.float32, jnp.bfloat16
+        import numpy as np
+
+        try:
+            name = np.dtype(dtype).name
+        except TypeError:
+            pass
+    text = str(name or dtype).lower().removeprefix("torch.")
+    return _DTYPE_KEYS.get(text, text)
+
+
+def _device_name(device) -> str:
+    """A device name for the peak table: a name as given, or the name of a CUDA device
+    given as ``None`` (the current one), an index, ``"cuda"``, ``"cuda:1"`` or a torch
+    device."""
+    if isinstance(device, str) and not re.fullmatch(r"cuda(:\d+)?", device.strip()):
+        return device
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ValueError(f"mfu: device={device!r} needs a CUDA device, and none is present; "
+                         "give a device name (e.g. 'H100 SXM') or peak_flops=.")
+    if device is not None and not isinstance(device, int):
+        device = torch.device(device)
+    return torch.cuda.get_device_name(device)
+
+
+def mfu(flops: Flops | float, seconds: float, *, device=None, dtype="bf16",
         peak_flops: float | None = None) -> Utilisation:
     """Model-FLOPs utilisation: ``flops / seconds`` over the device's dense peak for
     ``dtype`` (from the datasheet table), or over ``peak_flops`` (FLOP/s) when given.
-    ``device`` is a device name (``"H100 SXM"``, ``torch.cuda.get_device_name()``) or a
-    torch device; by default the current CUDA device."""
+    ``device`` is a device name (``"H100 SXM"``, ``torch.cuda.get_device_name()``), a CUDA
+    device (``"cuda"``, ``"cuda:1"``, an index, a torch device), or by default the current
+    CUDA device; ``dtype`` a word (``"bf16"``, ``"tf32"``) or a torch, NumPy or JAX dtype
+    (``torch.bfloat16``)."""
     from gpumetrics.energy import hardware
 
     if not seconds > 0:
@@ -347,13 +388,7 @@ def mfu(flops: Flops | float, seconds: float, *, device=None, dtype: str = "bf16
     if peak_flops is not None:
         peak, source = float(peak_flops), "given"
     else:
-        if device is None or not isinstance(device, str):
-            import torch
-
-            if not torch.cuda.is_available():
-                raise ValueError("mfu needs device= (a device name) or peak_flops= when no "
-                                 "CUDA device is present.")
-            device = torch.cuda.get_device_name(device)
-        name, tflops = hardware.peak_tflops(device, dtype)
-        peak, source = tflops * 1e12, f"{name} dense {dtype} peak, NVIDIA datasheet"
+        key = _dtype_key(dtype)
+        name, tflops = hardware.peak_tflops(_device_name(device), key)
+        peak, source = tflops * 1e12, f"{name} dense {key} peak, NVIDIA datasheet"
     return Utilisation(achieved / peak, achieved, peak, source)

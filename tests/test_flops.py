@@ -113,6 +113,21 @@ def test_kernel_cost_and_mfu():
         flops.mfu(1e12, 1.0, device="Imaginary GPU")
 
 
+def test_mfu_takes_dtypes_and_devices_as_users_write_them():
+    torch = pytest.importorskip("torch")
+    np = pytest.importorskip("numpy")
+    bf16 = flops.mfu(1e12, 1.0, device="H100 SXM", dtype="bf16").value
+    for dtype in (torch.bfloat16, "bfloat16", "BF16"):
+        assert flops.mfu(1e12, 1.0, device="H100 SXM", dtype=dtype).value == bf16
+    fp32 = flops.mfu(1e12, 1.0, device="H100 SXM", dtype=np.float32)
+    assert "fp32" in fp32.peak_source
+    assert flops.mfu(1e12, 1.0, device="H100 SXM", dtype=torch.float8_e4m3fn).value > 0
+    if not torch.cuda.is_available():
+        for device in ("cuda", "cuda:0", torch.device("cuda"), 0):
+            with pytest.raises(ValueError, match="needs a CUDA device"):
+                flops.mfu(1e12, 1.0, device=device)
+
+
 def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="groups"):
         flops.conv(6, 8, 3, (10, 10), groups=4)
