@@ -34,7 +34,6 @@ import re
 import sys
 import tempfile
 import threading
-import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -562,52 +561,59 @@ def check_paths(paths: list[Path]) -> None:
 
 
 class Progress:
-    """A one-line progress bar on stderr: share of the data read, rows done (of the total,
-    when the files' metadata say it) and rows per second."""
-
-    width = 30
+    """A tqdm bar on stderr of the rows counted so far (not read ahead), of the files' total
+    rows, with rate and time left. Parquet and .npy metadata give the total; a CSV file's is
+    estimated from the bytes per line of its first MiB (shown as ``~total``, and set to the
+    true count at the end). Shown once a run lasts half a second; gone after a failure."""
 
     def __init__(self, paths: list[Path], enabled: bool, stream=None):
-        self.enabled = enabled
-        self.stream = stream or sys.stderr
-        self.sizes = [max(p.stat().st_size, 1) for p in paths]
-        counts = [total_rows(p) for p in paths] if enabled else []
-        self.total = sum(counts) if counts and None not in counts else None
-        self.rows, self.bytes_done, self.shown = 0, 0.0, ""
-        self.start = self.last = time.perf_counter()
+        self.bar = None
+        if not enabled:
+            return
+        from tqdm import tqdm
+
+        counts = [total_rows(p) for p in paths]
+        self.estimated = None in counts
+        total = sum(c if c is not None else _estimated_rows(p) for c, p in zip(
+            counts, paths, strict=True))
+        of = "~{total_fmt}" if self.estimated else "{total_fmt}"
+        self.bar = tqdm(total=total, unit=" rows", unit_scale=True, file=stream or sys.stderr,
+                        delay=0.5, mininterval=0.2, dynamic_ncols=True,
+                        bar_format="{percentage:3.0f}%|{bar}| {n_fmt}/" + of
+                        + " rows [{elapsed}<{remaining}, {rate_fmt}]")
 
     def advance(self, rows: int, file_index: int, done: float) -> None:
-        """``rows`` more rows; the share ``done`` of file ``file_index`` is read."""
-        self.rows += rows
-        self.bytes_done = sum(self.sizes[:file_index]) + done * self.sizes[file_index]
-        now = time.perf_counter()
-        if self.enabled and now - self.last >= 0.2:
-            self.last = now
-            self._draw(now)
-
-    def _draw(self, now: float) -> None:
-        if self.total:
-            share = min(self.rows / max(self.total, 1), 1.0)
-        else:  # CSV: bytes read (the reader reads a few blocks ahead)
-            share = min(self.bytes_done / sum(self.sizes), 1.0)
-        rows = f"{self.rows:,}" + (f"/{self.total:,}" if self.total else "")
-        rate = self.rows / max(now - self.start, 1e-9)
-        bar = "#" * int(self.width * share)
-        self.shown = (f"[{bar:<{self.width}}] {100 * share:5.1f}%  {rows} rows  "
-                      f"{rate / 1e6:.1f} M rows/s")
-        self.stream.write("\r" + self.shown)
-        self.stream.flush()
+        """``rows`` more rows counted (``file_index`` and its share ``done`` read are kept in
+        the signature for readers that report bytes)."""
+        if self.bar is not None:
+            self.bar.update(rows)
 
     def close(self, finished: bool) -> None:
-        """Draw the last state and end the line; after a failure, erase the bar instead."""
-        if not self.enabled:
+        """Show the final count and end the line; after a failure, leave nothing."""
+        bar = self.bar
+        if bar is None:
             return
         if finished:
-            self._draw(time.perf_counter())
-            self.stream.write("\n")
-        elif self.shown:
-            self.stream.write("\r" + " " * len(self.shown) + "\r")
-        self.stream.flush()
+            bar.total = bar.n  # an estimated total gives way to the count
+            bar.bar_format = bar.bar_format.replace("~", "")
+            bar.refresh()
+            bar.fp.write("\n")
+            bar.disable = True  # ended here: close() adds nothing more
+        else:
+            bar.leave = False
+        bar.close()
+
+
+def _estimated_rows(path: Path) -> int:
+    """A CSV file's data rows, estimated from the lines of its first MiB (exact when the
+    whole file fits in it)."""
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        head = f.read(1 << 20)
+    lines = head.count(b"\n") + (0 if head.endswith(b"\n") or not head else 1)
+    if len(head) == size or lines < 2:
+        return max(lines - 1, 0)
+    return max(round(size * lines / len(head)) - 1, 0)
 
 
 def _prefetch(batches: Iterator, depth: int = 2) -> Iterator:

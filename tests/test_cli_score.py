@@ -189,7 +189,7 @@ def test_table_progress_and_atomic_out(tmp_path, capsys):
     cm = gm.confusion_matrix(y, (s >= 0.5).astype(int))
     assert lines[4].split() == [str(v) for v in cm[0]]
     assert "500 rows from 1 file" in text and "rows/s" in text
-    assert "500/500 rows" in err and "100.0%" in err
+    assert "500/500 rows" in err and "100%" in err
     saved = json.loads(out.read_text())
     assert saved["rows"] == 500 and saved["metrics"]["confusion_matrix"] == cm.tolist()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.parquet", "result.json"]
@@ -341,3 +341,32 @@ def test_dask_scheduler(tmp_path, capsys):
              "--dask-scheduler", cluster.scheduler_address, match="no such file")
     assert result["rows"] == 6000
     _check(result, _expected_binary(y, s), rtol=1e-6)
+
+
+def test_progress_counts_rows_and_estimates_a_csv_total(tmp_path):
+    import io
+
+    from gpumetrics import scoring
+
+    rng = np.random.default_rng(5)
+    n = 200_000
+    path = tmp_path / "big.csv"
+    lines = [f"{a},{b:.6f}" for a, b in zip(rng.integers(0, 2, n), rng.random(n), strict=True)]
+    path.write_text("y,s\n" + "\n".join(lines) + "\n")
+    assert path.stat().st_size > 2 << 20  # past the sampled first MiB
+    assert abs(scoring._estimated_rows(path) - n) < 0.02 * n
+    small = tmp_path / "small.csv"
+    small.write_text("y,s\n1,0.5\n0,0.25")  # exact, with or without a final newline
+    assert scoring._estimated_rows(small) == 2
+    stream = io.StringIO()
+    bar = scoring.Progress([path], True, stream=stream)
+    for _ in range(4):
+        bar.advance(n // 4, 0, 1.0)
+    bar.close(finished=True)
+    final = stream.getvalue().split("\r")[-1]
+    assert "200k/200k rows" in final and "~" not in final and final.endswith("\n")
+    failed = io.StringIO()
+    bar = scoring.Progress([path], True, stream=failed)
+    bar.advance(10, 0, 0.1)
+    bar.close(finished=False)
+    assert "rows" not in failed.getvalue()  # a failure leaves no bar behind
