@@ -40,7 +40,7 @@ def write_file(path: Path, rows: int, seed: int = 0) -> None:
 
     rng = np.random.default_rng(seed)
     schema = pa.schema([("y_true", pa.int8()), ("y_score", pa.float32())])
-    with pq.ParquetWriter(path, schema) as writer:
+    with pq.ParquetWriter(path, schema, write_page_checksum=True) as writer:
         for start in range(0, rows, ROW_GROUP):
             n = min(ROW_GROUP, rows - start)
             y = (rng.random(n) < 0.3).astype(np.int8)

@@ -234,6 +234,10 @@ def score(args) -> int:
         except KeyboardInterrupt:
             _fail("interrupted")
             return 130
+    for path in scoring.unchecked_parquet(paths):
+        print(f"gpumetrics score: warning: {path}: its pages carry no checksums, so "
+              "corruption inside a page could not be detected (write it with pyarrow's "
+              "write_page_checksum=True)", file=sys.stderr)
     result = scoring.report(results, rows=rows, paths=paths, task=plan.options.task,
                             seconds=time.perf_counter() - start,
                             bins=None if args.exact else args.thresholds)

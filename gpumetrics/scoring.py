@@ -338,8 +338,8 @@ def _to_numpy(array, name: str) -> np.ndarray:
 def _parquet(path: Path, columns: Columns, batch_size: int) -> Iterator[Batch]:
     """Batches of a Parquet file, row group by row group (only the needed columns)."""
     pa = _pyarrow()
-    try:
-        file = pa.parquet.ParquetFile(path)
+    try:  # a page whose checksum does not match its bytes is an error, never a value
+        file = pa.parquet.ParquetFile(path, page_checksum_verification=True)
         names = file.schema_arrow.names
     except (pa.ArrowException, OSError) as exc:
         raise ScoreError(f"{path}: not a readable Parquet file ({exc})") from None
@@ -361,6 +361,51 @@ def _parquet(path: Path, columns: Columns, batch_size: int) -> Iterator[Batch]:
         except (pa.ArrowException, OSError, ValueError) as exc:
             raise ScoreError(f"{path}: {where}: {exc}") from None
         start += rows
+
+
+def unchecked_parquet(paths: list[Path]) -> list[Path]:
+    """The Parquet files among ``paths`` whose pages carry no checksum (CRC): corruption
+    inside their pages cannot be detected while reading them."""
+    return [p for p in map(Path, paths) if reader_for(p) is _parquet
+            and _has_page_checksums(p) is False]
+
+
+def _has_page_checksums(path: Path) -> bool | None:
+    """Whether the first page of the file carries a CRC (writers set it for every page or
+    for none), read from its Thrift page header; None when that cannot be told."""
+    try:
+        meta = _pyarrow().parquet.ParquetFile(path).metadata
+        if meta.num_row_groups == 0 or meta.num_columns == 0:
+            return None
+        chunk = meta.row_group(0).column(0)
+        offset = chunk.dictionary_page_offset if chunk.has_dictionary_page else None
+        with path.open("rb") as f:
+            f.seek(chunk.data_page_offset if offset is None else offset)
+            header = f.read(64)
+    except (OSError, ValueError, _pyarrow().ArrowException):
+        return None
+    return _thrift_has_field_4(header)
+
+
+def _thrift_has_field_4(header: bytes) -> bool | None:
+    """Whether a Thrift compact-protocol PageHeader sets field 4 (``crc``): fields 1-3 are
+    i32 (type, uncompressed and compressed sizes) and fields come in increasing order."""
+    pos, field = 0, 0
+    while pos < len(header):
+        byte = header[pos]
+        pos += 1
+        kind, delta = byte & 0x0F, byte >> 4
+        if byte == 0 or delta == 0:  # end of struct, or a long-form field id: not a writer's
+            return None if byte else False
+        field += delta
+        if field >= 4:
+            return field == 4 and kind == 5
+        if kind != 5:  # fields 1-3 are i32
+            return None
+        while pos < len(header) and header[pos] & 0x80:  # skip the varint
+            pos += 1
+        pos += 1
+    return None
 
 
 def _csv_options(path: Path, columns: Columns):

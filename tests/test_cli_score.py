@@ -370,3 +370,37 @@ def test_progress_counts_rows_and_estimates_a_csv_total(tmp_path):
     bar.advance(10, 0, 0.1)
     bar.close(finished=False)
     assert "rows" not in failed.getvalue()  # a failure leaves no bar behind
+
+
+def test_parquet_page_checksums_are_verified_and_their_absence_said(tmp_path, capsys):
+    """200 zeroed bytes in the middle of a file: an error where its pages carry checksums;
+    where they carry none, the result comes with one warning saying so."""
+    from gpumetrics import scoring
+
+    y, s = _binary(50_000)
+    table = pa.table({"y": y, "s": s})
+    for checked in (True, False):
+        path = tmp_path / f"{'crc' if checked else 'plain'}.parquet"
+        pq.write_table(table, path, write_page_checksum=checked)
+        assert scoring._has_page_checksums(path) is checked
+        assert scoring.unchecked_parquet([path]) == ([] if checked else [path])
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2:len(data) // 2 + 200] = bytes(200)
+        path.write_bytes(bytes(data))
+        code, text, err = _run(capsys, path, "--y-true", "y", "--y-score", "s")
+        if checked:
+            assert code == 2 and "CRC checksum verification failed" in err
+            assert "row group 0" in err and text == ""
+        else:
+            assert code == 0
+            (warning,) = [ln for ln in err.splitlines() if "warning" in ln]
+            assert "pages carry no checksums" in warning and str(path) in warning
+
+
+def test_page_headers_are_read_without_guessing():
+    from gpumetrics import scoring
+
+    assert scoring._thrift_has_field_4(bytes([0x15, 0x00, 0x15, 0x02, 0x15, 0x02, 0x15, 0x07]))
+    assert scoring._thrift_has_field_4(bytes([0x15, 0x00, 0x15, 0x02, 0x15, 0x02, 0x2C])) is False
+    assert scoring._thrift_has_field_4(bytes([0x19, 0x00])) is None  # field 1 not an i32
+    assert scoring._thrift_has_field_4(b"") is None
