@@ -423,9 +423,9 @@ def test_emissions_csv_is_appended_whole(tmp_path):
             _burn(0.02)
     rows = list(csv.DictReader(out.open()))
     assert [r["run_id"] for r in rows] == ["a", "b"]
-    assert float(rows[0]["emissions_gco2e"]) > 0
-    assert rows[0]["gpu_energy_kwh"] == ""  # no GPU: empty, not 0
-    assert "cpu=estimated:tdp-x-utilisation" in rows[0]["methods"]
+    assert float(rows[0]["emissions"]) > 0
+    assert rows[0]["gpu_energy"] == ""  # no GPU: empty, not 0
+    assert "cpu=estimated:tdp-x-utilisation" in rows[0]["component_methods"]
     other = tmp_path / "other.csv"
     other.write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="other columns"):
@@ -481,3 +481,34 @@ def test_common_names_and_the_world_row():
     assert carbon.country("US").iso3 == "USA"
     entries = carbon.table()
     assert len({e.iso2 for e in entries.values() if e.iso2}) == len(entries) - 1  # all but WORLD
+
+
+def test_emissions_csv_follows_codecarbons_columns_and_units(tmp_path):
+    """CodeCarbon's own columns first, in its order and units (kg CO2e, kWh, W, s), read by
+    CodeCarbon's own data class; gpumetrics' provenance after them."""
+    out = tmp_path / "emissions.csv"
+    with EnergyProfiler(nvml=FakeNvml([]), rapl_root=tmp_path, run_id="r", project="p",
+                        output_csv=out, country="FR", region="gcp:europe-west1") as profiler:
+        _burn(0.05)
+    report = profiler.report
+    (row,) = list(csv.DictReader(out.open()))
+    header = out.read_text().splitlines()[0].split(",")
+    assert header[:len(EnergyReport.CODECARBON_FIELDS)] == list(EnergyReport.CODECARBON_FIELDS)
+    assert float(row["emissions"]) == pytest.approx(report.gco2e / 1000)
+    assert float(row["energy_consumed"]) == pytest.approx(report.facility_energy_kwh)
+    assert float(row["cpu_energy"]) == pytest.approx(report.component_kwh("cpu"))
+    assert float(row["cpu_power"]) == pytest.approx(
+        report.component_kwh("cpu") * 3.6e6 / report.duration_s)
+    assert float(row["duration"]) == pytest.approx(report.duration_s)
+    assert (row["country_iso_code"], row["country_name"]) == ("FRA", "France")
+    assert (row["cloud_provider"], row["cloud_region"], row["on_cloud"]) == (
+        "gcp", "europe-west1", "Y")
+    assert row["tracking_mode"] == "process" and row["project_name"] == "p"
+    assert row["carbon_intensity_source"] == report.carbon_intensity_source
+    dataclasses = pytest.importorskip("dataclasses")
+    try:
+        from codecarbon.output_methods.emissions_data import EmissionsData
+    except ImportError:
+        return
+    names = [f.name for f in dataclasses.fields(EmissionsData)]
+    assert names == list(EnergyReport.CODECARBON_FIELDS)  # the layout CodeCarbon writes

@@ -104,6 +104,23 @@ def region(name: str) -> tuple[str, Intensity]:
                      "country or a carbon intensity instead.")
 
 
+def location(country_name: str | None = None, region_name: str | None = None) -> dict:
+    """Where the energy was used, in CodeCarbon's fields: ``country_name``,
+    ``country_iso_code`` (alpha-3), ``region``, ``cloud_provider``, ``cloud_region`` (empty
+    where not given)."""
+    place = dict.fromkeys(("country_name", "country_iso_code", "region", "cloud_provider",
+                           "cloud_region"), "")
+    entry = None
+    if region_name is not None:
+        key, entry = region(region_name)
+        place["cloud_provider"], _, place["cloud_region"] = key.partition(":")
+    if country_name is not None:
+        entry = country(country_name)
+    if entry is not None:
+        place["country_name"], place["country_iso_code"] = entry.country, entry.iso3
+    return place
+
+
 def resolve(carbon_intensity: float | None = None, country_name: str | None = None,
             region_name: str | None = None) -> tuple[float, str]:
     """``(gCO2e per kWh, where it came from)``: a given value over a country over a cloud

@@ -9,6 +9,7 @@ import functools
 import io
 import json
 import os
+import platform
 import threading
 import time
 import uuid
@@ -75,6 +76,7 @@ class EnergyReport:
     project: str | None = None
     scope: str = "machine"  # process: the profiled process tree's share; machine: everything
     excluded: dict = field(default_factory=dict)  # CPU seconds not charged, by cause
+    location: dict = field(default_factory=dict)  # country and cloud region (CodeCarbon's)
 
     @property
     def energy_kwh(self) -> float:
@@ -152,6 +154,7 @@ class EnergyReport:
             "carbon_intensity_source": self.carbon_intensity_source,
             "gco2e": self.gco2e, "method": self.method, "scope": self.scope,
             "excluded_cpu_s": dict(self.excluded), "notes": list(self.notes),
+            "location": dict(self.location),
         }
 
     def to_json(self, **kwargs) -> str:
@@ -177,29 +180,70 @@ class EnergyReport:
 
     # --- the emissions CSV ----------------------------------------------------------------
 
-    CSV_FIELDS = ("timestamp", "run_id", "project", "label", "duration_s", "gpu_energy_kwh",
-                  "cpu_energy_kwh", "dram_energy_kwh", "energy_kwh", "pue",
-                  "facility_energy_kwh", "carbon_intensity_g_per_kwh",
-                  "carbon_intensity_source", "emissions_gco2e", "method", "methods", "scope")
+    # CodeCarbon's emissions.csv columns and units (kg CO2e, kWh, W, s), so that its tools
+    # read this file, then what gpumetrics adds: scope, methods and where the intensity
+    # came from. Energy is IT energy per component; energy_consumed and emissions include
+    # the PUE. Columns nothing here measures (water, coordinates) are left empty.
+    CODECARBON_FIELDS = (
+        "timestamp", "project_name", "run_id", "experiment_id", "duration", "emissions",
+        "emissions_rate", "cpu_power", "gpu_power", "ram_power", "cpu_energy", "gpu_energy",
+        "ram_energy", "energy_consumed", "water_consumed", "country_name", "country_iso_code",
+        "region", "cloud_provider", "cloud_region", "os", "python_version",
+        "codecarbon_version", "cpu_count", "cpu_model", "gpu_count", "gpu_model", "longitude",
+        "latitude", "ram_total_size", "tracking_mode", "cpu_utilization_percent",
+        "gpu_utilization_percent", "ram_utilization_percent", "ram_used_gb", "on_cloud",
+        "pue", "wue")
+    CSV_FIELDS = (*CODECARBON_FIELDS, "label", "scope", "energy_method", "component_methods",
+                  "carbon_intensity_g_per_kwh", "carbon_intensity_source")
 
     def csv_row(self) -> dict:
-        def kwh(prefix):
-            value = self.component_kwh(prefix)
-            return "" if value is None else repr(value)
+        """This report as a row of ``CSV_FIELDS`` (numbers as text, unknowns empty)."""
+        def num(value):
+            return "" if value is None else repr(float(value))
 
+        def kwh(prefix):
+            return num(self.component_kwh(prefix))
+
+        def watts(prefix):
+            value = self.component_kwh(prefix)
+            return num(None if value is None or not self.duration_s > 0
+                       else value * J_PER_KWH / self.duration_s)
+
+        cpu = self.components.get("cpu")
+        cpu_details = cpu.details if cpu is not None else {}
+        gpus = [c for n, c in self.components.items() if n.startswith("gpu")]
+        dram = self.components.get("dram")
+        kg = self.gco2e / 1000
+        place = {key: self.location.get(key, "") for key in (
+            "country_name", "country_iso_code", "region", "cloud_provider", "cloud_region")}
         return {
             "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(
                 timespec="seconds"),
-            "run_id": self.run_id, "project": self.project or "", "label": self.label or "",
-            "duration_s": repr(self.duration_s), "gpu_energy_kwh": kwh("gpu"),
-            "cpu_energy_kwh": kwh("cpu"), "dram_energy_kwh": kwh("dram"),
-            "energy_kwh": repr(self.energy_kwh), "pue": repr(self.pue),
-            "facility_energy_kwh": repr(self.facility_energy_kwh),
-            "carbon_intensity_g_per_kwh": repr(self.carbon_intensity),
+            "project_name": self.project or "", "run_id": self.run_id, "experiment_id": "",
+            "duration": num(self.duration_s), "emissions": num(kg),
+            "emissions_rate": num(kg / self.duration_s if self.duration_s > 0 else None),
+            "cpu_power": watts("cpu"), "gpu_power": watts("gpu"), "ram_power": watts("dram"),
+            "cpu_energy": kwh("cpu"), "gpu_energy": kwh("gpu"), "ram_energy": kwh("dram"),
+            "energy_consumed": num(self.facility_energy_kwh), "water_consumed": "",
+            **place,
+            "os": platform.platform(), "python_version": platform.python_version(),
+            "codecarbon_version": "", "cpu_count": cpu_details.get("logical_cpus", ""),
+            "cpu_model": cpu_details.get("cpu_model", ""), "gpu_count": len(gpus),
+            "gpu_model": ", ".join(sorted({str(c.details.get("device", c.name))
+                                           for c in gpus})),
+            "longitude": "", "latitude": "",
+            "ram_total_size": num(dram.details.get("memory_gb")) if dram is not None else "",
+            "tracking_mode": self.scope,
+            "cpu_utilization_percent": num(100 * cpu_details["mean_utilisation"])
+            if "mean_utilisation" in cpu_details else "",
+            "gpu_utilization_percent": "", "ram_utilization_percent": "", "ram_used_gb": "",
+            "on_cloud": "Y" if place["cloud_provider"] else "N", "pue": num(self.pue),
+            "wue": "",
+            "label": self.label or "", "scope": self.scope, "energy_method": self.method,
+            "component_methods": "; ".join(f"{n}={c.method}"
+                                           for n, c in self.components.items()),
+            "carbon_intensity_g_per_kwh": num(self.carbon_intensity),
             "carbon_intensity_source": self.carbon_intensity_source,
-            "emissions_gco2e": repr(self.gco2e), "method": self.method,
-            "methods": "; ".join(f"{n}={c.method}" for n, c in self.components.items()),
-            "scope": self.scope,
         }
 
     def append_csv(self, path: str | os.PathLike) -> Path:
@@ -337,6 +381,7 @@ class EnergyProfiler:
             raise ValueError(f"interval_s must be positive; got {interval_s!r}.")
         self.intensity, self.intensity_source = carbon.resolve(carbon_intensity, country,
                                                                region)
+        self.location = carbon.location(country, region)
         self.pue = float(pue)
         self.interval_s = float(interval_s)
         self.options = {"gpus": gpus, "host": host, "cpu_power_w": cpu_power_w,
@@ -458,7 +503,7 @@ class EnergyProfiler:
             notes.append(SHORT_WINDOW_NOTE)
         return EnergyReport(self._run, self._started_at, window, components, self.pue,
                             self.intensity, self.intensity_source, tuple(notes), label,
-                            self.project, self.scope, excluded)
+                            self.project, self.scope, excluded, self.location)
 
     def _scope_notes(self, components: dict[str, ComponentEnergy]) -> list[str]:
         if self.usage is None:
