@@ -247,6 +247,18 @@ class Metric(_Engine):
         with self._on_device():
             return self._compute(self._roles, self._result_ctx())
 
+    #: ``"roc"`` or ``"pr"`` for the curve metrics: how ``plot`` draws their value
+    plot_curve: str | None = None
+
+    def plot(self, value=None, ax=None):
+        """Draw ``value`` (by default ``compute()``; or a list of values, one per step)
+        with matplotlib, on ``ax`` or a new figure; returns ``(figure, axes)``. Curves are
+        drawn as curves, confusion matrices as heatmaps, per-class values as bars."""
+        from gpumetrics import plotting
+
+        return plotting.plot_value(self.compute() if value is None else value,
+                                   name=self.name, curve=self.plot_curve, ax=ax)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(map(repr, self._states))})"
 
@@ -321,6 +333,13 @@ class MetricSet(_Engine):
         ctx = self._result_ctx()
         with self._on_device():
             return {name: m._compute(m._roles, ctx) for name, m in self.metrics.items()}
+
+    def plot(self, values: dict | None = None, ax=None):
+        """The set's scalar values (by default ``compute()``) as bars, binned ones with
+        their bound; returns ``(figure, axes)``."""
+        from gpumetrics import plotting
+
+        return plotting.plot_values(self.compute() if values is None else values, ax=ax)
 
     def __getitem__(self, name: str) -> Metric:
         return self.metrics[name]
@@ -817,6 +836,7 @@ class ROCCurve(_Curve):
 
     function = staticmethod(_ranking.roc_curve)
     from_counts = staticmethod(_ranking._roc_from_counts)
+    plot_curve = "roc"
 
     def __init__(self, *, thresholds=None, drop_intermediate=True, **engine):
         super().__init__(thresholds=thresholds, drop_intermediate=drop_intermediate, **engine)
@@ -828,6 +848,7 @@ class PRCurve(_Curve):
 
     function = staticmethod(_ranking.precision_recall_curve)
     from_counts = staticmethod(_ranking._pr_from_counts)
+    plot_curve = "pr"
 
 
 # --- regression ------------------------------------------------------------------------------
