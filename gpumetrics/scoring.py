@@ -26,6 +26,7 @@ Bad input raises ``ScoreError`` with one line naming the file and where in it::
 from __future__ import annotations
 
 import contextlib
+import gzip
 import inspect
 import mmap
 import os
@@ -650,15 +651,18 @@ class Progress:
 
 
 def _estimated_rows(path: Path) -> int:
-    """A CSV file's data rows, estimated from the lines of its first MiB (exact when the
-    whole file fits in it)."""
+    """A CSV file's data rows, estimated from the lines of its first MiB of text (exact when
+    the whole file fits in it); for a gzip file, scaled by the compressed bytes read."""
     size = path.stat().st_size
-    with path.open("rb") as f:
-        head = f.read(1 << 20)
+    with path.open("rb") as raw:
+        text = gzip.GzipFile(fileobj=raw) if path.name.lower().endswith(".gz") else raw
+        head = text.read(1 << 20)
+        whole = not text.read(1)
+        consumed = max(raw.tell(), 1)  # bytes of the file behind ``head`` (and a little more)
     lines = head.count(b"\n") + (0 if head.endswith(b"\n") or not head else 1)
-    if len(head) == size or lines < 2:
+    if whole or lines < 2:
         return max(lines - 1, 0)
-    return max(round(size * lines / len(head)) - 1, 0)
+    return max(round(size * lines / consumed) - 1, 0)
 
 
 def _prefetch(batches: Iterator, depth: int = 2) -> Iterator:

@@ -344,6 +344,7 @@ def test_dask_scheduler(tmp_path, capsys):
 
 
 def test_progress_counts_rows_and_estimates_a_csv_total(tmp_path):
+    import gzip
     import io
 
     from gpumetrics import scoring
@@ -355,6 +356,9 @@ def test_progress_counts_rows_and_estimates_a_csv_total(tmp_path):
     path.write_text("y,s\n" + "\n".join(lines) + "\n")
     assert path.stat().st_size > 2 << 20  # past the sampled first MiB
     assert abs(scoring._estimated_rows(path) - n) < 0.02 * n
+    packed = tmp_path / "big.csv.gz"
+    packed.write_bytes(gzip.compress(path.read_bytes()))
+    assert abs(scoring._estimated_rows(packed) - n) < 0.1 * n  # scaled by compressed bytes
     small = tmp_path / "small.csv"
     small.write_text("y,s\n1,0.5\n0,0.25")  # exact, with or without a final newline
     assert scoring._estimated_rows(small) == 2
