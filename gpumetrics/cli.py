@@ -5,6 +5,7 @@ diagnosis around them. Commands: demo, batched-demo, score, profile, compare, re
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import sys
@@ -36,8 +37,9 @@ def demo(args) -> int:
     out = Path(args.out)
     if problem is None and out.exists() and not out.is_dir():
         problem = f"gpumetrics demo: --out {out}: is a file; give a folder"
-    if problem is None and not out.parent.is_dir():
-        problem = f"gpumetrics demo: --out {out}: the folder {out.parent} does not exist"
+    existing = next((p for p in (out, *out.parents) if p.exists()), Path("."))
+    if problem is None and not os.access(existing, os.W_OK):  # made with its parents
+        problem = f"gpumetrics demo: --out {out}: {existing} is not writable"
     if problem:  # before anything is printed or written
         print(problem, file=sys.stderr)
         return 2
@@ -54,11 +56,11 @@ def batched_demo(args) -> int:
     import gpumetrics
     from gpumetrics import batched, dispatch
 
-    try:
-        backend = dispatch.resolve(args.backend)
-    except dispatch.BackendUnavailableError as exc:
-        print(f"gpumetrics batched-demo: --backend {args.backend}: {exc}", file=sys.stderr)
+    problem = _backend_problem(args.backend)
+    if problem:
+        print(f"gpumetrics batched-demo: {problem}", file=sys.stderr)
         return 2
+    backend = dispatch.resolve(args.backend)
     y_true, y_pred = _synthetic_checkpoints(args.samples, args.classes, args.checkpoints,
                                             args.seed)
     print(f"gpumetrics {gpumetrics.__version__} demo: {args.checkpoints} checkpoints x "
@@ -133,7 +135,10 @@ def _torch_probe() -> str:
     version = _version("torch")
     if version is None:
         return "not installed: no torch tensors in, torch tensors out"
-    import torch
+    try:
+        import torch
+    except Exception as exc:  # installed but broken
+        return f"{version}: not usable ({type(exc).__name__}: {exc})"
 
     cuda = f"CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU build"
     return f"{version} ({cuda}): torch tensors in, torch tensors out"
@@ -183,6 +188,20 @@ _CAPABILITIES = (
 )
 
 
+def _backend_problem(backend: str | None) -> str | None:
+    """Why the backend of ``--backend`` (or of ``GPUMETRICS_BACKEND``) cannot run here, as
+    one line naming where it came from, or None."""
+    from gpumetrics import dispatch
+
+    try:
+        dispatch.resolve(backend)
+    except (dispatch.BackendUnavailableError, ValueError) as exc:
+        source = (f"--backend {backend}" if backend is not None
+                  else f"{dispatch.ENV_VAR}={os.environ.get(dispatch.ENV_VAR, '')}")
+        return f"{source}: {exc}"
+    return None
+
+
 def _fail(message: str) -> int:
     """Report bad input as one printable line on stderr; exit code 2."""
     text = " ".join(str(message).split())
@@ -196,13 +215,11 @@ def score(args) -> int:
     import json
     from pathlib import Path
 
-    from gpumetrics import dispatch, scoring
+    from gpumetrics import scoring
 
-    if args.backend is not None:  # before any file is read
-        try:
-            dispatch.resolve(args.backend)
-        except dispatch.BackendUnavailableError as exc:
-            return _fail(f"--backend {args.backend}: {exc}")
+    problem = _backend_problem(args.backend)  # before any file is read
+    if problem:
+        return _fail(problem)
     paths = [Path(p) for p in args.paths]
     out = Path(args.out) if args.out else None
     progress = sys.stderr.isatty() if args.progress is None else args.progress
@@ -225,7 +242,8 @@ def score(args) -> int:
                                                          args.dask_scheduler)
             else:
                 rows = scoring.score_files(paths, metrics, plan.columns,
-                                           batch_size=args.batch_size, progress=progress)
+                                           batch_size=args.batch_size, progress=progress,
+                                           progress_delay=0.5 if args.progress is None else 0)
                 results = metrics.compute()
         except scoring.ScoreError as exc:
             return _fail(str(exc))
@@ -234,7 +252,10 @@ def score(args) -> int:
         except KeyboardInterrupt:
             _fail("interrupted")
             return 130
-    for path in scoring.unchecked_parquet(paths):
+    if args.dask_scheduler and any(p.suffix.lower() == ".parquet" for p in paths):
+        print("gpumetrics score: warning: --dask-scheduler: the cluster's workers do not "
+              "verify Parquet page checksums", file=sys.stderr)
+    for path in ([] if args.dask_scheduler else scoring.unchecked_parquet(paths)):
         print(f"gpumetrics score: warning: {path}: its pages carry no checksums, so "
               "corruption inside a page could not be detected (write it with pyarrow's "
               "write_page_checksum=True)", file=sys.stderr)
@@ -264,17 +285,19 @@ def _unwritable(path: Path, flag: str) -> str | None:
     return None
 
 
-def _number(minimum: float, inclusive: bool = True):
-    """An argparse type: a number of at least (or above) ``minimum``; else a usage error
-    naming the flag (exit 2)."""
+def _number(minimum: float, inclusive: bool = True, maximum: float = float("inf")):
+    """An argparse type: a finite number of at least (or above) ``minimum`` and at most
+    ``maximum``; else a usage error naming the flag (exit 2)."""
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not (value >= minimum if inclusive else value > minimum) or value != value:
-            word = "at least" if inclusive else "above"
-            raise argparse.ArgumentTypeError(f"must be {word} {minimum:g}; got {text}")
+        low = value >= minimum if inclusive else value > minimum
+        if not (low and value <= maximum and math.isfinite(value)):
+            bound = (f"at least {minimum:g}" if inclusive else f"above {minimum:g}") + (
+                f" and at most {maximum:g}" if math.isfinite(maximum) else "")
+            raise argparse.ArgumentTypeError(f"must be a finite number {bound}; got {text}")
         return value
     return parse
 
@@ -427,6 +450,8 @@ def _on_store(command: str, store_path: str, action) -> int:
     try:
         with RunStore(path) as store:
             return action(store)
+    except BrokenPipeError:  # the reader of the output left: main() ends quietly
+        raise
     except (ValueError, OSError, ImportError) as exc:
         print(f"gpumetrics {command}: {exc}", file=sys.stderr)
         return 2
@@ -487,7 +512,7 @@ def _add_ranking_options(p) -> None:
     p.add_argument("--accuracy", default=DEFAULT_ACCURACY, metavar="METRIC",
                    help=f"logged accuracy to weigh (default {DEFAULT_ACCURACY}; "
                    "train_accuracy for the scores' original definition)")
-    p.add_argument("--weight", type=_number(0), default=DEFAULT_WEIGHT,
+    p.add_argument("--weight", type=_number(0, maximum=1), default=DEFAULT_WEIGHT,
                    help=f"weight of the accuracy, in [0, 1] (default {DEFAULT_WEIGHT:g})")
 
 
@@ -550,10 +575,26 @@ def main(argv=None) -> int:
     try:
         return _main(argv)
     except BrokenPipeError:
-        # the reader left: say nothing more, and let the interpreter's final flush of
-        # stdout go nowhere instead of raising again
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        if not _stdout_reader_left():  # another pipe (a socket, a child): a real error
+            raise
+        try:  # say nothing more; the interpreter's final flush of stdout goes nowhere
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
         return 1
+
+
+def _stdout_reader_left() -> bool:
+    """Whether stdout is a pipe whose reader has gone (the write end reports an error);
+    True where that cannot be asked (no poll), the usual cause of a broken pipe here."""
+    try:
+        import select
+
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (AttributeError, ValueError, OSError):
+        return True
 
 
 def _main(argv=None) -> int:

@@ -759,7 +759,8 @@ def _auc_columns(counts):
 
 class AUROC(_Ranking):
     """Area under the ROC curve. Exact mode equals ``roc_auc_score`` on all the data
-    (multiclass: ``labels=range(C)``). Binned mode equals ``roc_auc_score`` given the same
+    (multiclass: ``labels=range(C)``; with two classes, which scikit-learn reads as binary,
+    one vs rest over the two score columns). Binned mode equals ``roc_auc_score`` given the same
     array of thresholds; ``thresholds=B`` here means B equal bins over [0, 1], fixed before
     the data arrive (the function's ``thresholds=B`` bins each column's observed range)."""
 
@@ -768,6 +769,12 @@ class AUROC(_Ranking):
         if thresholds is not None and (max_fpr is not None or multi_class != "ovr"):
             raise ValueError("max_fpr and multi_class='ovo' need the exact mode "
                              "(thresholds=None).")
+        if max_fpr is not None and task != "binary":  # as scikit-learn: no partial AUC
+            raise ValueError(f"max_fpr (partial AUC) is for binary tasks; got task={task!r}.")
+        if task == "multiclass" and multi_class == "ovo" and average not in (
+                "macro", "weighted", None):  # checked now, not after an epoch of scores
+            raise ValueError("average must be one of ('macro', 'weighted', None) for "
+                             f"multi_class='ovo'; got {average!r}.")
         self.max_fpr, self.multi_class = max_fpr, multi_class
         super().__init__(task, num_classes=num_classes, num_labels=num_labels,
                          thresholds=thresholds, average=average, **engine)
@@ -776,13 +783,17 @@ class AUROC(_Ranking):
         if self.edges is None:
             t, s, w = self._buffered(states)
             labels = np.arange(self.size) if self.task == "multiclass" else None
+            average, multi_class = self.average, self.multi_class
             if self.task == "multiclass" and self.size == 2:
                 # scikit-learn reads two classes as a binary problem, with 1-D scores; one
-                # vs rest over two score columns is the AUROC of the one-hot targets
+                # vs rest over two score columns is the AUROC of the one-hot targets, and
+                # one vs one (one pair, both ways) is its macro average
                 t, labels = (t[:, None] == labels).astype(np.uint8), None
+                if multi_class == "ovo":
+                    average = "macro"
             value = _ranking.roc_auc_score(
-                t, s, sample_weight=w, average=self.average, max_fpr=self.max_fpr,
-                multi_class=self.multi_class, labels=labels)
+                t, s, sample_weight=w, average=average, max_fpr=self.max_fpr,
+                multi_class=multi_class, labels=labels)
             return _arrays.wrap(value, ctx) if ctx.library != "numpy" else value
         return self._finish(*self._binned(states, _auc_columns), ctx)
 

@@ -3,7 +3,7 @@ library the HTML report uses), as torchmetrics' ``plot`` does.
 
 What is drawn follows the value: a curve (``ROCCurve``, ``PRCurve``) as a line with its
 axes named; a matrix (``ConfusionMatrix``) as a heatmap with its counts; per-class values as
-bars; a list of values (one per step or epoch) as a line; one value as a bar, a binned value
+bars; a list of numbers (one per step or epoch) as a line; one value as a bar, a binned value
 with its error bound as the bar's whisker. matplotlib is imported when a plot is asked for,
 through its object API (no pyplot, no global figure state), so ``import gpumetrics`` never
 loads it. Returns ``(figure, axes)``.
@@ -42,8 +42,18 @@ def _host(value) -> np.ndarray:
 def plot_value(value, *, name: str, curve: str | None = None, ax=None):
     """Draw ``value`` (see the module's docstring); ``curve`` is ``"roc"`` or ``"pr"`` for
     the curve metrics' ``(x, y, thresholds)``."""
+    steps = isinstance(value, list)  # one value per step (a curve is a tuple)
+    if steps:
+        values = [getattr(v, "value", v) for v in value]
+        if curve is not None or any(np.ndim(_host(v)) != 0 for v in values):
+            raise ValueError(f"value: a list is one {name} per step, each a number; plot "
+                             "curves, matrices and per-class values one at a time.")
     figure, ax = _axes(ax)
-    if curve is not None:
+    if steps:
+        ax.plot(np.arange(len(values)), [float(_host(v)) for v in values], color=COLOUR,
+                marker="o", markersize=3)
+        ax.set(xlabel="step", ylabel=name)
+    elif curve is not None:
         first, second = _host(value[0]), _host(value[1])
         if curve == "roc":
             x, y, xlabel, ylabel = first, second, "false positive rate", "true positive rate"
@@ -57,10 +67,6 @@ def plot_value(value, *, name: str, curve: str | None = None, ax=None):
         ax.legend(loc="lower right" if curve == "roc" else "lower left")
     elif hasattr(value, "value") and hasattr(value, "bound"):  # binned: value and bound
         _bars(ax, _host(value.value), name, _host(value.bound))
-    elif isinstance(value, list | tuple):  # one value per step
-        values = np.array([float(_host(getattr(v, "value", v))) for v in value])
-        ax.plot(np.arange(len(values)), values, color=COLOUR, marker="o", markersize=3)
-        ax.set(xlabel="step", ylabel=name)
     else:
         array = _host(value)
         if array.ndim == 2:
@@ -104,6 +110,9 @@ def _heatmap(figure, ax, matrix: np.ndarray, name: str):
 def plot_values(values: dict, ax=None):
     """A ``MetricSet``'s scalar values as one bar each (curves and matrices left out: plot
     those metrics on their own)."""
+    if not isinstance(values, dict):
+        raise ValueError(f"values must be a dict of name -> value, as compute() returns; "
+                         f"got {type(values).__name__}.")
     figure, ax = _axes(ax)
     names, heights, bounds = [], [], []
     for name, value in values.items():

@@ -36,6 +36,7 @@ import sys
 import tempfile
 import threading
 import warnings
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -372,16 +373,15 @@ def unchecked_parquet(paths: list[Path]) -> list[Path]:
 
 
 def _has_page_checksums(path: Path) -> bool | None:
-    """Whether the first page of the file carries a CRC (writers set it for every page or
-    for none), read from its Thrift page header; None when that cannot be told."""
+    """Whether the first data page of the file carries a CRC (writers set it for every data
+    page or for none), read from its Thrift page header; None when that cannot be told."""
     try:
         meta = _pyarrow().parquet.ParquetFile(path).metadata
         if meta.num_row_groups == 0 or meta.num_columns == 0:
             return None
         chunk = meta.row_group(0).column(0)
-        offset = chunk.dictionary_page_offset if chunk.has_dictionary_page else None
-        with path.open("rb") as f:
-            f.seek(chunk.data_page_offset if offset is None else offset)
+        with path.open("rb") as f:  # a data page: some writers leave dictionaries unchecked
+            f.seek(chunk.data_page_offset)
             header = f.read(64)
     except (OSError, ValueError, _pyarrow().ArrowException):
         return None
@@ -609,56 +609,67 @@ def check_paths(paths: list[Path]) -> None:
 class Progress:
     """A tqdm bar on stderr of the rows counted so far (not read ahead), of the files' total
     rows, with rate and time left. Parquet and .npy metadata give the total; a CSV file's is
-    estimated from the bytes per line of its first MiB (shown as ``~total``, and set to the
-    true count at the end). Shown once a run lasts half a second; gone after a failure."""
+    estimated from the bytes per line of its first MiB (shown as ``~total``, raised if the
+    count passes it, and set to the true count at the end). Drawn once a run has lasted
+    ``delay`` seconds; after a failure, erased."""
 
-    def __init__(self, paths: list[Path], enabled: bool, stream=None):
-        self.bar = None
+    def __init__(self, paths: list[Path], enabled: bool, stream=None, delay: float = 0.5):
+        self.bar, self.delay = None, delay
         if not enabled:
             return
         from tqdm import tqdm
 
-        counts = [total_rows(p) for p in paths]
-        self.estimated = None in counts
-        total = sum(c if c is not None else _estimated_rows(p) for c, p in zip(
-            counts, paths, strict=True))
-        of = "~{total_fmt}" if self.estimated else "{total_fmt}"
+        counts = [total_rows(p) if reader_for(p) is not _csv else _estimated_rows(p)
+                  for p in paths]
+        self.estimated = any(reader_for(p) is _csv for p in paths)
+        total = None if None in counts else sum(counts)
+        if total is None:  # no estimate: rows and rate only
+            layout = "{n_fmt} rows [{elapsed}, {rate_fmt}]"
+        else:
+            of = "~{total_fmt}" if self.estimated else "{total_fmt}"
+            layout = ("{percentage:3.0f}%|{bar}| {n_fmt}/" + of
+                      + " rows [{elapsed}<{remaining}, {rate_fmt}]")
         self.bar = tqdm(total=total, unit=" rows", unit_scale=True, file=stream or sys.stderr,
-                        delay=0.5, mininterval=0.2, dynamic_ncols=True,
-                        bar_format="{percentage:3.0f}%|{bar}| {n_fmt}/" + of
-                        + " rows [{elapsed}<{remaining}, {rate_fmt}]")
+                        delay=delay, mininterval=0.2, dynamic_ncols=True, bar_format=layout)
 
     def advance(self, rows: int, file_index: int, done: float) -> None:
         """``rows`` more rows counted (``file_index`` and its share ``done`` read are kept in
         the signature for readers that report bytes)."""
-        if self.bar is not None:
-            self.bar.update(rows)
-
-    def close(self, finished: bool) -> None:
-        """Show the final count and end the line; after a failure, leave nothing."""
         bar = self.bar
         if bar is None:
             return
-        if finished:
-            bar.total = bar.n  # an estimated total gives way to the count
-            bar.bar_format = bar.bar_format.replace("~", "")
+        if bar.total is not None and bar.n + rows > bar.total:  # past an estimate
+            bar.total = bar.n + rows
+        bar.update(rows)
+
+    def close(self, finished: bool) -> None:
+        """End the bar: its final count when it was drawn; erased after a failure."""
+        bar = self.bar
+        if bar is None:
+            return
+        drawn = bar._time() - bar.start_t >= self.delay  # tqdm draws once the delay is over
+        if finished and drawn:
+            if bar.total is not None:
+                bar.total = bar.n  # an estimated total gives way to the count
+                bar.bar_format = bar.bar_format.replace("~", "")
             bar.refresh()
-            bar.fp.write("\n")
-            bar.disable = True  # ended here: close() adds nothing more
-        else:
+        elif not finished:
             bar.leave = False
         bar.close()
 
 
-def _estimated_rows(path: Path) -> int:
+def _estimated_rows(path: Path) -> int | None:
     """A CSV file's data rows, estimated from the lines of its first MiB of text (exact when
     the whole file fits in it); for a gzip file, scaled by the compressed bytes read."""
     size = path.stat().st_size
-    with path.open("rb") as raw:
-        text = gzip.GzipFile(fileobj=raw) if path.name.lower().endswith(".gz") else raw
-        head = text.read(1 << 20)
-        whole = not text.read(1)
-        consumed = max(raw.tell(), 1)  # bytes of the file behind ``head`` (and a little more)
+    try:
+        with path.open("rb") as raw:
+            text = gzip.GzipFile(fileobj=raw) if path.name.lower().endswith(".gz") else raw
+            head = text.read(1 << 20)
+            whole = not text.read(1)
+            consumed = max(raw.tell(), 1)  # the file's bytes behind ``head`` (and a few more)
+    except (OSError, EOFError, zlib.error):  # unreadable: the reader says so, not the bar
+        return None
     lines = head.count(b"\n") + (0 if head.endswith(b"\n") or not head else 1)
     if whole or lines < 2:
         return max(lines - 1, 0)
@@ -702,11 +713,13 @@ def _prefetch(batches: Iterator, depth: int = 2) -> Iterator:
 
 
 def score_files(paths: list, metrics: M.MetricSet, columns: Columns, *,
-                batch_size: int = DEFAULT_BATCH, progress: bool = False) -> int:
-    """Stream every file into ``metrics`` (one dataset); returns the number of rows."""
+                batch_size: int = DEFAULT_BATCH, progress: bool = False,
+                progress_delay: float = 0.5) -> int:
+    """Stream every file into ``metrics`` (one dataset); returns the number of rows. With
+    ``progress``, a bar once ``progress_delay`` seconds have passed."""
     paths = [Path(p) for p in paths]
     check_paths(paths)
-    bar = Progress(paths, progress)
+    bar = Progress(paths, progress, delay=progress_delay)
     rows, finished = 0, False
     try:
         for index, path in enumerate(paths):

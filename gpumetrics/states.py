@@ -572,7 +572,6 @@ class Inputs:
                 "the same length."
             )
         self.n_samples = n
-        _check_order(self.y_true, self.y_pred)
         self.weights = None
         self.weight_dtype = None
         if sample_weight is not None:
@@ -631,6 +630,7 @@ class Inputs:
         there are two classes (thresholded) or one column per class (argmax); a 1-D float
         array for more classes holds labels."""
         def build():
+            _check_order(self.y_true, self.y_pred)
             if self.y_pred.ndim == 2 and self.y_pred.shape[1] != num_classes:
                 raise ValueError(
                     f"y_pred holds scores for {self.y_pred.shape[1]} classes; "
@@ -685,6 +685,7 @@ class Inputs:
     def class_targets(self, num_classes: int, ignore_index=None):
         """``(1, N)`` integer class indices of y_true (``ignore_index`` allowed too)."""
         def build():
+            _check_order(self.y_true, self.y_pred)
             t = self._labels(self.y_true, "y_true", 1, scores=False)
             if self.validate:
                 kept = t if ignore_index is None else t[t != ignore_index]
@@ -810,7 +811,8 @@ SWAPPED = ("arguments follow scikit-learn's order: y_true (the labels) first, th
 
 
 def _check_order(y_true, y_pred) -> None:
-    """Scores in y_true beside integer labels in y_pred: the arguments are swapped."""
+    """Class scores in y_true beside integer labels in y_pred, where a label metric reads
+    class labels from y_true: the arguments are swapped."""
     if y_true.dtype.kind == "f" and y_pred.dtype.kind in "iu" and y_true.ndim == 2 == (
             y_pred.ndim + 1):
         raise ValueError(

@@ -199,7 +199,9 @@ def _bad(tmp_path, capsys, *argv, match: str):
     out = tmp_path / "never.json"
     code, text, err = _run(capsys, *argv, "--out", out)
     assert code == 2
-    lines = err.strip().splitlines()
+    # what a terminal shows: each line's text after its last carriage return (an erased
+    # progress bar shows nothing)
+    lines = [seen for line in err.split("\n") if (seen := line.split("\r")[-1]).strip()]
     assert len(lines) == 1, err
     assert lines[0].startswith("gpumetrics score: error: ")
     assert match in lines[0], lines[0]
@@ -363,17 +365,27 @@ def test_progress_counts_rows_and_estimates_a_csv_total(tmp_path):
     small.write_text("y,s\n1,0.5\n0,0.25")  # exact, with or without a final newline
     assert scoring._estimated_rows(small) == 2
     stream = io.StringIO()
-    bar = scoring.Progress([path], True, stream=stream)
-    for _ in range(4):
+    bar = scoring.Progress([path], True, stream=stream, delay=0)
+    assert "~" in stream.getvalue()  # drawn at once, of an estimated total
+    for _ in range(5):  # 250,000 rows: past the estimate, which gives way
         bar.advance(n // 4, 0, 1.0)
     bar.close(finished=True)
     final = stream.getvalue().split("\r")[-1]
-    assert "200k/200k rows" in final and "~" not in final and final.endswith("\n")
+    assert "250k/250k rows" in final and "~" not in final and final.endswith("\n")
     failed = io.StringIO()
-    bar = scoring.Progress([path], True, stream=failed)
+    bar = scoring.Progress([path], True, stream=failed, delay=0)
     bar.advance(10, 0, 0.1)
     bar.close(finished=False)
-    assert "rows" not in failed.getvalue()  # a failure leaves no bar behind
+    assert "rows" in failed.getvalue()  # it was drawn, then erased:
+    assert failed.getvalue().split("\r")[-1].strip() == ""
+    quick = io.StringIO()
+    bar = scoring.Progress([path], True, stream=quick)  # a run shorter than its delay
+    bar.advance(n, 0, 1.0)
+    bar.close(finished=True)
+    assert quick.getvalue() == ""
+    broken = tmp_path / "broken.csv.gz"
+    broken.write_bytes(gzip.compress(path.read_bytes())[:5000])
+    assert scoring._estimated_rows(broken) is None  # the reader reports it, not the bar
 
 
 def test_parquet_page_checksums_are_verified_and_their_absence_said(tmp_path, capsys):

@@ -479,6 +479,11 @@ def test_common_names_and_the_world_row():
     assert carbon.country("Czech Republic") == carbon.country("CZ") == carbon.country("Czechia")
     assert carbon.country("UK").iso3 == carbon.country("GB").iso3 == "GBR"
     assert carbon.country("US").iso3 == "USA"
+    for spelling in ("Türkiye", "TURKIYE", "turkiye", "Turkey", "TR"):
+        assert carbon.country(spelling).iso3 == "TUR"
+    assert len(carbon._index()) > 3 * len(carbon.table())  # built: no key names two rows
+    with pytest.raises(ValueError, match="not in the carbon-intensity table"):
+        carbon.country("ß")
     entries = carbon.table()
     assert len({e.iso2 for e in entries.values() if e.iso2}) == len(entries) - 1  # all but WORLD
 
@@ -488,7 +493,8 @@ def test_emissions_csv_follows_codecarbons_columns_and_units(tmp_path):
     CodeCarbon's own data class; gpumetrics' provenance after them."""
     out = tmp_path / "emissions.csv"
     with EnergyProfiler(nvml=FakeNvml([]), rapl_root=tmp_path, run_id="r", project="p",
-                        output_csv=out, country="FR", region="gcp:europe-west1") as profiler:
+                        output_csv=out, country="FR", region="gcp:europe-west1",
+                        pue=1.5) as profiler:
         _burn(0.05)
     report = profiler.report
     (row,) = list(csv.DictReader(out.open()))
@@ -496,9 +502,14 @@ def test_emissions_csv_follows_codecarbons_columns_and_units(tmp_path):
     assert header[:len(EnergyReport.CODECARBON_FIELDS)] == list(EnergyReport.CODECARBON_FIELDS)
     assert float(row["emissions"]) == pytest.approx(report.gco2e / 1000)
     assert float(row["energy_consumed"]) == pytest.approx(report.facility_energy_kwh)
-    assert float(row["cpu_energy"]) == pytest.approx(report.component_kwh("cpu"))
+    # as CodeCarbon: each component with the PUE, so that they add up to energy_consumed
+    assert float(row["cpu_energy"]) == pytest.approx(1.5 * report.component_kwh("cpu"))
+    assert float(row["cpu_energy"]) + float(row["ram_energy"]) == pytest.approx(
+        float(row["energy_consumed"]))
+    assert float(row["it_energy_kwh"]) == pytest.approx(report.energy_kwh)
     assert float(row["cpu_power"]) == pytest.approx(
-        report.component_kwh("cpu") * 3.6e6 / report.duration_s)
+        1.5 * report.component_kwh("cpu") * 3.6e6 / report.duration_s)
+    assert float(row["ram_total_size"]) > 0
     assert float(row["duration"]) == pytest.approx(report.duration_s)
     assert (row["country_iso_code"], row["country_name"]) == ("FRA", "France")
     assert (row["cloud_provider"], row["cloud_region"], row["on_cloud"]) == (

@@ -65,6 +65,10 @@ def test_swapped_arguments_are_named_as_such():
         M.Accuracy("binary")(np.array([0.2, 0.9]), np.array([0, 1]))
     # float targets beside integer predictions are fine where they make sense
     assert M.MeanSquaredError()(np.array([1.5, 2.0]), np.array([1, 2])) == 0.125
+    column = np.array([[1.5], [2.0], [3.0]])  # (n, 1) targets, 1-D predictions: regression
+    assert M.MeanSquaredError()(column, np.array([1, 2, 3])) == pytest.approx(1 / 12)
+    assert M.R2Score()(column, np.array([1, 2, 3])) == pytest.approx(
+        gm.r2_score(column[:, 0], [1, 2, 3]))
 
 
 def test_two_class_scores_are_one_vs_rest_in_exact_mode():
@@ -82,3 +86,17 @@ def test_two_class_scores_are_one_vs_rest_in_exact_mode():
     assert softmax.compute() == pytest.approx(gm.roc_auc_score(y, p[:, 1]))
     with pytest.raises(ValueError, match=r"\(n_samples, 2\)"):  # at update, not compute
         M.AUROC("multiclass", num_classes=2).update(y, p[:, 1])
+
+
+def test_two_class_options_as_scikit_learn_takes_them():
+    with pytest.raises(ValueError, match="partial AUC"):
+        M.AUROC("multiclass", num_classes=2, max_fpr=0.5)
+    rng = np.random.default_rng(5)
+    p = rng.random((60, 2))
+    y = rng.integers(0, 2, 60)
+    ovo = M.AUROC("multiclass", num_classes=2, multi_class="ovo")
+    ovo.update(y, p)
+    both_ways = (gm.roc_auc_score(y == 0, p[:, 0]) + gm.roc_auc_score(y == 1, p[:, 1])) / 2
+    assert ovo.compute() == pytest.approx(both_ways)
+    with pytest.raises(ValueError, match="average must be one of"):  # when built
+        M.AUROC("multiclass", num_classes=3, multi_class="ovo", average="micro")

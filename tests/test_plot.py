@@ -69,3 +69,14 @@ def test_a_set_plots_its_scalars():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["acc", "auc"]
     with pytest.raises(ValueError, match="no scalar metric"):
         M.MetricSet({"cm": M.ConfusionMatrix("binary")}).plot({"cm": np.eye(2)})
+    with pytest.raises(ValueError, match="values must be a dict"):
+        ms.plot([ms.compute(), ms.compute()])
+
+
+def test_a_list_is_numbers_per_step_only():
+    roc = M.ROCCurve()
+    roc.update(Y == 1, S[:, 1])
+    with pytest.raises(ValueError, match="one roc_curve per step"):
+        roc.plot([roc.compute(), roc.compute()])
+    with pytest.raises(ValueError, match="each a number"):
+        M.F1Score("multiclass", num_classes=3, average=None).plot([np.ones(3), np.ones(3)])

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,20 +72,36 @@ def table() -> dict[str, Intensity]:
                 for row in csv.DictReader(f)}
 
 
+def _key(name: str) -> str:
+    """A name as looked up: accents dropped, case folded, spaces collapsed (``Türkiye``,
+    ``TURKIYE`` and ``turkiye`` are one key)."""
+    letters = unicodedata.normalize("NFKD", str(name))
+    letters = "".join(c for c in letters if not unicodedata.combining(c))
+    return " ".join(letters.casefold().split())
+
+
 @functools.cache
 def _index() -> dict[str, Intensity]:
-    """Every code and name of the table, upper-cased, to its entry."""
+    """Every code (``"code:FR"``, ``"code:FRA"``) and name (by ``_key``) of the table to
+    its entry; a key of two entries is an error in the table, not a silent choice."""
     index: dict[str, Intensity] = {}
     for entry in table().values():
-        for key in (entry.country, *entry.aliases, entry.iso2, entry.iso3):  # codes win
-            if key:
-                index[key.upper()] = entry
+        keys = {f"code:{c}" for c in (entry.iso2, entry.iso3) if c}
+        keys |= {_key(n) for n in (entry.country, *entry.aliases)}
+        for key in keys:
+            if index.setdefault(key, entry) is not entry:
+                raise ValueError(f"the carbon-intensity table gives {key!r} to "
+                                 f"{index[key].iso3} and {entry.iso3}.")
     return index
 
 
 def country(name: str) -> Intensity:
-    """A country's entry, by ISO alpha-3 or alpha-2 code, or name (case-insensitive)."""
-    entry = _index().get(" ".join(str(name).split()).upper())
+    """A country's entry, by ISO alpha-3 or alpha-2 code (ASCII, any case), or name (case
+    and accents ignored)."""
+    text = str(name).strip()
+    index = _index()
+    entry = index.get(f"code:{text.upper()}") if text.isascii() else None
+    entry = entry or index.get(_key(text))
     if entry is None:
         raise ValueError(f"country {name!r} is not in the carbon-intensity table: give an ISO "
                          "3166 alpha-2 or alpha-3 code ('FR', 'FRA') or an English name, or "

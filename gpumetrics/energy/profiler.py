@@ -181,9 +181,10 @@ class EnergyReport:
     # --- the emissions CSV ----------------------------------------------------------------
 
     # CodeCarbon's emissions.csv columns and units (kg CO2e, kWh, W, s), so that its tools
-    # read this file, then what gpumetrics adds: scope, methods and where the intensity
-    # came from. Energy is IT energy per component; energy_consumed and emissions include
-    # the PUE. Columns nothing here measures (water, coordinates) are left empty.
+    # read this file, then what gpumetrics adds: scope, methods, the IT energy before the
+    # PUE and where the intensity came from. As in CodeCarbon, every energy and power
+    # column includes the PUE, so the components add up to energy_consumed. Columns
+    # nothing here measures (water, coordinates) are left empty.
     CODECARBON_FIELDS = (
         "timestamp", "project_name", "run_id", "experiment_id", "duration", "emissions",
         "emissions_rate", "cpu_power", "gpu_power", "ram_power", "cpu_energy", "gpu_energy",
@@ -194,25 +195,25 @@ class EnergyReport:
         "gpu_utilization_percent", "ram_utilization_percent", "ram_used_gb", "on_cloud",
         "pue", "wue")
     CSV_FIELDS = (*CODECARBON_FIELDS, "label", "scope", "energy_method", "component_methods",
-                  "carbon_intensity_g_per_kwh", "carbon_intensity_source")
+                  "it_energy_kwh", "carbon_intensity_g_per_kwh", "carbon_intensity_source")
 
     def csv_row(self) -> dict:
         """This report as a row of ``CSV_FIELDS`` (numbers as text, unknowns empty)."""
         def num(value):
             return "" if value is None else repr(float(value))
 
-        def kwh(prefix):
-            return num(self.component_kwh(prefix))
+        def kwh(prefix):  # facility energy: the component's share of energy_consumed
+            value = self.component_kwh(prefix)
+            return num(None if value is None else value * self.pue)
 
         def watts(prefix):
             value = self.component_kwh(prefix)
             return num(None if value is None or not self.duration_s > 0
-                       else value * J_PER_KWH / self.duration_s)
+                       else value * self.pue * J_PER_KWH / self.duration_s)
 
         cpu = self.components.get("cpu")
         cpu_details = cpu.details if cpu is not None else {}
         gpus = [c for n, c in self.components.items() if n.startswith("gpu")]
-        dram = self.components.get("dram")
         kg = self.gco2e / 1000
         place = {key: self.location.get(key, "") for key in (
             "country_name", "country_iso_code", "region", "cloud_provider", "cloud_region")}
@@ -232,7 +233,7 @@ class EnergyReport:
             "gpu_model": ", ".join(sorted({str(c.details.get("device", c.name))
                                            for c in gpus})),
             "longitude": "", "latitude": "",
-            "ram_total_size": num(dram.details.get("memory_gb")) if dram is not None else "",
+            "ram_total_size": num(psutil.virtual_memory().total / 2**30),
             "tracking_mode": self.scope,
             "cpu_utilization_percent": num(100 * cpu_details["mean_utilisation"])
             if "mean_utilisation" in cpu_details else "",
@@ -242,6 +243,7 @@ class EnergyReport:
             "label": self.label or "", "scope": self.scope, "energy_method": self.method,
             "component_methods": "; ".join(f"{n}={c.method}"
                                            for n, c in self.components.items()),
+            "it_energy_kwh": num(self.energy_kwh),
             "carbon_intensity_g_per_kwh": num(self.carbon_intensity),
             "carbon_intensity_source": self.carbon_intensity_source,
         }
@@ -307,17 +309,21 @@ class _locked:
         self.folder = folder
 
     def __enter__(self):
-        self.fd = os.open(self.folder, os.O_RDONLY)
+        self.fd = None
         try:
             import fcntl
-
-            fcntl.flock(self.fd, fcntl.LOCK_EX)
-        except ImportError:  # pragma: no cover - not POSIX
-            pass
+        except ImportError:  # pragma: no cover - not POSIX (Windows): writers unlocked
+            return self
+        try:
+            self.fd = os.open(self.folder, os.O_RDONLY)
+        except OSError:  # a folder that cannot be opened for reading: writers unlocked
+            return self
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
         return self
 
     def __exit__(self, *exc):
-        os.close(self.fd)  # closing releases the lock
+        if self.fd is not None:
+            os.close(self.fd)  # closing releases the lock
 
 
 class EnergyProfiler:
