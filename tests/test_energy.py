@@ -18,7 +18,12 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._load import BusyCore  # noqa: E402
-from gpumetrics.energy import EnergyProfiler, EnergyReport, carbon  # noqa: E402
+from gpumetrics.energy import (  # noqa: E402
+    EnergyProfiler,
+    EnergyReport,
+    carbon,
+    hardware,  # noqa: E402
+)
 from gpumetrics.energy import sources as S  # noqa: E402
 
 # --- a RAPL tree --------------------------------------------------------------------------
@@ -524,3 +529,42 @@ def test_emissions_csv_follows_codecarbons_columns_and_units(tmp_path):
 
     names = [f.name for f in dataclasses.fields(EmissionsData)]
     assert names == list(EnergyReport.CODECARBON_FIELDS)  # the layout CodeCarbon writes
+
+
+@pytest.mark.parametrize("model, name, tdp", [
+    ("Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz", "Intel Xeon Platinum 8375C", 300),
+    ("AMD EPYC 7R13 48-Core Processor", "AMD EPYC 7R13", 225),
+    ("Intel(R) Core(TM) i9-13900K", "Intel Core i9-13900K", 125),
+])
+def test_cpu_tdp_from_codecarbons_data(model, name, tdp):
+    assert hardware.cpu_tdp(model) == (name, tdp)
+
+
+@pytest.mark.parametrize("model", ["Intel(R) Xeon(R) Platinum 8375 CPU", "AMD EPYC",
+                                   "Intel(R) Xeon(R) CPU @ 2.20GHz"])
+def test_no_tdp_for_a_model_that_is_not_there(model):
+    assert hardware.cpu_tdp(model) is None  # a word short (8375 vs 8375C) is no match
+
+
+def test_threads_sharing_a_socket():
+    vm = "flags : fpu ht hypervisor\nsiblings : 4\n"
+    metal = "flags : fpu ht\nsiblings : 64\n"
+    assert hardware.threads_per_socket("AMD EPYC 7R13 48-Core Processor", vm)[0] == 96
+    assert hardware.threads_per_socket("AMD EPYC 7R13 48-Core Processor",
+                                       "flags : fpu hypervisor\n")[0] == 48  # SMT off
+    assert hardware.threads_per_socket("Intel(R) Xeon(R) Platinum 8375C CPU", vm) is None
+    assert hardware.threads_per_socket("Intel(R) Xeon(R) Platinum 8375C CPU", metal) == (
+        64, "/proc/cpuinfo siblings (a physical machine)")
+    assert hardware.threads_per_socket("AMD EPYC 7763 64-Core Processor", vm)[0] == 128
+
+
+def test_cpu_estimate_uses_the_tdp_and_threads_it_knows(monkeypatch):
+    monkeypatch.setattr(hardware, "threads_per_socket", lambda model: (96, "48-core name"))
+    est = S.CpuEstimate(model="AMD EPYC 7R13 48-Core Processor")
+    n = len(est.cpus)
+    assert est.full_w == pytest.approx(225 * n / 96)
+    assert est.basis.startswith("CodeCarbon CPU power data:AMD EPYC 7R13 TDP 225 W")
+    monkeypatch.setattr(hardware, "threads_per_socket", lambda model: None)
+    vm = S.CpuEstimate(model="Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz")
+    assert vm.full_w == pytest.approx(hardware.DEFAULT_W_PER_LOGICAL_CPU * n)
+    assert "TDP of 300 W, but the threads sharing it are unknown" in vm.basis

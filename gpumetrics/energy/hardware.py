@@ -4,14 +4,24 @@ The tables are matched against the names the system reports (``/proc/cpuinfo``'s
 name, NVML's device name), most specific pattern first. Every figure comes from its
 vendor's specification sheet: CPU TDP (Intel's "processor base power"), GPU board power,
 and GPU dense peak throughput without sparsity.
+
+Beyond the CPUs listed here (with their threads per socket), ``cpu_power.csv`` gives the
+TDP of 4,913 CPU models: CodeCarbon's CPU power data (``codecarbon/data/hardware/
+cpu_power.csv``, MIT licence, (c) 2019 Mila, BCG Gamma, CometML, Haverford College),
+rows without a usable TDP left out. A TDP is a socket's; the threads it is shared by come
+from this module's table, from the model name (AMD's "64-Core"), or on a physical machine
+from ``/proc/cpuinfo``'s ``siblings``.
 """
 
 from __future__ import annotations
 
+import csv
+import functools
 import os
 import platform
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -118,6 +128,58 @@ def cpu_spec(model: str | None = None) -> CpuSpec | None:
     for pattern, spec in CPUS:
         if re.search(pattern, model):
             return spec
+    return None
+
+
+CPU_POWER_TABLE = Path(__file__).with_name("cpu_power.csv")
+_NOISE = re.compile(r"\(r\)|\(tm\)|\bcpu\b|\bprocessor\b|@\s*[\d.]+\s*ghz|\b\d+-core\b|,")
+
+
+def _tokens(name: str) -> frozenset:
+    """The words of a CPU name that identify it: no trademarks, clock or "Processor"."""
+    return frozenset(_NOISE.sub(" ", name.lower()).split())
+
+
+@functools.cache
+def _tdp_table() -> tuple[tuple[frozenset, str, float], ...]:
+    with CPU_POWER_TABLE.open(newline="", encoding="utf-8") as f:
+        return tuple((_tokens(row["name"]), row["name"], float(row["tdp_w"]))
+                     for row in csv.DictReader(f))
+
+
+def cpu_tdp(model: str) -> tuple[str, float] | None:
+    """``(name, TDP W)`` of the CodeCarbon entry whose every word is in ``model`` (the most
+    specific such entry: the one with the most words), or None."""
+    words = _tokens(model)
+    best = None
+    for tokens, name, tdp in _tdp_table():
+        if tokens <= words and len(tokens) >= 2 and (best is None or len(tokens) > best[0]):
+            best = (len(tokens), name, tdp)
+    return None if best is None else best[1:]
+
+
+def threads_per_socket(model: str, cpuinfo: str | None = None) -> tuple[int, str] | None:
+    """``(hardware threads of one socket, how that is known)`` for a CPU, or None: from the
+    table above, from an "N-Core" model name (twice N with SMT on), or, on a physical
+    machine (no ``hypervisor`` flag), from ``/proc/cpuinfo``'s ``siblings``."""
+    spec = cpu_spec(model)
+    if spec is not None:
+        return spec.threads, f"table:{spec.name}"
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo") as f:
+                cpuinfo = f.read()
+        except OSError:
+            cpuinfo = ""
+    listed = re.search(r"^flags\s*:(.*)$", cpuinfo, re.M)
+    flags = set(listed.group(1).split()) if listed else set()
+    cores = re.search(r"\b(\d+)-Core\b", model, re.I)
+    if cores:
+        smt = 2 if "ht" in flags else 1
+        return int(cores.group(1)) * smt, f"{cores.group(1)}-core model name x {smt} threads"
+    siblings = re.search(r"^siblings\s*:\s*(\d+)", cpuinfo, re.M)
+    if siblings and "hypervisor" not in flags:
+        return int(siblings.group(1)), "/proc/cpuinfo siblings (a physical machine)"
     return None
 
 

@@ -453,16 +453,24 @@ class CpuEstimate(Source):
         self.model = hardware.cpu_model() if model is None else model
         n = len(self.cpus)
         spec = hardware.cpu_spec(self.model)
+        tdp = (spec.name, spec.tdp_w) if spec is not None else hardware.cpu_tdp(self.model)
+        threads = hardware.threads_per_socket(self.model) if tdp is not None else None
+        default = (f"default {hardware.DEFAULT_W_PER_LOGICAL_CPU:g} W per logical CPU x "
+                   f"{n}")
         if power_w is not None:
             self.full_w, self.basis = float(power_w), "given"
-        elif spec is not None:
-            self.full_w = spec.tdp_w * n / spec.threads
-            self.basis = (f"table:{spec.name} TDP {spec.tdp_w:g} W x {n} of "
-                          f"{spec.threads} threads")
+        elif tdp is not None and threads is not None:
+            self.full_w = tdp[1] * n / threads[0]
+            source = "table" if spec is not None else "CodeCarbon CPU power data"
+            self.basis = (f"{source}:{tdp[0]} TDP {tdp[1]:g} W x {n} of {threads[0]} "
+                          f"threads ({threads[1]})")
+        elif tdp is not None:
+            self.full_w = hardware.DEFAULT_W_PER_LOGICAL_CPU * n
+            self.basis = (f"{default} ({tdp[0]} has a TDP of {tdp[1]:g} W, but the threads "
+                          "sharing it are unknown on this virtual machine)")
         else:
             self.full_w = hardware.DEFAULT_W_PER_LOGICAL_CPU * n
-            self.basis = (f"default {hardware.DEFAULT_W_PER_LOGICAL_CPU:g} W per logical CPU "
-                          f"x {n} (model {self.model!r} not in the table)")
+            self.basis = f"{default} (model {self.model!r} not in the CPU power tables)"
 
     def components(self):
         return ("cpu",)
