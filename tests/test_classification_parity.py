@@ -200,6 +200,8 @@ def test_accuracy_and_hamming(backend, case, data):
     check_parity("accuracy_score", backend, case.y_true, case.y_pred, normalize=normalize,
                  sample_weight=w)
     check_parity("hamming_loss", backend, case.y_true, case.y_pred, sample_weight=w)
+    check_parity("zero_one_loss", backend, case.y_true, case.y_pred, normalize=normalize,
+                 sample_weight=w)
 
 
 @parity

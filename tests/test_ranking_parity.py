@@ -245,3 +245,19 @@ def test_bad_arguments(backend):
         gm.roc_auc_score(y, s[:3], backend=backend)
     with pytest.raises(ValueError, match="continuous format is not supported"):
         gm.roc_auc_score([0.5, 0.2, 0.1, 0.3], s, backend=backend)
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(data=st.data(), n=st.integers(0, 12), order=st.sampled_from(["up", "down", "any"]))
+def test_auc_of_points(backend, data, n, order):
+    values = st.floats(-5, 5, allow_nan=False, width=32)
+    x = np.array(data.draw(st.lists(values, min_size=n, max_size=n)), np.float64)
+    y = np.array(data.draw(st.lists(values, min_size=n, max_size=n)), np.float64)
+    if order != "any":
+        x = np.sort(x) if order == "up" else np.sort(x)[::-1]
+    check_parity("auc", backend, x, y)
+    if n >= 2 and order != "any":  # batched: K curves over one x, each the single call
+        ys = np.stack([y, y[::-1], 2 * y])
+        got = batched.auc(x, ys, backend=backend)
+        assert got.shape == (3,)
+        np.testing.assert_array_equal(got, [gm.auc(x, row) for row in ys])

@@ -15,10 +15,12 @@ from gpumetrics.functional.classification import (
     precision_score,
     recall_score,
     specificity_score,
+    zero_one_loss,
 )
 from gpumetrics.functional.losses import binary_cross_entropy, cross_entropy, log_loss, vgap
 from gpumetrics.functional.ranking import (
     Binned,
+    auc,
     average_precision_score,
     det_curve,
     precision_recall_curve,
@@ -41,6 +43,7 @@ from gpumetrics.functional.topk import top_k_accuracy_score
 __all__ = [
     "Binned",
     "accuracy_score",
+    "auc",
     "average_precision_score",
     "balanced_accuracy_score",
     "binary_cross_entropy",
@@ -73,4 +76,5 @@ __all__ = [
     "specificity_score",
     "top_k_accuracy_score",
     "vgap",
+    "zero_one_loss",
 ]

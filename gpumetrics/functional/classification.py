@@ -57,6 +57,32 @@ def accuracy_score(
 
 
 @batchable
+def zero_one_loss(
+    y_true, y_pred, *, normalize=True, sample_weight=None, num_classes=None, backend=None,
+    _batched,
+):
+    """Fraction of misclassified samples, one minus ``accuracy_score`` (with
+    ``normalize=False``: their count, or their weight). Multilabel input: a sample is
+    misclassified unless all its labels are right.
+
+    >>> zero_one_loss([2, 2, 3, 4], [1, 2, 3, 4])
+    0.25
+    >>> zero_one_loss([2, 2, 3, 4], [1, 2, 3, 4], normalize=False)
+    1.0
+    """
+    score = accuracy_score.__wrapped__(y_true, y_pred, normalize=normalize,
+                                       sample_weight=sample_weight, num_classes=num_classes,
+                                       backend=backend, _batched=_batched)
+    if normalize:
+        return 1 - score
+    if sample_weight is None:
+        total = float(np.shape(y_true)[0])
+    else:  # the weights were checked by accuracy_score
+        total = float(_arrays.to_host(_arrays.to_kernel(sample_weight, "sample_weight")).sum())
+    return total - score
+
+
+@batchable
 def hamming_loss(y_true, y_pred, *, sample_weight=None, num_classes=None, backend=None,
                  _batched):
     """Fraction of labels that are wrongly predicted (1 - accuracy for single-label data).

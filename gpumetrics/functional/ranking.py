@@ -622,6 +622,44 @@ def _ovo_auc(sc: Scores, codes, average, score):
 
 
 @batchable
+def auc(x, y, *, backend=None, _batched):
+    """Area under a curve of points ``(x, y)`` by the trapezoidal rule, ``x`` increasing or
+    decreasing (as scikit-learn's ``auc``; for the area under the ROC curve of scores, see
+    ``roc_auc_score``). Batched: ``y`` (and ``x``, or one ``x`` for all) has a leading axis
+    of K curves.
+
+    >>> auc([0.0, 0.5, 1.0], [0.0, 0.75, 1.0])
+    0.625
+    """
+    ctx = _arrays.context_of(x=x, y=y)
+    xs = np.asarray(_arrays.to_host(_arrays.to_kernel(x, "x", ctx)), np.float64)
+    ys = np.asarray(_arrays.to_host(_arrays.to_kernel(y, "y", ctx)), np.float64)
+    rows = 2 if _batched else 1
+    if ys.ndim != rows or xs.ndim not in (1, rows):
+        shape = "(K, n_points)" if _batched else "(n_points,)"
+        raise ValueError(f"x and y must be {shape} points; got shapes {xs.shape} and "
+                         f"{ys.shape}.")
+    ys = ys.reshape(-1, ys.shape[-1])
+    xs = np.broadcast_to(xs.reshape(-1, xs.shape[-1]), ys.shape) if (
+        xs.shape[-1] == ys.shape[-1]) else None
+    if xs is None:
+        raise ValueError(f"x and y must have the same number of points; got "
+                         f"{np.shape(x)[-1]} and {np.shape(y)[-1]}.")
+    if ys.shape[1] < 2:
+        raise ValueError("At least 2 points are needed to compute area under curve, but "
+                         f"x.shape = {(ys.shape[1],)}")
+    dx = np.diff(xs, axis=1)
+    direction = np.ones(ys.shape[0])
+    falling = (dx < 0).any(axis=1)
+    if (falling & ~(dx <= 0).all(axis=1)).any():
+        row = int(np.flatnonzero(falling & ~(dx <= 0).all(axis=1))[0])
+        raise ValueError(f"x is neither increasing nor decreasing : {xs[row]}.")
+    direction[falling] = -1
+    area = direction * (dx * (ys[:, 1:] + ys[:, :-1]) / 2.0).sum(axis=1)  # numpy's trapezoid
+    return batch_result(area, ctx, _batched)
+
+
+@batchable
 def average_precision_score(
     y_true, y_score, *, average="macro", pos_label=1, sample_weight=None, thresholds=None,
     backend=None, _batched,
