@@ -101,7 +101,9 @@ def summarise(result: dict) -> dict:
     """Per run: gCO2e median, min, max and max/min under each condition, the loaded median
     over the quiet one, and the max/min of its share of its demo's total gCO2e (what the
     ranking's min-max scaling sees: a spell that slows the whole machine moves every run
-    of a demo alike and leaves the shares); the rankings seen."""
+    of a demo alike and leaves the shares); the gCO2e charged per CPU second of the run's
+    own process, loaded over quiet (what another process's work would raise, whatever
+    the host's spells do to the run's CPU time: 1.0 is right); the rankings seen."""
     names = list(result["quiet"][0]["runs"])
     runs = {}
     for name in names:
@@ -113,7 +115,13 @@ def summarise(result: dict) -> dict:
             row[key] = {"median": statistics.median(values), "min": min(values),
                         "max": max(values), "spread": spread(values), "values": values,
                         "share_spread": spread(shares)}
+            per_cpu_s = [demo["runs"][name]["gco2e"] / demo["runs"][name]["cpu_s"]
+                         for demo in result[key] if demo["runs"][name]["cpu_s"]]
+            row[key]["per_cpu_s"] = statistics.median(per_cpu_s) if per_cpu_s else None
         row["loaded_over_quiet"] = row["loaded"]["median"] / row["quiet"]["median"]
+        if row["quiet"]["per_cpu_s"] and row["loaded"]["per_cpu_s"]:
+            row["per_cpu_s_loaded_over_quiet"] = (row["loaded"]["per_cpu_s"]
+                                                  / row["quiet"]["per_cpu_s"])
         runs[name] = row
     rankings = [tuple(d["ranking"]) for key in ("quiet", "loaded") for d in result[key]]
     return {"runs": runs, "rankings": sorted({" > ".join(r) for r in rankings}),
@@ -123,15 +131,17 @@ def summarise(result: dict) -> dict:
 def _table(title: str, summary: dict) -> list[str]:
     lines = [f"### {title}", "",
              "| run | quiet: median µgCO2e (min-max) | max/min | share max/min | beside a "
-             "busy core: median (min-max) | max/min | share max/min | loaded / quiet |",
-             "|---|---|---|---|---|---|---|---|"]
+             "busy core: median (min-max) | max/min | share max/min | loaded / quiet | per own "
+             "CPU second: loaded / quiet |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for name, row in summary["runs"].items():
         q, ld = row["quiet"], row["loaded"]
         lines.append(f"| {name} | {q['median'] * 1e6:.0f} ({q['min'] * 1e6:.0f}-"
                      f"{q['max'] * 1e6:.0f}) | {q['spread']:.2f} | {q['share_spread']:.2f} | "
                      f"{ld['median'] * 1e6:.0f} ({ld['min'] * 1e6:.0f}-{ld['max'] * 1e6:.0f})"
                      f" | {ld['spread']:.2f} | {ld['share_spread']:.2f} | "
-                     f"{row['loaded_over_quiet']:.2f} |")
+                     f"{row['loaded_over_quiet']:.2f} | "
+                     f"{row.get('per_cpu_s_loaded_over_quiet', float('nan')):.2f} |")
     same = "identical" if summary["rankings_identical"] else "NOT identical"
     lines += ["", f"acc-gCO2e ranking over the {summary['demos']} demos: {same} "
               f"({'; '.join(summary['rankings'])}).", ""]
