@@ -133,6 +133,8 @@ def to_kernel(x, name: str, ctx: ArrayContext = HOST):
 
         _streams.hold(x)
         return _cupy().from_dlpack(x)
+    if callable(getattr(x, "toarray", None)) and type(x).__module__.startswith("scipy.sparse"):
+        x = x.toarray()  # scipy.sparse matrices and arrays: read dense, as scikit-learn does
     try:
         array = np.asarray(x)
     except (ValueError, TypeError) as exc:
@@ -161,7 +163,9 @@ def to_host(x):
     """A NumPy copy of a kernel array (a no-op for NumPy)."""
     if isinstance(x, np.ndarray):
         return x
-    return x.get() if hasattr(x, "get") else np.asarray(x)
+    if "cupy" in sys.modules and isinstance(x, sys.modules["cupy"].ndarray):
+        return x.get()
+    return np.asarray(x)
 
 
 def wrap(result, ctx: ArrayContext):

@@ -654,7 +654,7 @@ class TopKAccuracy(Metric):
             warnings.warn(
                 f"'k' ({self.k}) greater than or equal to 'n_classes' ({self.size}) will "
                 "result in a perfect score and is therefore meaningless.",
-                _formulas.UndefinedMetricWarning, stacklevel=2,
+                _formulas.undefined_metric(), stacklevel=2,
             )
         super().__init__(**engine)
 
@@ -883,7 +883,7 @@ class _Regression(Metric):
 
     def _compute(self, states, ctx):
         state = states["moments"].host("moments")
-        _regression.check_finite_state(state)
+        _regression.check_finite_state(state, self.metric)
         n = int(states["moments"].host("samples")[0])
         return _regression.from_state(self.metric, state, self.multioutput, ctx, False,
                                       n_samples=n, **self.options)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gpumetrics import _arrays, _streams
+from gpumetrics import _arrays, _streams, inputs
 from gpumetrics.kernels import _common
 
 SUM, MIN, MAX, MOMENTS, CONCAT = "sum", "min", "max", "moments", "concat"
@@ -427,6 +427,8 @@ class ScoreHistogram(_Counts):
 
     def count(self, batch, weights, out):
         y_pos, s = self.inputs(batch)
+        if batch.validate:
+            inputs.non_negative(weights)
         # with edges the kernel takes no range (lo, hi)
         batch.kernels.score_histogram(y_pos, s, None, None, self._edges.shape[0] + 1,
                                       batch.device_array(self._edges), sample_weight=weights,
@@ -561,32 +563,19 @@ class Inputs:
         self.kernels = kernels
         self.validate = validate
         self.threshold = threshold
-        self.y_true = _arrays.to_kernel(y_true, "y_true", ctx)
-        self.y_pred = _arrays.to_kernel(y_pred, "y_pred", ctx)
+        self.y_true = inputs.read(y_true, "y_true", ctx)
+        self.y_pred = inputs.read(y_pred, "y_pred", ctx)
         if self.y_pred.ndim == 0 or self.y_true.ndim == 0:
             raise ValueError("y_true and y_pred must be arrays of samples, not scalars.")
         n = self.y_pred.shape[0]
-        if self.y_true.shape[0] != n:
-            raise ValueError(
-                f"y_true has {self.y_true.shape[0]} samples but y_pred has {n}; they must have "
-                "the same length."
-            )
+        inputs.check_length(self.y_true.shape[0], n, "y_pred")
         self.n_samples = n
-        self.weights = None
-        self.weight_dtype = None
-        if sample_weight is not None:
-            w = _arrays.to_kernel(sample_weight, "sample_weight", ctx)
-            if w.ndim != 1 or w.shape[0] != n:
-                raise ValueError(
-                    f"sample_weight must be 1-D with one weight per sample ({n}); got shape "
-                    f"{tuple(w.shape)}."
-                )
-            if w.dtype.kind not in "biuf":
-                raise ValueError(f"sample_weight must be numeric; got dtype {w.dtype}.")
-            self.weight_dtype = w.dtype
-            self.weights = w.astype(_namespace(w).float64)[None]
-            if validate and not bool(_namespace(w).isfinite(self.weights).all()):
-                raise ValueError("sample_weight contains NaN or infinity.")
+        # On the inputs' device; an update may hold only zero weights (a stream's total is
+        # what counts), so only their being finite is checked, when validating.
+        w = inputs.weights(sample_weight, n, ctx, on_device=True, validate=validate,
+                           nonzero=False)
+        self.weight_dtype = None if w is None else w.dtype
+        self.weights = None if w is None else w.astype(_namespace(w).float64)
         self._cache: dict = {}
 
     def _cached(self, key, build):

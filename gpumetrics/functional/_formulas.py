@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from gpumetrics._warnings import UndefinedMetricWarning
+from gpumetrics._warnings import undefined_metric
 
 AVERAGES = (None, "micro", "macro", "weighted", "samples")
 
@@ -44,7 +44,7 @@ def warn_undefined(average, modifier: str, msg_start: str, result_size: int):
     warnings.warn(
         f"{msg_start} ill-defined and being set to 0.0 {where} no {modifier} {axis0}s. "
         "Use `zero_division` parameter to control this behavior.",
-        UndefinedMetricWarning,
+        undefined_metric(),
         stacklevel=4,
     )
 
@@ -133,7 +133,7 @@ def kappa_from_confusion(cm: np.ndarray, weights, replace_undefined_by) -> float
             "`y2` contains no labels that are present in both `y1` and `labels`."
             "`cohen_kappa_score` is undefined and set to the value defined by the "
             f"`replace_undefined_by` param, which is set to {replace_undefined_by}.",
-            UndefinedMetricWarning,
+            undefined_metric(),
             stacklevel=3,
         )
         return replace_undefined_by
@@ -151,7 +151,7 @@ def kappa_from_confusion(cm: np.ndarray, weights, replace_undefined_by) -> float
             "`y1`, `y2` and `labels` have only one label in common. `cohen_kappa_score` is "
             "undefined and set to the value defined by the the `replace_undefined_by` param, "
             f"which is set to {replace_undefined_by}.",
-            UndefinedMetricWarning,
+            undefined_metric(),
             stacklevel=3,
         )
         return replace_undefined_by

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gpumetrics import _arrays, dispatch
+from gpumetrics import _arrays, dispatch, inputs
 from gpumetrics.functional import _targets
 
 
@@ -26,7 +26,17 @@ class Scores:
     ctx: _arrays.ArrayContext
     kernels: object
     batched: bool
+    # The scores' dtype as given, and where integer scores beyond 2**53 (which float64
+    # would merge into ties) were replaced by their ranks: the distinct scores, by rank.
+    score_dtype: np.dtype | None = None
+    ranked_values: np.ndarray | None = None
     _range: np.ndarray | None = None
+
+    def as_given(self, thresholds: np.ndarray) -> np.ndarray:
+        """Exact curve thresholds (score values) in the scores' own dtype and values."""
+        if self.ranked_values is not None:
+            return self.ranked_values[thresholds.astype(np.int64)]
+        return thresholds.astype(self.score_dtype, copy=False)
 
     @property
     def n_samples(self) -> int:
@@ -54,16 +64,25 @@ def columns(y_score):
 
 def check_scores(
     y_true, y_score, sample_weight=None, *, batched=False, backend=None, score_name="y_score",
-    max_score_ndim=2,
+    max_score_ndim=2, column=False, nonzero=True, strings=False, ranks=False,
 ) -> Scores:
-    """Check shapes and dtypes; ``y_score`` is ``(N[, L])``, or ``(K, N[, L])`` if batched."""
+    """Check shapes and dtypes; ``y_score`` is ``(N[, L])``, or ``(K, N[, L])`` if batched.
+
+    ``column``: an ``(N, 1)`` ``y_score`` or ``sample_weight`` is read as ``(N,)``, as
+    scikit-learn's curves read them. ``nonzero``: refuse all-zero weights here (the
+    ranking functions check them after their target checks, in scikit-learn's order).
+    ``strings``: numbers given as strings are converted (scikit-learn's regression).
+    ``ranks``: integer scores beyond 2**53 are replaced by their ranks, which order and tie
+    them as the integers do (float64 would tie 2**62 with 2**62 + 1)."""
     ctx = _arrays.context_of(y_true=y_true, **{score_name: y_score},
                              sample_weight=sample_weight)
     kernels = dispatch.kernels(backend, ctx.on_gpu)
-    t = _arrays.to_kernel(y_true, "y_true", ctx)
-    s = _arrays.to_kernel(y_score, score_name, ctx)
+    t = inputs.read(y_true, "y_true", ctx)
+    s = inputs.numbers_of(inputs.read(y_score, score_name, ctx), score_name, strings=strings)
     if s.dtype.kind not in "biuf":
         raise ValueError(f"{score_name} must hold numbers; got dtype {s.dtype}.")
+    if column and not batched and s.ndim == 2 and s.shape[1] == 1:
+        s = s[:, 0]
     if not batched:
         s = s[None]
     lead = "(n_sets, " if batched else "("
@@ -75,17 +94,28 @@ def check_scores(
         )
     if t.ndim not in (1, 2):
         raise ValueError(f"y_true must be 1-D or 2-D; got shape {tuple(t.shape)}.")
-    if t.shape[0] != s.shape[1]:
-        raise ValueError(
-            f"y_true has {t.shape[0]} samples but {score_name} has {s.shape[1]}; "
-            "they must have the same length."
-        )
+    inputs.check_length(t.shape[0], s.shape[1], score_name)
     if t.shape[0] == 0:
         raise ValueError("y_true is empty: at least one sample is required.")
-    w = _targets._check_weights(sample_weight, t.shape[0], s.shape[0], batched)
+    w = inputs.weights(sample_weight, t.shape[0], ctx, n_sets=s.shape[0], batched=batched,
+                       column=column, nonzero=nonzero)
     if w is not None and w.dtype.kind != "f":
         w = w.astype(np.float64)
-    return Scores(t, s, w, ctx, kernels, batched)
+    score_dtype, values = s.dtype, None
+    if ranks and s.dtype.kind in "iu" and s.dtype.itemsize == 8:
+        s, values = _ranked(s)
+    return Scores(t, s, w, ctx, kernels, batched, score_dtype, values)
+
+
+def _ranked(s):
+    """``(ranks, distinct values)`` of integer scores too large for float64, or ``(s,
+    None)`` when float64 holds them exactly."""
+    if max(abs(int(s.min())), abs(int(s.max()))) <= 1 << 53:
+        return s, None
+    host = np.asarray(_arrays.to_host(s))
+    values, ranks = np.unique(host, return_inverse=True)
+    ranks = ranks.reshape(host.shape).astype(np.float64)
+    return (ranks if isinstance(s, np.ndarray) else _arrays._cupy().asarray(ranks)), values
 
 
 def unique_labels(y, kernels) -> np.ndarray:
@@ -103,6 +133,7 @@ def unique_labels(y, kernels) -> np.ndarray:
 def target_type(y, kernels) -> tuple[str, np.ndarray | None]:
     """scikit-learn's ``type_of_target`` for the types the ranking metrics accept, with
     the classes of 1-D targets."""
+    inputs.label_values(y, "y_true")
     if y.ndim == 2 and y.shape[1] > 1:
         host = np.asarray(_arrays.to_host(y))
         if host.dtype.kind in "biuf" and np.isin(host, (0, 1)).all():

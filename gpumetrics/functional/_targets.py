@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gpumetrics import _arrays, dispatch
+from gpumetrics import _arrays, dispatch, inputs
 
 # Integer label ranges up to this size are counted directly and compacted afterwards.
 _DIRECT_RANGE = 256
@@ -136,6 +136,8 @@ class Targets:
     weights: object
     ctx: _arrays.ArrayContext
     kernels: object
+    # Labels given as codes of their position in ``string_classes`` (string or object
+    # labels, and uint64 labels beyond the int64 range): sorted, then encoded on the host.
     labels_are_strings: bool = False
     string_classes: np.ndarray | None = None
     label_dtypes: tuple = ()  # dtypes of y_true and y_pred as given, before any encoding
@@ -167,11 +169,7 @@ def _as_batched(y_true, y_pred, batched: bool):
         y_true = y_true[:, 0]
     if y_true.shape[0] == 0 or y_pred.shape[1] == 0:
         raise ValueError("y_true and y_pred are empty: at least one sample is required.")
-    if y_true.shape[0] != y_pred.shape[1]:
-        raise ValueError(
-            f"y_true has {y_true.shape[0]} samples but y_pred has {y_pred.shape[1]}; "
-            "they must have the same length."
-        )
+    inputs.check_length(y_true.shape[0], y_pred.shape[1], "y_pred")
     if y_true.ndim != y_pred.ndim - 1:
         kinds = {1: "class labels", 2: "multilabel indicators"}
         raise ValueError(
@@ -183,25 +181,6 @@ def _as_batched(y_true, y_pred, batched: bool):
             f"y_true has {y_true.shape[1]} labels per sample but y_pred has {y_pred.shape[2]}."
         )
     return y_true[None], y_pred
-
-
-def _check_weights(sample_weight, n_samples: int, n_sets: int, batched: bool):
-    if sample_weight is None:
-        return None
-    w = np.asarray(_arrays.to_host(sample_weight))
-    if w.dtype.kind not in "biuf":
-        raise ValueError(f"sample_weight must be numeric; got dtype {w.dtype}.")
-    if w.ndim == 1:
-        w = w[None]
-    elif not (batched and w.ndim == 2 and w.shape[0] == n_sets):
-        raise _shape_error("sample_weight", w, f"1-D ({n_samples},)")
-    if w.shape[1] != n_samples:
-        raise ValueError(
-            f"sample_weight has {w.shape[1]} entries but there are {n_samples} samples."
-        )
-    if w.dtype.kind == "f" and not np.isfinite(w).all():
-        raise ValueError("sample_weight contains NaN or infinity.")
-    return w
 
 
 def _integral(y, name: str):
@@ -234,12 +213,10 @@ def check_targets(
     """Check shapes and dtypes and bring the inputs to kernel arrays (zero-copy)."""
     ctx = _arrays.context_of(y_true=y_true, y_pred=y_pred, sample_weight=sample_weight)
     kernels = dispatch.kernels(backend, ctx.on_gpu)
-    t = _arrays.to_kernel(y_true, "y_true", ctx)
-    p = _arrays.to_kernel(y_pred, "y_pred", ctx)
+    t = inputs.read(y_true, "y_true", ctx)
+    p = inputs.read(y_pred, "y_pred", ctx)
     t, p = _as_batched(t, p, batched)
-    w = _check_weights(sample_weight, p.shape[1], p.shape[0], batched)
-    if w is not None and not w.any(axis=1).all():
-        raise ValueError("sample_weight must contain at least one non-zero number.")
+    w = inputs.weights(sample_weight, p.shape[1], ctx, n_sets=p.shape[0], batched=batched)
 
     kinds = (_label_kind(t, "y_true"), _label_kind(p, "y_pred"))
     label_dtypes = (t.dtype, p.dtype)
@@ -251,12 +228,17 @@ def check_targets(
     string_classes = None
     if strings:
         t, p, string_classes = _encode_strings(t, p, kinds)
+    elif _beyond_int64(t) or _beyond_int64(p):
+        t, p, string_classes = _encode_sorted(t, p)
+        strings = True
     kind = "multilabel" if p.ndim == 3 else "multiclass"
     return Targets(kind, t, p, w, ctx, kernels, strings, string_classes, label_dtypes)
 
 
 def _encode_strings(t, p, kinds):
     """Sort-based encoding of string/object labels into codes of the sorted union."""
+    for y, name in ((t, "y_true"), (p, "y_pred")):
+        inputs.label_values(y, name)
     t_host = np.asarray(_arrays.to_host(t))
     p_host = np.asarray(_arrays.to_host(p))
     values = np.concatenate([t_host.reshape(-1), p_host.reshape(-1)])
@@ -265,12 +247,24 @@ def _encode_strings(t, p, kinds):
         raise ValueError("Mix of label input types (string and number) in y_true and y_pred.")
     if "int" in kinds or "float" in kinds:
         raise ValueError("Mix of label input types (string and number) in y_true and y_pred.")
-    classes = np.unique(values)
+    return _encode_sorted(t_host, p_host)
+
+
+def _encode_sorted(t, p):
+    """Codes of the labels' positions in their sorted union (which is returned too)."""
+    t_host = np.asarray(_arrays.to_host(t))
+    p_host = np.asarray(_arrays.to_host(p))
+    classes = np.unique(np.concatenate([t_host.reshape(-1), p_host.reshape(-1)]))
     return (
         np.searchsorted(classes, t_host).astype(np.int64),
         np.searchsorted(classes, p_host).astype(np.int64),
         classes,
     )
+
+
+def _beyond_int64(y) -> bool:
+    """uint64 labels from 2**63 on, which the kernels' int64 labels cannot hold."""
+    return y.dtype == np.uint64 and y.size and int(y.max()) >= 1 << 63
 
 
 def _label_table(values: np.ndarray, n_classes: int):

@@ -13,7 +13,7 @@ import numpy as np
 
 from gpumetrics import _arrays
 from gpumetrics.functional._batching import batch_result, batchable
-from gpumetrics.functional._scores import Scores, check_scores, unique_labels
+from gpumetrics.functional._scores import Scores, check_scores, target_type, unique_labels
 
 REDUCTIONS = ("mean", "sum")
 
@@ -38,21 +38,33 @@ def _check_reduction(reduction):
 
 @batchable
 def log_loss(
-    y_true, y_proba, *, normalize=True, sample_weight=None, labels=None, backend=None,
-    _batched,
+    y_true, y_proba=None, *, normalize=True, sample_weight=None, labels=None,
+    y_pred="deprecated", backend=None, _batched,
 ):
     """Log loss (logistic loss, cross-entropy) of predicted probabilities, clipped to
-    ``[eps, 1 - eps]`` with eps the machine epsilon of ``y_proba``'s dtype.
+    ``[eps, 1 - eps]`` with eps the machine epsilon of ``y_proba``'s dtype, and computed
+    in that dtype as scikit-learn does (float64 through one kernel pass).
 
     ``y_proba`` is ``(n_samples, n_classes)`` with columns in the sorted order of the
-    labels, or ``(n_samples,)``: the probability of the greater of two labels.
+    labels, or ``(n_samples,)``: the probability of the greater of two labels. ``y_true``
+    may be a multilabel indicator matrix: then each sample's loss sums ``-log p`` over its
+    labels. ``y_pred`` is the former name of ``y_proba`` (a FutureWarning).
 
     >>> round(log_loss(["spam", "ham", "ham", "spam"],
     ...                [[.1, .9], [.9, .1], [.8, .2], [.35, .65]]), 6)
     0.216162
     """
+    if not (isinstance(y_pred, str) and y_pred == "deprecated"):
+        if y_proba is not None:
+            raise ValueError("Cannot use both `y_pred` and `y_proba`. `y_pred` is deprecated, "
+                             "use `y_proba` instead.")
+        warnings.warn("`y_pred` was renamed to `y_proba` in version 1.9 and will be removed "
+                      "in 1.11. Use `y_proba` instead.", FutureWarning, stacklevel=3)
+        y_proba = y_pred
+    if y_proba is None:
+        raise TypeError("log_loss() missing the probabilities: y_proba.")
     sc = check_scores(y_true, y_proba, sample_weight, batched=_batched, backend=backend,
-                      score_name="y_proba")
+                      score_name="y_proba", strings=True)
     rng = sc.score_range()
     if rng[..., 2].any():
         raise ValueError("y_proba contains NaN or infinity.")
@@ -63,16 +75,26 @@ def log_loss(
     t = sc.y_true
     if t.ndim == 2 and t.shape[1] == 1:
         t = t[:, 0]
-    if t.ndim != 1:
-        raise ValueError(f"y_true must be 1-D class labels; got shape {tuple(t.shape)}.")
-    present = unique_labels(t, sc.kernels)
+    if t.ndim == 2:
+        if target_type(t, sc.kernels)[0] != "multilabel-indicator":
+            raise ValueError("Multioutput target data is not supported with label binarization")
+        present = np.arange(t.shape[1])
+    else:
+        present = unique_labels(t, sc.kernels)
     if labels is not None:
-        classes = np.unique(np.asarray(_arrays.to_host(_arrays.to_kernel(labels, "labels"))))
+        given = np.asarray(_arrays.to_host(_arrays.to_kernel(labels, "labels")))
+        classes = np.unique(given)
+        if classes.shape != given.shape or not (classes == given).all():
+            warnings.warn(
+                f"Labels passed were {labels}. But this function assumes labels are ordered "
+                f"lexicographically. Pass the ordered labels={classes.tolist()} and ensure "
+                "that the columns of y_prob correspond to this ordering.", UserWarning,
+                stacklevel=3)
         missing = np.setdiff1d(present, classes)
         if missing.shape[0]:
             raise ValueError(
                 f"y_true contains values {set(missing.tolist())} not belonging to the passed "
-                f"labels {classes}."
+                f"labels {labels}."
             )
     else:
         classes = present
@@ -96,22 +118,61 @@ def log_loss(
             "The number of classes in labels is different from that in y_prob. Classes found "
             f"in labels: {classes}"
         )
-    host = np.asarray(_arrays.to_host(t))
-    codes = np.searchsorted(classes, host).astype(np.int64)
     scores = s[:, :, None] if s.ndim == 2 else s
-    eps = float(np.finfo(scores.dtype if scores.dtype.kind == "f" else np.float64).eps)
+    if t.ndim == 2 or scores.dtype != np.float64:
+        return _log_loss_in_dtype(t, classes, scores, sc, normalize, _batched)
+    codes = np.searchsorted(classes, np.asarray(_arrays.to_host(t))).astype(np.int64)
+    eps = float(np.finfo(np.float64).eps)
     sums = _arrays.to_host(
         sc.kernels.loss_sums(codes[None], scores, "proba", sc.weights, eps=eps)
     )
     if sums[:, 3].any():
-        warnings.warn(
-            "The y_prob values do not sum to one. Make sure to pass probabilities.",
-            UserWarning,
-            stacklevel=3,
-        )
+        _warn_not_normalised()
     if normalize:
         return _reduce(sums, "mean", sc, _batched)
     return batch_result(sums[:, 0], sc.ctx, _batched)
+
+
+def _warn_not_normalised():
+    warnings.warn("The y_prob values do not sum to one. Make sure to pass probabilities.",
+                  UserWarning, stacklevel=4)
+
+
+def _log_loss_in_dtype(t, classes, scores, sc: Scores, normalize: bool, batched: bool):
+    """scikit-learn's log loss step by step in the probabilities' own dtype (float16,
+    float32, or integers read as float64), and for multilabel targets: one-hot targets,
+    clipped probabilities, ``-sum(xlogy(t, p))`` per sample, then the (weighted) mean."""
+    xp = np if isinstance(scores, np.ndarray) else _arrays._cupy()
+    if scores.dtype.kind != "f":
+        scores = scores.astype(xp.float64)
+    if scores.shape[2] == 1:
+        scores = xp.concatenate([1 - scores, scores], axis=2)
+    if t.ndim == 2:
+        onehot = t.astype(scores.dtype)[None]
+    else:
+        codes = xp.asarray(np.searchsorted(classes, np.asarray(_arrays.to_host(t))))
+        onehot = (codes[:, None] == xp.arange(classes.shape[0])).astype(scores.dtype)[None]
+    eps = np.finfo(scores.dtype).eps
+    sums = scores.sum(axis=2)
+    if not bool(xp.isclose(sums, xp.asarray(1, dtype=sums.dtype),
+                           rtol=float(np.sqrt(eps))).all()):
+        _warn_not_normalised()
+    p = xp.clip(scores, eps, 1 - eps)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = onehot * xp.log(p)
+    loss = -xp.where(onehot == 0, xp.asarray(0, dtype=terms.dtype), terms).sum(axis=2)
+    if sc.weights is None:
+        values = loss.mean(axis=1) if normalize else loss.sum(axis=1)
+    else:
+        w = xp.asarray(sc.weights)
+        loss = loss.astype(np.result_type(loss.dtype, w.dtype))
+        values = (loss * w).sum(axis=1)
+        if normalize:
+            total = w.sum(axis=1)
+            if bool((total == 0).any()):
+                raise ZeroDivisionError("Weights sum to zero, can't be normalized")
+            values = values / total
+    return batch_result(np.asarray(_arrays.to_host(values), np.float64), sc.ctx, batched)
 
 
 @batchable

@@ -26,8 +26,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from gpumetrics import _arrays
-from gpumetrics._warnings import UndefinedMetricWarning
+from gpumetrics import _arrays, inputs
+from gpumetrics._warnings import undefined_metric
 from gpumetrics.functional._batching import batch_result, batchable
 from gpumetrics.functional._scores import Scores, check_scores, target_type
 
@@ -89,7 +89,7 @@ class _Problem:
 
 
 def _warn(message: str):
-    warnings.warn(message, UndefinedMetricWarning, stacklevel=5)
+    warnings.warn(message, undefined_metric(), stacklevel=5)
 
 
 _ONE_CLASS = "Only one class is present in y_true. ROC AUC score is not defined in that case."
@@ -121,6 +121,8 @@ def _auc_defined(counts: np.ndarray, totals: np.ndarray) -> np.ndarray:
 def _exact_auc(problem: _Problem, max_fpr):
     if max_fpr is not None and max_fpr != 1:
         return _partial_auc(problem, problem.class_counts(), max_fpr), None
+    if problem.weights is not None and (problem.weights < 0).any():
+        return _curve_auc(problem), None
     stats = _arrays.to_host(problem.kernels.rank_auc(problem.y_pos, problem.scores,
                                                      problem.weights))
     ok = _auc_defined(problem.class_counts(stats[..., :2]), stats[..., :2])
@@ -129,25 +131,54 @@ def _exact_auc(problem: _Problem, max_fpr):
     return np.where(ok, auc, np.nan), None
 
 
-def _partial_auc(problem: _Problem, counts, max_fpr):
-    """McClish-corrected partial AUC up to ``max_fpr``, from each column's ROC curve."""
+def _each_roc(problem: _Problem, counts):
+    """``(k, j, fpr, tpr)`` of every column holding both classes (scikit-learn's warning
+    for the others, whose AUC stays NaN)."""
     K, L = problem.shape
-    out = np.full((K, L), np.nan)
     for j in range(L):
         if (counts[j] == 0).any():
             _warn(_ONE_CLASS)
             continue
         for k in range(K):
-            fps, tps, _ = _curve_counts(problem, k, j)
-            fpr, tpr, _ = _roc_from_counts(fps, tps, fps, True)
-            stop = np.searchsorted(fpr, max_fpr, "right")
-            x_interp = [fpr[stop - 1], fpr[stop]]
-            y_interp = [tpr[stop - 1], tpr[stop]]
-            tpr = np.append(tpr[:stop], np.interp(max_fpr, x_interp, y_interp))
-            fpr = np.append(fpr[:stop], max_fpr)
-            partial = float(np.trapezoid(tpr, fpr))
-            min_area = 0.5 * max_fpr**2
-            out[k, j] = 0.5 * (1 + (partial - min_area) / (max_fpr - min_area))
+            fps, tps, thr = _curve_counts(problem, k, j)
+            fpr, tpr, _ = _roc_from_counts(fps, tps, thr, True)
+            yield k, j, fpr, tpr
+
+
+def _curve_auc(problem: _Problem):
+    """The trapezoids under each ROC curve, as scikit-learn computes every AUC: with
+    negative weights the curve can fall back, which is an error (``auc``'s), or cross
+    itself, which the rank statistic would not see."""
+    out = np.full(problem.shape, np.nan)
+    for k, j, fpr, tpr in _each_roc(problem, problem.class_counts()):
+        out[k, j] = _trapezoids(fpr[None], tpr[None])[0]
+    return out
+
+
+def _trapezoids(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """scikit-learn's ``auc`` of each row: x increasing or decreasing, else an error."""
+    dx = np.diff(xs, axis=1)
+    direction = np.ones(ys.shape[0])
+    falling = (dx < 0).any(axis=1)
+    if (falling & ~(dx <= 0).all(axis=1)).any():
+        row = int(np.flatnonzero(falling & ~(dx <= 0).all(axis=1))[0])
+        raise ValueError(f"x is neither increasing nor decreasing : {xs[row]}.")
+    direction[falling] = -1
+    return direction * (dx * (ys[:, 1:] + ys[:, :-1]) / 2.0).sum(axis=1)  # numpy's trapezoid
+
+
+def _partial_auc(problem: _Problem, counts, max_fpr):
+    """McClish-corrected partial AUC up to ``max_fpr``, from each column's ROC curve."""
+    out = np.full(problem.shape, np.nan)
+    for k, j, fpr, tpr in _each_roc(problem, counts):
+        stop = np.searchsorted(fpr, max_fpr, "right")
+        x_interp = [fpr[stop - 1], fpr[stop]]
+        y_interp = [tpr[stop - 1], tpr[stop]]
+        tpr = np.append(tpr[:stop], np.interp(max_fpr, x_interp, y_interp))
+        fpr = np.append(fpr[:stop], max_fpr)
+        partial = float(np.trapezoid(tpr, fpr))
+        min_area = 0.5 * max_fpr**2
+        out[k, j] = 0.5 * (1 + (partial - min_area) / (max_fpr - min_area))
     return out
 
 
@@ -186,6 +217,7 @@ class _Histogram:
 
 def _histogram(problem: _Problem, thresholds) -> _Histogram:
     n_bins, edges = _check_thresholds(thresholds)
+    inputs.non_negative(problem.weights)
     rng = problem.score_range()
     lo, hi = rng[..., 0], rng[..., 1]
     k = problem.kernels
@@ -484,7 +516,8 @@ def roc_auc_score(
         raise ValueError(f"multi_class must be one of 'raise', 'ovr', 'ovo'; got {multi_class!r}.")
     if refine and thresholds is None:
         raise ValueError("refine=True refines score bins: pass thresholds= as well.")
-    sc = check_scores(y_true, y_score, sample_weight, batched=_batched, backend=backend)
+    sc = check_scores(y_true, y_score, sample_weight, batched=_batched, backend=backend,
+                      column=True, nonzero=False, ranks=thresholds is None)
     sc.check_finite()
     ytype, classes = target_type(sc.y_true, sc.kernels)
     binned = thresholds is not None and not refine
@@ -648,15 +681,7 @@ def auc(x, y, *, backend=None, _batched):
     if ys.shape[1] < 2:
         raise ValueError("At least 2 points are needed to compute area under curve, but "
                          f"x.shape = {(ys.shape[1],)}")
-    dx = np.diff(xs, axis=1)
-    direction = np.ones(ys.shape[0])
-    falling = (dx < 0).any(axis=1)
-    if (falling & ~(dx <= 0).all(axis=1)).any():
-        row = int(np.flatnonzero(falling & ~(dx <= 0).all(axis=1))[0])
-        raise ValueError(f"x is neither increasing nor decreasing : {xs[row]}.")
-    direction[falling] = -1
-    area = direction * (dx * (ys[:, 1:] + ys[:, :-1]) / 2.0).sum(axis=1)  # numpy's trapezoid
-    return batch_result(area, ctx, _batched)
+    return batch_result(_trapezoids(xs, ys), ctx, _batched)
 
 
 @batchable
@@ -670,7 +695,8 @@ def average_precision_score(
     >>> average_precision_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
     0.8333333333333333
     """
-    sc = check_scores(y_true, y_score, sample_weight, batched=_batched, backend=backend)
+    sc = check_scores(y_true, y_score, sample_weight, batched=_batched, backend=backend,
+                      column=True, nonzero=False, ranks=thresholds is None)
     sc.check_finite()
     sc.check_weights()
     ytype, classes = target_type(sc.y_true, sc.kernels)
@@ -739,7 +765,7 @@ def _pos_label(classes: np.ndarray, pos_label):
 def _binary_curve(y_true, y_score, pos_label, sample_weight, thresholds, backend, batched,
                   finish, two_classes=False):
     sc = check_scores(y_true, y_score, sample_weight, batched=batched, backend=backend,
-                      max_score_ndim=1)
+                      max_score_ndim=1, column=True, nonzero=False, ranks=thresholds is None)
     sc.check_finite()
     sc.check_weights()
     ytype, classes = target_type(sc.y_true, sc.kernels)
@@ -757,6 +783,7 @@ def _binary_curve(y_true, y_score, pos_label, sample_weight, thresholds, backend
     for k in range(sc.y_score.shape[0]):
         if h is None:
             fps, tps, thr = _curve_counts(problem, k, 0)
+            thr = sc.as_given(thr)
         else:
             fps, tps, thr = _binned_curve_counts(h, k, 0)
         curves.append(tuple(_arrays.wrap(np.asarray(a), sc.ctx) for a in finish(fps, tps, thr)))

@@ -14,8 +14,8 @@ import warnings
 
 import numpy as np
 
-from gpumetrics import _arrays
-from gpumetrics._warnings import UndefinedMetricWarning
+from gpumetrics import _arrays, inputs
+from gpumetrics._warnings import undefined_metric
 from gpumetrics.functional._batching import batch_result, batchable
 from gpumetrics.functional._scores import check_scores
 
@@ -47,22 +47,52 @@ def check_multioutput(multioutput, n_outputs: int, allowed):
     return multioutput
 
 
-def check_finite_state(state: np.ndarray):
-    """A NaN or infinity in the inputs leaves the state non-finite: no extra pass."""
-    if not np.isfinite(state).all():
+# The fields each metric reads beyond the total weight and the means: only an overflow in
+# those is an error (the absolute error of 1e300 is 1e300, whatever its square does).
+FIELDS = {
+    "mse": (MEAN_ERR, M2_ERR), "rmse": (MEAN_ERR, M2_ERR), "mae": (ABS,), "mape": (APE,),
+    "max_error": (MAX,), "r2": (MEAN_ERR, M2_ERR, M2_TRUE),
+    "explained_variance": (M2_ERR, M2_TRUE), "pearson": (M2_TRUE, M2_PRED, COMOMENT),
+}
+def check_finite_state(state: np.ndarray, metric: str):
+    """A NaN or infinity in the inputs leaves the total weight or a mean non-finite: no
+    extra pass. A finite input whose square (or sum) overflows is an error only for the
+    metrics that read the overflowing field."""
+    if not np.isfinite(state[..., [W, MEAN_TRUE, MEAN_PRED]]).all():
+        raise ValueError("Input contains NaN or infinity; y_true and y_pred must be finite.")
+    if not np.isfinite(state[..., list(FIELDS[metric])]).all():
         raise ValueError(
-            "Input contains NaN or infinity (or values whose squares overflow float64); "
-            "y_true and y_pred must be finite."
+            f"y_true and y_pred are finite but too large for {metric} in float64: its sums "
+            "(of squares, for the squared errors and variances) overflow."
         )
 
 
-def _state(y_true, y_pred, sample_weight, backend, batched, multioutput, allowed):
+def _integer_errors(t, p, metric: str):
+    """``(y_true, y_pred)``, ``(1, N, L)`` and ``(K, N, L)``, for the moments kernel.
+
+    scikit-learn's ``max_error`` subtracts integers as integers (its other metrics read
+    them as float64 first): integers beyond 2**53, which float64 would round, give their
+    errors exactly when taken in int64 first, against zeros."""
+    if metric != "max_error" or t.dtype.kind not in "iu" or p.dtype.kind not in "iu":
+        return t, p
+    if max(t.dtype.itemsize, p.dtype.itemsize) < 8 or not t.size:
+        return t, p
+    if max(abs(int(t.min())), abs(int(t.max())), abs(int(p.min())), abs(int(p.max()))) <= (
+            1 << 53):
+        return t, p
+    xp = np if isinstance(t, np.ndarray) else _arrays._cupy()
+    errors = t.astype(xp.int64) - p.astype(xp.int64)  # (K, N, L), in integers
+    return errors, xp.zeros_like(errors)
+
+
+def _state(y_true, y_pred, sample_weight, backend, batched, multioutput, allowed, metric):
     """Checked inputs, the ``(K, L, 13)`` moments state and the output weights."""
     sc = check_scores(y_true, y_pred, sample_weight, batched=batched, backend=backend,
-                      score_name="y_pred")
-    t, p = sc.y_true, sc.y_score
+                      score_name="y_pred", strings=True)
+    t = inputs.numbers_of(sc.y_true, "y_true", strings=True)
     if t.dtype.kind not in "biuf":
         raise ValueError(f"y_true must hold numbers; got dtype {t.dtype}.")
+    p = sc.y_score
     t2 = t[:, None] if t.ndim == 1 else t
     p3 = p[:, :, None] if p.ndim == 2 else p
     if t2.shape[1] != p3.shape[2]:
@@ -70,8 +100,9 @@ def _state(y_true, y_pred, sample_weight, backend, batched, multioutput, allowed
             f"y_true and y_pred have different number of output ({t2.shape[1]}!={p3.shape[2]})"
         )
     multioutput = check_multioutput(multioutput, t2.shape[1], allowed)
-    state = _arrays.to_host(sc.kernels.moments(t2[None], p3, sc.weights))
-    check_finite_state(state)
+    t3, p3 = _integer_errors(t2[None], p3, metric)
+    state = _arrays.to_host(sc.kernels.moments(t3, p3, sc.weights))
+    check_finite_state(state, metric)
     return sc, state, multioutput
 
 
@@ -138,7 +169,7 @@ def from_state(metric: str, state: np.ndarray, multioutput, ctx, batched: bool, 
     if metric == "r2":
         if n_samples is not None and n_samples < 2:
             warnings.warn("R^2 score is not well-defined with less than two samples.",
-                          UndefinedMetricWarning, stacklevel=3)
+                          undefined_metric(), stacklevel=3)
             return batch_result(np.full(state.shape[0], np.nan), ctx, batched)
         return _assemble(_squared_error(state), state[..., M2_TRUE], multioutput,
                          force_finite, ctx, batched)
@@ -150,7 +181,7 @@ def from_state(metric: str, state: np.ndarray, multioutput, ctx, batched: bool, 
         denominator = np.sqrt(state[..., M2_TRUE] * state[..., M2_PRED])
         if (denominator == 0).any():
             warnings.warn("y_true or y_pred is constant; the correlation is undefined (NaN).",
-                          UndefinedMetricWarning, stacklevel=3)
+                          undefined_metric(), stacklevel=3)
         with np.errstate(divide="ignore", invalid="ignore"):
             r = np.where(denominator > 0, state[..., COMOMENT] / denominator, np.nan)
         return combine(np.clip(r, -1.0, 1.0), multioutput, ctx, batched)
@@ -166,7 +197,7 @@ def from_state(metric: str, state: np.ndarray, multioutput, ctx, batched: bool, 
 def _metric(metric, y_true, y_pred, sample_weight, multioutput, backend, batched,
             allowed=MULTIOUTPUT[:2], **options):
     sc, state, mo = _state(y_true, y_pred, sample_weight, backend, batched, multioutput,
-                           allowed)
+                           allowed, metric)
     return from_state(metric, state, mo, sc.ctx, batched, n_samples=sc.n_samples, **options)
 
 

@@ -7,8 +7,8 @@ import warnings
 
 import numpy as np
 
-from gpumetrics import _arrays, dispatch
-from gpumetrics._warnings import UndefinedMetricWarning
+from gpumetrics import _arrays, dispatch, inputs
+from gpumetrics._warnings import undefined_metric
 from gpumetrics.functional import _targets
 from gpumetrics.functional._batching import batch_result, batchable
 
@@ -45,8 +45,9 @@ def top_k_accuracy_score(
     """
     ctx = _arrays.context_of(y_true=y_true, y_score=y_score, sample_weight=sample_weight)
     kernels = dispatch.kernels(backend, ctx.on_gpu)
-    t = _arrays.to_kernel(y_true, "y_true", ctx)
-    s = _arrays.to_kernel(y_score, "y_score", ctx)
+    t = inputs.read(y_true, "y_true", ctx)
+    s = inputs.numbers_of(inputs.read(y_score, "y_score", ctx), "y_score")
+    inputs.label_values(t, "y_true")
     if t.ndim == 2 and t.shape[1] == 1:
         t = t[:, 0]
     if t.ndim != 1:
@@ -85,11 +86,7 @@ def top_k_accuracy_score(
         )
     if s.ndim == 3 and binary:
         s = s[:, :, 0]
-    if s.shape[1] != t.shape[0]:
-        raise ValueError(
-            f"y_true has {t.shape[0]} samples but y_score has {s.shape[1]}; "
-            "they must have the same length."
-        )
+    inputs.check_length(t.shape[0], s.shape[1], "y_score")
     n_score = s.shape[2] if s.ndim == 3 else 2
     if labels is None:
         classes = classes_true
@@ -118,11 +115,12 @@ def top_k_accuracy_score(
         warnings.warn(
             f"'k' ({k}) greater than or equal to 'n_classes' ({classes.shape[0]}) will result "
             "in a perfect score and is therefore meaningless.",
-            UndefinedMetricWarning,
+            undefined_metric(),
             stacklevel=3,
         )
     encoded = _encode(t, classes)
-    w = _targets._check_weights(sample_weight, t.shape[0], s.shape[0], _batched)
+    w = inputs.weights(sample_weight, t.shape[0], ctx, n_sets=s.shape[0], batched=_batched,
+                       nonzero=False)
     if binary:
         hits = _binary_hits(encoded, _arrays.to_host(s), k)
         weights = np.ones_like(hits) if w is None else np.broadcast_to(w, hits.shape)

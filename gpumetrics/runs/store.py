@@ -284,7 +284,7 @@ def _jsonable(value):
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
     if hasattr(value, "tolist"):
-        if hasattr(value, "get") and not hasattr(value, "numpy"):  # CuPy
+        if type(value).__module__.startswith("cupy"):
             value = value.get()
         elif hasattr(value, "cpu"):  # torch
             value = value.detach().cpu()
