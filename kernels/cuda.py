@@ -209,6 +209,76 @@ def launch_shape(n: int, k: int = 1) -> tuple[tuple[int, int], int]:
 # --- confusion -----------------------------------------------------------------------------
 
 
+# --- the privatised histogram and the block reduction ----------------------------------------
+#
+# Every counting kernel is one template: a block clears its copy of the cells in shared
+# memory, its threads count into it with shared-memory atomics (``_count``), and it adds
+# each non-zero cell to its row of the global result once (``_flush_cells``); where the
+# cells do not fit (``shared`` false) the threads count into the global result directly.
+# Every reduction kernel is the other template: each thread's partial result goes to a row
+# of a shared array, which ``_block_reduce(combine)`` folds pairwise into row 0.
+
+
+@cuda.jit(device=True, inline=True)
+def _clear_cells(hist, cells):
+    """Zero the block's first ``cells`` shared cells, then wait for every thread."""
+    c = cuda.threadIdx.x
+    while c < cells:
+        hist[c] = 0
+        c += cuda.blockDim.x
+    cuda.syncthreads()
+
+
+@cuda.jit(device=True, inline=True)
+def _count(hist, out, row, cell, value, shared):
+    """Add ``value`` to a cell: the block's shared copy, or ``out[row]`` directly. The
+    value is cast to the array's dtype (uint32 counts in shared memory, int64 in global)."""
+    if shared:
+        cuda.atomic.add(hist, cell, value)
+    else:
+        cuda.atomic.add(out, (row, cell), value)
+
+
+@cuda.jit(device=True, inline=True)
+def _flush_cells(hist, out, row, cells):
+    """Add the block's non-zero shared cells to ``out[row]``, one atomic per cell, between
+    two barriers: all counting is done before, and the cells can be cleared after."""
+    cuda.syncthreads()
+    c = cuda.threadIdx.x
+    while c < cells:
+        if hist[c] != 0:
+            cuda.atomic.add(out, (row, c), hist[c])
+        c += cuda.blockDim.x
+    cuda.syncthreads()
+
+
+def _block_reduce(combine):
+    """A device function folding the rows of a ``(blockDim, F)`` shared array pairwise
+    into row 0 (log2 of the block's threads levels), with ``combine(into, other)``; every
+    thread must have written its row, and every thread must call it."""
+
+    @cuda.jit(device=True, inline=True)
+    def reduce(shared, tid):
+        cuda.syncthreads()
+        half = cuda.blockDim.x // 2
+        while half > 0:
+            if tid < half:
+                combine(shared[tid], shared[tid + half])
+            cuda.syncthreads()
+            half //= 2
+
+    return reduce
+
+
+@cuda.jit(device=True, inline=True)
+def _add_row(into, other):
+    for f in range(into.shape[0]):
+        into[f] += other[f]
+
+
+_add_rows = _block_reduce(_add_row)
+
+
 @cuda.jit(device=True, inline=True)
 def _class_index(v, offset, lut, n_classes):
     shifted = int64(v) - offset
@@ -249,11 +319,7 @@ def _confusion_kernel(weighted: bool, mode: str):
             first = cuda.blockIdx.x * cuda.blockDim.x
             while first < N:
                 if shared:
-                    c = tid
-                    while c < cells:
-                        hist[c] = 0
-                        c += cuda.blockDim.x
-                    cuda.syncthreads()
+                    _clear_cells(hist, cells)
                 end = min(N, first + window)
                 i = first + tid
                 while i - tid < end:
@@ -269,27 +335,12 @@ def _confusion_kernel(weighted: bool, mode: str):
                         if cell >= 0 and (peers & ((1 << cuda.laneid) - 1)) == 0:
                             cuda.atomic.add(hist, cell, uint32(cuda.popc(peers)))
                     elif cell >= 0 and weighted:
-                        if shared:
-                            cuda.atomic.add(hist, cell, weight[kw, i])
-                        else:
-                            cuda.atomic.add(out, (k, cell), weight[kw, i])
+                        _count(hist, out, k, cell, weight[kw, i], shared)
                     elif cell >= 0:
-                        if shared:
-                            cuda.atomic.add(hist, cell, uint32(1))
-                        else:
-                            cuda.atomic.add(out, (k, cell), int64(1))
+                        _count(hist, out, k, cell, uint32(1), shared)
                     i += stride
                 if shared:
-                    cuda.syncthreads()
-                    c = tid
-                    while c < cells:
-                        if hist[c] != 0:
-                            if weighted:
-                                cuda.atomic.add(out, (k, c), hist[c])
-                            else:
-                                cuda.atomic.add(out, (k, c), int64(hist[c]))
-                        c += cuda.blockDim.x
-                    cuda.syncthreads()  # the cells are zeroed for the next window or row
+                    _flush_cells(hist, out, k, cells)
                 first += window
 
     return kernel
@@ -374,11 +425,7 @@ def _label_kernel(weighted: bool, shared: bool):
             first = cuda.blockIdx.x * cuda.blockDim.x
             while first < N:  # while loops: fewer registers than range (see confusion)
                 if shared:
-                    c = tid
-                    while c < 4 * L:
-                        hist[c] = 0
-                        c += cuda.blockDim.x
-                    cuda.syncthreads()
+                    _clear_cells(hist, 4 * L)
                 end = min(N, first + window)
                 i = first + tid
                 while i < end:
@@ -389,24 +436,10 @@ def _label_kernel(weighted: bool, shared: bool):
                     for j in range(L):
                         cell = (4 * j + 2 * int64(y_true[kt, i, j] != 0)
                                 + int64(y_pred[k, i, j] != 0))
-                        if shared:
-                            cuda.atomic.add(hist, cell, value)
-                        elif weighted:
-                            cuda.atomic.add(out, (k, cell), value)
-                        else:
-                            cuda.atomic.add(out, (k, cell), int64(1))
+                        _count(hist, out, k, cell, value, shared)
                     i += stride
                 if shared:
-                    cuda.syncthreads()
-                    c = tid
-                    while c < 4 * L:
-                        if hist[c] != 0:
-                            if weighted:
-                                cuda.atomic.add(out, (k, c), hist[c])
-                            else:
-                                cuda.atomic.add(out, (k, c), int64(hist[c]))
-                        c += cuda.blockDim.x
-                    cuda.syncthreads()  # the cells are zeroed for the next window or row
+                    _flush_cells(hist, out, k, 4 * L)
                 first += window
 
     return kernel
@@ -439,28 +472,19 @@ def _bincount_kernel(y, offset, size, out):
     # Few labels over many samples would serialise every thread on a handful of global
     # addresses: when the counts fit, each block counts into shared memory and adds each
     # non-zero count once. uint32 holds a block's counts: a block reads at most its
-    # grid-stride share of y, far below 2^32 samples.
-    tid = cuda.threadIdx.x
+    # grid-stride share of y, far below 2^32 samples. ``out`` is (1, size).
     hist = cuda.shared.array(SHARED_CELLS_U32, uint32)
     shared = size <= SHARED_CELLS_U32
     if shared:
-        for c in range(tid, size, cuda.blockDim.x):
-            hist[c] = 0
-        cuda.syncthreads()
+        _clear_cells(hist, size)
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, y.shape[0], stride):
         v = int64(y[i]) - offset
         if v >= 0 and v < size:
-            if shared:
-                cuda.atomic.add(hist, v, uint32(1))
-            else:
-                cuda.atomic.add(out, v, 1)
+            _count(hist, out, 0, v, uint32(1), shared)
     if shared:
-        cuda.syncthreads()
-        for c in range(tid, size, cuda.blockDim.x):
-            if hist[c] != 0:
-                cuda.atomic.add(out, c, int64(hist[c]))
+        _flush_cells(hist, out, 0, size)
 
 
 def bincount(y, offset, size, out=None):
@@ -469,7 +493,8 @@ def bincount(y, offset, size, out=None):
     counts = call.accumulator(out, (size,))
     if y.shape[0]:
         grid, block = launch_shape(y.shape[0])
-        call.launch(_bincount_kernel, grid[0], block, call.device(y), offset, size, counts)
+        call.launch(_bincount_kernel, grid[0], block, call.device(y), offset, size,
+                    counts.reshape(1, size))
     return call.add_into(out, counts)
 
 
@@ -614,9 +639,7 @@ def _histogram_kernel(weighted: bool, indicator: bool, use_edges: bool, shared: 
             cells = 2 * n_bins
             hist = cuda.shared.array(cells_max, cell_type)
             if shared:
-                for c in range(tid, cells, cuda.blockDim.x):
-                    hist[c] = 0
-                cuda.syncthreads()
+                _clear_cells(hist, cells)
             low = 0.0
             step = 0.0
             if not use_edges:  # with edges, lo and hi are 1 x 1 stand-ins
@@ -648,24 +671,11 @@ def _histogram_kernel(weighted: bool, indicator: bool, use_edges: bool, shared: 
                     positive = int64(int64(y_true[kt, i]) == j)
                 cell = 2 * b + positive
                 if weighted:
-                    value = weight[kw, i]
+                    _count(hist, out, row, cell, weight[kw, i], shared)
                 else:
-                    value = uint32(1)
-                if shared:
-                    cuda.atomic.add(hist, cell, value)
-                elif weighted:
-                    cuda.atomic.add(out, (row, cell), value)
-                else:
-                    cuda.atomic.add(out, (row, cell), int64(1))
+                    _count(hist, out, row, cell, uint32(1), shared)
             if shared:
-                cuda.syncthreads()
-                for c in range(tid, cells, cuda.blockDim.x):
-                    if hist[c] != 0:
-                        if weighted:
-                            cuda.atomic.add(out, (row, c), hist[c])
-                        else:
-                            cuda.atomic.add(out, (row, c), int64(hist[c]))
-            cuda.syncthreads()  # the block's shared memory is reused by its next row
+                _flush_cells(hist, out, row, cells)  # (its last barrier: the next row's too)
 
     return kernel
 
@@ -1141,6 +1151,7 @@ _EPS64 = float(np.finfo(np.float64).eps)
 
 
 _merge_state = cuda.jit(device=True, inline=True)(_common.merge_state)
+_merge_states = _block_reduce(_merge_state)
 
 
 def _moments_kernel(weighted: bool):
@@ -1195,13 +1206,7 @@ def _moments_kernel(weighted: bool):
             shared = cuda.shared.array((THREADS, FIELDS), float64)
             for f in range(FIELDS):
                 shared[tid, f] = st[f]
-            cuda.syncthreads()
-            half = cuda.blockDim.x // 2
-            while half > 0:
-                if tid < half:
-                    _merge_state(shared[tid], shared[tid + half])
-                cuda.syncthreads()
-                half //= 2
+            _merge_states(shared, tid)
             if tid == 0:
                 for f in range(FIELDS):
                     blocks[row, cuda.blockIdx.x, f] = shared[0, f]
@@ -1223,13 +1228,7 @@ def _merge_blocks_kernel(blocks, states):
             shared[tid, f] = 0.0  # an empty state: the first merge copies the other
         for b in range(tid, blocks.shape[1], cuda.blockDim.x):
             _merge_state(shared[tid], blocks[row, b])
-        cuda.syncthreads()
-        half = cuda.blockDim.x // 2
-        while half > 0:
-            if tid < half:
-                _merge_state(shared[tid], shared[tid + half])
-            cuda.syncthreads()
-            half //= 2
+        _merge_states(shared, tid)
         if tid == 0:
             _merge_state(states[row], shared[0])
         cuda.syncthreads()  # the block's shared memory is reused by its next row
@@ -1309,14 +1308,7 @@ def _loss_kernel(classes: bool, weighted: bool):
             shared = cuda.shared.array((THREADS, 4), float64)
             for f in range(4):
                 shared[tid, f] = sums[f]
-            cuda.syncthreads()
-            half = cuda.blockDim.x // 2
-            while half > 0:
-                if tid < half:
-                    for f in range(4):
-                        shared[tid, f] += shared[tid + half, f]
-                cuda.syncthreads()
-                half //= 2
+            _add_rows(shared, tid)
             if tid < 4:
                 cuda.atomic.add(out, (k, tid), shared[0, tid])
             cuda.syncthreads()  # the block's shared memory is reused by its next row
@@ -1357,12 +1349,9 @@ def _topk_kernel(weighted: bool):
         for k in range(cuda.blockIdx.y, y_score.shape[0], cuda.gridDim.y):
             kt = min(k, y_true.shape[0] - 1)
             kw = min(k, weight.shape[0] - 1)
-            tid = cuda.threadIdx.x
             hist = cuda.shared.array(4, dtype)
-            if tid < 4:
-                hist[tid] = 0
-            cuda.syncthreads()
-            start = cuda.blockIdx.x * cuda.blockDim.x + tid
+            _clear_cells(hist, 4)
+            start = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
             stride = cuda.gridDim.x * cuda.blockDim.x
             for i in range(start, y_score.shape[1], stride):
                 code = _topk_code(y_score[k, i], int64(y_true[kt, i]), k_top)
@@ -1370,10 +1359,7 @@ def _topk_kernel(weighted: bool):
                     cuda.atomic.add(hist, code, weight[kw, i])
                 else:
                     cuda.atomic.add(hist, code, 1)
-            cuda.syncthreads()
-            if tid < 4 and hist[tid] != 0:
-                cuda.atomic.add(out, (k, tid), hist[tid])
-            cuda.syncthreads()  # the block's shared memory is reused by its next row
+            _flush_cells(hist, out, k, 4)  # (its last barrier: the next row's too)
 
     return kernel
 

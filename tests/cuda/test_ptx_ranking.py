@@ -128,7 +128,7 @@ def test_curve_compiles(cc, weighted, score, threshold, layout, tmp_path):
 @pytest.mark.parametrize("cc", CCS)
 @pytest.mark.parametrize("label", [int8, uint8, int16, int32, int64])
 def test_bincount_compiles(cc, label, tmp_path):
-    _compile(kc._bincount_kernel, (_c(label, 1), int64, int64, _c(int64, 1)), cc, tmp_path)
+    _compile(kc._bincount_kernel, (_c(label, 1), int64, int64, _c(int64, 2)), cc, tmp_path)
 
 
 @pytest.mark.parametrize("cc", CCS)
