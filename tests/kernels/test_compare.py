@@ -1,7 +1,10 @@
 """Every kernel implementation against the NumPy reference: same dtype, values and errors."""
 
+import types
+
 import numpy as np
 import pytest
+from gpumetrics.kernels import _protocol
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -218,3 +221,20 @@ def test_two_class_path_across_blocks(impl, offset):
         impl.confusion(y_true, y_pred, 2, lut=lut, offset=off),
         reference.confusion(y_true, y_pred, 2, lut=lut, offset=off),
     )
+
+
+@pytest.mark.parametrize("name", ["reference", "cpu", "cuda"])
+def test_every_backend_implements_the_kernel_protocol(name):
+    module = pytest.importorskip(f"gpumetrics.kernels.{name}")
+    assert _protocol.missing(module) == []
+
+
+def test_the_protocol_check_names_what_differs():
+    module = types.SimpleNamespace(**{name: getattr(reference, name) for name in dir(reference)})
+    del module.bincount
+    module.moments = lambda y_true, y_pred, weights=None, out=None: None
+    problems = _protocol.missing(module)
+    assert problems[0] == "bincount: missing"
+    assert problems[1].startswith("moments(y_true, y_pred, weights=None, out=None): expected "
+                                  "moments(y_true, y_pred, sample_weight=None, out=None)")
+    assert len(problems) == 2

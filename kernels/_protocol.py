@@ -1,0 +1,106 @@
+"""The kernel interface every backend module (``reference``, ``cpu``, ``cuda``) implements:
+the same functions, with the same parameters, results and errors. ``Kernels`` states it as
+a typed protocol, so that a type checker reads a backend module as one; ``missing(module)``
+lists what a module lacks or spells differently (checked for every backend in
+``tests/kernels/test_compare.py``).
+
+The functions' full contracts (shapes, dtypes, the leading batch axis K, adding into
+``out``) are in ``reference.py``, the NumPy implementation that defines them; the argument
+checks every backend shares are the ``prepare_*`` functions of ``_common.py``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Protocol
+
+
+class Kernels(Protocol):
+    """The functions of a backend module."""
+
+    def confusion(
+        self, y_true, y_pred, num_classes, sample_weight=None, ignore_index=None, lut=None,
+        offset=0, out=None,
+    ):
+        """Add the ``(K, C + 1, C + 1)`` confusion counts ``out[k, true, pred]``."""
+
+    def label_counts(self, y_true, y_pred, sample_weight=None, out=None):
+        """Add multilabel counts ``out[k, label, true, pred]`` of shape ``(K, L, 2, 2)``."""
+
+    def sample_label_counts(self, y_true, y_pred):
+        """Per-sample multilabel counts ``(K, N, 4)``: true positives, predicted, true, and
+        entries where the raw values differ (for subset accuracy and the Hamming loss)."""
+
+    def topk_outcomes(self, y_true, y_score, k, sample_weight=None, out=None):
+        """Add top-k outcome counts ``(K, 4)``: miss, hit, label out of range, non-finite row."""
+
+    def label_range(self, y):
+        """Smallest and largest label of a non-empty integer array, as Python ints."""
+
+    def bincount(self, y, offset, size, out=None):
+        """Add the counts of each value in ``[offset, offset + size)`` into ``out`` (int64)."""
+
+    def score_range(self, y_score):
+        """``(K, L, 3)`` float64: the smallest and largest score of each column, and 1 where
+        the column holds a NaN or an infinite score (then the min and max are not
+        meaningful). An empty column has min +inf and max -inf."""
+
+    def score_histogram(
+        self, y_true, y_score, lo, hi, n_bins, edges=None, sample_weight=None, out=None,
+    ):
+        """Add per-bin negative and positive counts ``out[k, l, bin, is_positive]``, shape
+        ``(K, L, B, 2)``, in one pass. Bins are ``B`` equal slices of ``[lo, hi]`` per
+        column (scores outside go to the end bins), or with ``edges`` (``E`` increasing
+        thresholds), ``E + 1`` bins where bin ``b`` holds scores in ``[edges[b - 1],
+        edges[b])``."""
+
+    def rank_auc(self, y_true, y_score, sample_weight=None):
+        """Exact Mann-Whitney statistic of every column: ``(K, L, 3)`` float64 holding the
+        negative total, the positive total and ``U`` = sum over positives of the negatives
+        scored below plus half those tied, so that ``AUC = U / (P * N)``. Sort-based."""
+
+    def refine_auc(self, y_true, y_score, lo, hi, n_bins, edges=None, sample_weight=None):
+        """The exact ``rank_auc`` of every column, reached from the score bins: only bins
+        holding both classes need sorting (the others are ordered by the bins). This oracle
+        checks the arguments as the refining backends do and sorts everything."""
+
+    def clf_curve(self, y_true, y_score, sample_weight=None):
+        """scikit-learn's binary curve of one column: distinct thresholds in decreasing order
+        and, at each, the false and true positives scored at or above it (float64). Samples
+        of zero weight are left out."""
+
+    def moments(self, y_true, y_pred, sample_weight=None, out=None):
+        """Merge the regression state of every column into ``out`` ``(K, L, 13)`` (float64,
+        fields ``_common.MOMENTS``): total weight; mean and sum of squared deviations of
+        y_true, of y_pred and of the error ``y_pred - y_true``; the co-moment of y_true and
+        y_pred; the weighted sums of ``|error|`` and ``|error| / max(|y_true|, eps)``; the
+        largest ``|error|``; and the shifts (each column's first values) the means of y_true
+        and y_pred are taken from. Two-pass per call, merged with Chan's formulas: no raw
+        moments, no cancellation."""
+
+    def loss_sums(
+        self, y_true, y_score, kind, sample_weight=None, ignore_index=None, eps=0.0, out=None,
+    ):
+        """Add ``(K, 4)`` float64 loss sums: the weighted loss, the weight counted, samples
+        whose class label is outside ``[0, C)`` (left out), and rows of probabilities that
+        do not sum to one (``proba`` only). ``kind`` is one of ``_common.LOSSES``; ``eps``
+        clips probabilities to ``[eps, 1 - eps]`` for ``proba``. Logits are reduced with
+        log-sum-exp; no softmax copy is made."""
+
+
+def missing(module) -> list[str]:
+    """The functions of ``Kernels`` that ``module`` lacks or whose parameters differ."""
+    problems = []
+    for name, member in inspect.getmembers(Kernels, inspect.isfunction):
+        if name.startswith("_"):
+            continue
+        wanted = list(inspect.signature(member).parameters.values())[1:]  # without self
+        found = getattr(module, name, None)
+        if found is None:
+            problems.append(f"{name}: missing")
+            continue
+        got = list(inspect.signature(found).parameters.values())
+        if [(p.name, p.default) for p in got] != [(p.name, p.default) for p in wanted]:
+            problems.append(f"{name}{inspect.signature(found)}: expected "
+                            f"{name}({', '.join(str(p) for p in wanted)})")
+    return problems
