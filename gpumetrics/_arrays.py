@@ -193,3 +193,14 @@ def wrap(result, ctx: ArrayContext):
             return jnp.from_dlpack(_cupy().asarray(result))
         return jnp.asarray(to_host(result))
     raise AssertionError(ctx.library)
+
+
+def batch_result(values, ctx, batched: bool):
+    """Give per-set results the shape the caller expects: K values, or the single one (a
+    Python float for NumPy callers, a 0-d array of the caller's library otherwise)."""
+    out = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=np.float64)
+    if not batched:
+        out = out[0]
+        if out.ndim == 0:
+            return wrap(float(out), ctx)
+    return wrap(out, ctx)

@@ -17,6 +17,7 @@ before ``compute()``.
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import numpy as np
@@ -112,17 +113,8 @@ def sync_states(states: list, group=None) -> None:
 
 
 def _fold(rule, per_rank):
-    out = per_rank[0]
-    for other in per_rank[1:]:
-        if rule == S.SUM:
-            out = out + other
-        elif rule == S.MIN:
-            out = np.minimum(out, other)
-        elif rule == S.MAX:
-            out = np.maximum(out, other)
-        elif rule == S.MOMENTS:
-            out = S._common.merge_moments(out, other)
-    return out
+    """Every process's copy of a field, merged by the state's rule (``states.merged``)."""
+    return functools.reduce(lambda a, b: S.merged(rule, a, b), per_rank)
 
 
 def _store(state, name, host: np.ndarray):

@@ -151,3 +151,32 @@ def label_values(y, name: str) -> None:
                              "numbers or strings.")
     if len(kinds) > 1:
         raise ValueError(f"Mix of label input types (string and number) in {name}.")
+
+
+def labels_array(labels) -> np.ndarray:
+    classes = np.asarray(_arrays.to_host(read(labels, "labels")))
+    if classes.ndim != 1:
+        raise ValueError(f"labels must be 1-D; got shape {classes.shape}.")
+    if classes.shape[0] == 0:
+        raise ValueError("'labels' should contain at least one label.")
+    return classes
+
+
+def label_columns(labels, n_labels: int) -> np.ndarray:
+    """The multilabel columns that ``labels`` selects (all of them for None)."""
+    if labels is None:
+        return np.arange(n_labels)
+    columns = labels_array(labels)
+    if columns.dtype.kind not in "iu":
+        raise ValueError(f"labels for multilabel targets must be column indices; got {labels}.")
+    if columns.max() >= n_labels:
+        raise ValueError(
+            "All labels must be in [0, n labels) for multilabel targets. "
+            f"Got {columns.max()} > {n_labels - 1}"
+        )
+    if columns.min() < 0:
+        raise ValueError(
+            "All labels must be in [0, n labels) for multilabel targets. "
+            f"Got {columns.min()} < 0"
+        )
+    return columns

@@ -164,19 +164,27 @@ def _initial(rule: str, dtype: str):
     return 0
 
 
+# The one table of merge rules, for ``merge`` (in place, on the metric's device) and for
+# ``sync`` (host arrays gathered from every process): element-wise rules by their ufunc;
+# moments by Chan's formulas, on the host (a merge is not per batch); buffers concatenate.
+_UFUNCS = {SUM: "add", MIN: "minimum", MAX: "maximum"}
+
+
+def merged(rule: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a`` and ``b`` folded by ``rule``, as a new host array."""
+    if rule in _UFUNCS:
+        return getattr(np, _UFUNCS[rule])(a, b)
+    if rule == MOMENTS:
+        return _common.merge_moments(a, b)
+    raise ValueError(f"no element-wise merge for rule {rule!r}")
+
+
 def merge_into(rule: str, a, b) -> None:
     """Fold ``b`` into the buffer ``a`` by ``rule`` (``a`` keeps its memory)."""
-    xp = _namespace(a)
-    if rule == SUM:
-        a += b
-    elif rule == MIN:
-        xp.minimum(a, b, out=a)
-    elif rule == MAX:
-        xp.maximum(a, b, out=a)
-    elif rule == MOMENTS:  # Chan's formulas, on the host: a merge is not per batch
-        assign(a, _common.merge_moments(_arrays.to_host(a), _arrays.to_host(b)))
+    if rule in _UFUNCS:
+        getattr(_namespace(a), _UFUNCS[rule])(a, b, out=a)
     else:
-        raise ValueError(f"no in-place merge for rule {rule!r}")
+        assign(a, merged(rule, _arrays.to_host(a), _arrays.to_host(b)))
 
 
 def assign(buffer, value) -> None:

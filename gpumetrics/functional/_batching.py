@@ -10,9 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 
-import numpy as np
-
-from gpumetrics import _arrays, _streams
+from gpumetrics import _streams
 
 BATCHED: dict[str, object] = {}
 
@@ -51,12 +49,3 @@ def batchable(func):
     return single
 
 
-def batch_result(values, ctx, batched: bool):
-    """Give per-set results the shape the caller expects: K values, or the single one (a
-    Python float for NumPy callers, a 0-d array of the caller's library otherwise)."""
-    out = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=np.float64)
-    if not batched:
-        out = out[0]
-        if out.ndim == 0:
-            return _arrays.wrap(float(out), ctx)
-    return _arrays.wrap(out, ctx)

@@ -1,7 +1,7 @@
 """From user inputs to counts: shape and dtype checks, label discovery, one kernel call.
 
 Everything a classification metric needs is built here, once, for single and batched calls
-alike (a single call is a batch of one):
+alike (a single call is a batch of one), into the states of ``gpumetrics.formulas.counts``:
 
 * ``ClassCounts`` - binary/multiclass confusion counts ``(K, C + 1, C + 1)`` over ``classes``,
   where row/column ``C`` collects labels outside ``classes`` (classes left out of
@@ -17,113 +17,17 @@ object labels, or integer labels spread over a huge range, fall back to a sort.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from gpumetrics import _arrays, dispatch, inputs
+from gpumetrics.formulas.counts import ClassCounts, LabelCounts
 
 # Integer label ranges up to this size are counted directly and compacted afterwards.
 _DIRECT_RANGE = 256
 # Ranges up to this size get a presence pass and a lookup table; wider ones are sorted.
 _TABLE_RANGE = 1 << 24
-
-
-@dataclass
-class ClassCounts:
-    """Confusion counts of K prediction sets over one ordered set of classes."""
-
-    cm: np.ndarray  # (K, C + 1, C + 1): [true, pred]; index C = any other label
-    classes: np.ndarray  # (C,) label values, in the order of the matrix
-    weighted: bool
-    integer_weights: bool = False
-    # Unweighted counts, kept when zero (or negative) weights could hide a label from ``cm``:
-    # a label occurs whatever its weight, as scikit-learn's label discovery sees it.
-    occurrences: np.ndarray | None = None
-
-    @property
-    def _occurs(self) -> np.ndarray:
-        return self.cm if self.occurrences is None else self.occurrences
-
-    @property
-    def n_classes(self) -> int:
-        return self.classes.shape[0]
-
-    @property
-    def inner(self) -> np.ndarray:
-        """``(K, C, C)`` counts between listed classes."""
-        C = self.n_classes
-        return self.cm[:, :C, :C]
-
-    @property
-    def true_sum(self) -> np.ndarray:
-        return self.cm[:, : self.n_classes, :].sum(axis=2)
-
-    @property
-    def pred_sum(self) -> np.ndarray:
-        return self.cm[:, :, : self.n_classes].sum(axis=1)
-
-    @property
-    def tp(self) -> np.ndarray:
-        return np.diagonal(self.inner, axis1=1, axis2=2)
-
-    @property
-    def total(self) -> np.ndarray:
-        return self.cm.sum(axis=(1, 2))
-
-    @property
-    def tn(self) -> np.ndarray:
-        """``(K, C)``: samples with neither true nor predicted class c, summed from the
-        matrix rather than as ``total - ...``, so that weighted counts are exactly 0 where
-        no such sample exists (a 0/0 must stay a 0/0)."""
-        cm = self.cm
-        outside_column = cm.sum(axis=2, keepdims=True) - cm  # [k, i, j]: row i off column j
-        off_row = ~np.eye(cm.shape[1], dtype=bool)
-        return np.where(off_row, outside_column, 0).sum(axis=1)[:, : self.n_classes]
-
-    @property
-    def in_true(self) -> np.ndarray:
-        """``(K, C)``: the class occurs in y_true."""
-        return self._occurs[:, : self.n_classes, :].sum(axis=2) != 0
-
-    @property
-    def present(self) -> np.ndarray:
-        """``(K, C)``: the class occurs in y_true or in set k's y_pred."""
-        occurs = self._occurs
-        return self.in_true | (occurs[:, :, : self.n_classes].sum(axis=1) != 0)
-
-    @property
-    def other_present(self) -> np.ndarray:
-        """``(K,)``: some label outside ``classes`` occurs."""
-        C = self.n_classes
-        occurs = self._occurs
-        return (occurs[:, C, :].sum(axis=1) + occurs[:, :C, C].sum(axis=1)) != 0
-
-
-@dataclass
-class LabelCounts:
-    """Multilabel-indicator counts of K prediction sets over L labels."""
-
-    counts: np.ndarray  # (K, L, 2, 2): [label, true, pred]
-    n_samples: int
-    weights: np.ndarray | None  # (1 or K, N) float64, or None
-    y_true: object = field(repr=False)  # kernel arrays, kept for per-sample counts
-    y_pred: object = field(repr=False)
-    kernels: object = field(repr=False)
-    _per_sample: np.ndarray | None = field(default=None, repr=False)
-
-    @property
-    def weighted(self) -> bool:
-        return self.weights is not None
-
-    @property
-    def per_sample(self) -> np.ndarray:
-        """``(K, N, 4)``: true positives, predicted, true, differing entries of each sample."""
-        if self._per_sample is None:
-            self._per_sample = _arrays.to_host(
-                self.kernels.sample_label_counts(self.y_true, self.y_pred)
-            )
-        return self._per_sample
 
 
 @dataclass
@@ -381,7 +285,7 @@ def count_classes(
         return ClassCounts(cm, classes, weighted, integer_weights, occurrences)
 
     if labels is not None:
-        classes = _labels_array(labels)
+        classes = inputs.labels_array(labels)
         codes = _label_codes(classes, targets)
     else:
         # Most label sets are small and dense: guess their range from a prefix and count it
@@ -450,15 +354,6 @@ def _check_num_classes(num_classes) -> int:
     if num_classes < 1:
         raise ValueError(f"num_classes must be a positive integer; got {num_classes}.")
     return int(num_classes)
-
-
-def _labels_array(labels) -> np.ndarray:
-    classes = np.asarray(_arrays.to_host(_arrays.to_kernel(labels, "labels")))
-    if classes.ndim != 1:
-        raise ValueError(f"labels must be 1-D; got shape {classes.shape}.")
-    if classes.shape[0] == 0:
-        raise ValueError("'labels' should contain at least one label.")
-    return classes
 
 
 def _label_codes(classes: np.ndarray, targets: Targets) -> np.ndarray:

@@ -8,17 +8,15 @@ picks the kernels (None: by the inputs' device).
 
 from __future__ import annotations
 
-import math
-import warnings
-
 import numpy as np
 
 from gpumetrics import _arrays
-from gpumetrics.functional import _formulas as F
+from gpumetrics._arrays import batch_result as _result
+from gpumetrics.formulas import confusion, setwise
+from gpumetrics.formulas import division as F
 from gpumetrics.functional import _setwise, _targets
-from gpumetrics.functional._batching import batch_result as _result
 from gpumetrics.functional._batching import batchable
-from gpumetrics.functional._setwise import SetwiseCounts, setwise_counts
+from gpumetrics.functional._setwise import setwise_counts
 
 # --- accuracy family -------------------------------------------------------------------
 
@@ -123,7 +121,7 @@ def confusion_matrix(
     array([[3, 1],
            [1, 4]])
     """
-    check_normalize(normalize)
+    confusion.check_normalize(normalize)
     targets = _targets.check_targets(y_true, y_pred, sample_weight, batched=_batched,
                                      backend=backend)
     if targets.kind == "multilabel":
@@ -131,41 +129,8 @@ def confusion_matrix(
     counts = _targets.count_classes(targets, labels=labels, num_classes=num_classes)
     if labels is not None and not counts.in_true.any(axis=1).all():
         raise ValueError("At least one label specified must be in y_true")
-    cm = confusion_matrix_from(counts, normalize)
+    cm = confusion.confusion_matrix_from(counts, normalize)
     return _arrays.wrap(cm if _batched else cm[0], targets.ctx)
-
-
-def check_normalize(normalize):
-    if normalize not in (None, "true", "pred", "all"):
-        raise ValueError(
-            f"normalize must be one of 'true', 'pred', 'all' or None; got {normalize!r}."
-        )
-
-
-def confusion_matrix_from(counts: _targets.ClassCounts, normalize) -> np.ndarray:
-    """``(K, C, C)`` confusion matrices, normalised as ``normalize`` says."""
-    cm = np.ascontiguousarray(counts.inner)
-    if counts.weighted and counts.integer_weights:
-        cm = cm.astype(np.int64)
-    if normalize is not None:
-        axis = {"true": 2, "pred": 1, "all": (1, 2)}[normalize]
-        with np.errstate(all="ignore"):
-            cm = cm / cm.sum(axis=axis, keepdims=True)
-        cm = np.nan_to_num(cm)
-    _warn_if_single_label(counts)
-    return cm
-
-
-def _warn_if_single_label(counts: _targets.ClassCounts):
-    """scikit-learn's warning for a 1 x 1 confusion matrix, which the metrics built on its
-    ``confusion_matrix`` (balanced accuracy, MCC, kappa) also emit."""
-    if counts.n_classes == 1:
-        warnings.warn(
-            "A single label was found in 'y_true' and 'y_pred'. For the confusion matrix to "
-            "have the correct shape, use the 'labels' parameter to pass all known labels.",
-            UserWarning,
-            stacklevel=4,
-        )
 
 
 @batchable
@@ -195,7 +160,7 @@ def multilabel_confusion_matrix(
     else:
         s = _setwise.multiclass_counts(targets, labels, num_classes)
         if labels is None:
-            s = _compact_present(s)
+            s = setwise.compact_present(s)
     fp = s.pred - s.tp
     fn = s.true - s.tp
     tn = s.tn
@@ -205,58 +170,7 @@ def multilabel_confusion_matrix(
     return _arrays.wrap(mcm if _batched else mcm[0], targets.ctx)
 
 
-def _compact_present(s: SetwiseCounts) -> SetwiseCounts:
-    """Keep the labels present in any set (a batch shares one label axis)."""
-    keep = s.mask.any(axis=0)
-    return SetwiseCounts(s.tp[:, keep], s.pred[:, keep], s.true[:, keep], s.total,
-                         s.mask[:, keep], s.labels[keep], true_negatives=s.tn[:, keep])
-
-
 # --- precision, recall, F-beta, Jaccard, specificity -----------------------------------
-
-
-def _reduce(values, s: SetwiseCounts, average, weights_kind="nan"):
-    """Average per-label values (K, J) as scikit-learn does, per set."""
-    if average is None:
-        return values
-    out = np.empty(values.shape[0])
-    for k in range(values.shape[0]):
-        v = values[k][s.mask[k]]
-        if average == "weighted":
-            w = s.true[k][s.mask[k]]
-        elif average == "samples" and s.sample_weight is not None:
-            w = s.sample_weight[min(k, s.sample_weight.shape[0] - 1)]
-        else:
-            w = None
-        if weights_kind == "nan":
-            out[k] = F.nanaverage(v, w)
-        else:
-            if average == "weighted" and not np.any(w):
-                w = None
-            out[k] = F.average(v, w)
-    return out
-
-
-def _prf(s: SetwiseCounts, beta, average, warn_for, zero_division):
-    if average == "micro":
-        s = s.micro()
-    args = (average, warn_for, zero_division, s.mask)
-    precision = F.divide(s.tp, s.pred, "precision", "predicted", *args)
-    recall = F.divide(s.tp, s.true, "recall", "true", *args)
-    f = F.fbeta_from_counts(s.tp, s.true, s.pred, beta, precision, recall, divide_args=args)
-    return s, precision, recall, f
-
-
-def _per_label(values, s: SetwiseCounts, ctx, batched):
-    """Per-label output (``average=None``) of the reported labels."""
-    if batched:
-        return _arrays.wrap(values, ctx)
-    return _arrays.wrap(values[0][s.mask[0]], ctx)
-
-
-def _check_beta(beta):
-    if isinstance(beta, bool) or not isinstance(beta, int | float | np.number) or not beta >= 0:
-        raise ValueError(f"beta must be a non-negative number; got {beta!r}.")
 
 
 @batchable
@@ -274,44 +188,23 @@ def precision_recall_fscore_support(
     (0.8, 0.8, 0.8, None)
     """
     F.check_zero_division(zero_division)
-    _check_beta(beta)
+    setwise.check_beta(beta)
     s, ctx = setwise_counts(
         y_true, y_pred, labels=labels, pos_label=pos_label, average=average,
         sample_weight=sample_weight, num_classes=num_classes, batched=_batched, backend=backend,
     )
-    s2, precision, recall, f = _prf(s, beta, average, warn_for, zero_division)
+    s2, precision, recall, f = setwise.prf(s, beta, average, warn_for, zero_division)
     if average is None:
         support = s.true
         if s.tp.dtype.kind == "f":
             support = support.astype(np.float64)
-        return tuple(_per_label(v, s, ctx, _batched) for v in (precision, recall, f, support))
+        return tuple(setwise.per_label(v, s, ctx, _batched)
+                     for v in (precision, recall, f, support))
     return (
-        *(_result(_reduce(v, s2, average), ctx, _batched)
+        *(_result(setwise.reduce_labels(v, s2, average), ctx, _batched)
           for v in (precision, recall, f)),
         None,
     )
-
-
-def setwise_score(which, s: SetwiseCounts, beta, average, zero_division, ctx, batched):
-    """One set-wise metric (``precision``, ``recall``, ``f-score``, ``specificity`` or
-    ``jaccard``) from per-label counts, averaged as ``average`` says."""
-    if which in ("precision", "recall", "f-score"):
-        s2, precision, recall, f = _prf(s, beta, average, (which,), zero_division)
-        values = {"precision": precision, "recall": recall, "f-score": f}[which]
-    else:
-        s2 = s.micro() if average == "micro" else s
-        if which == "specificity":
-            tn = s2.tn
-            values = F.divide(tn, tn + s2.pred - s2.tp, "specificity", "negative", average,
-                              ("specificity",), zero_division, s2.mask)
-        else:
-            union = s2.true + s2.pred - s2.tp
-            values = F.divide(s2.tp, union, "jaccard", "true or predicted", average,
-                              ("jaccard",), zero_division, s2.mask)
-    if average is None:
-        return _per_label(values, s, ctx, batched)
-    kind = "plain" if which == "jaccard" else "nan"
-    return _result(_reduce(values, s2, average, weights_kind=kind), ctx, batched)
 
 
 def _one_score(which, y_true, y_pred, beta, labels, pos_label, average, sample_weight,
@@ -321,7 +214,7 @@ def _one_score(which, y_true, y_pred, beta, labels, pos_label, average, sample_w
         y_true, y_pred, labels=labels, pos_label=pos_label, average=average,
         sample_weight=sample_weight, num_classes=num_classes, batched=batched, backend=backend,
     )
-    return setwise_score(which, s, beta, average, zero_division, ctx, batched)
+    return setwise.setwise_score(which, s, beta, average, zero_division, ctx, batched)
 
 
 @batchable
@@ -362,7 +255,7 @@ def fbeta_score(
     >>> round(fbeta_score([1, 1, 1, 0, 0, 1, 0, 1, 0], [1, 1, 0, 0, 1, 1, 0, 1, 0], beta=2), 6)
     0.8
     """
-    _check_beta(beta)
+    setwise.check_beta(beta)
     return _one_score("f-score", y_true, y_pred, beta, labels, pos_label, average,
                       sample_weight, zero_division, num_classes, backend, _batched)
 
@@ -431,28 +324,7 @@ def balanced_accuracy_score(
     if targets.kind == "multilabel":
         raise ValueError("multilabel-indicator is not supported")
     counts = _targets.count_classes(targets, num_classes=num_classes)
-    return _result(balanced_accuracy_from(counts, adjusted), targets.ctx, _batched)
-
-
-def balanced_accuracy_from(counts: _targets.ClassCounts, adjusted: bool) -> np.ndarray:
-    """``(K,)`` balanced accuracy of confusion counts."""
-    _warn_if_single_label(counts)
-    scores = np.empty(counts.cm.shape[0])
-    warned = False
-    for k in range(scores.shape[0]):
-        present = counts.present[k]
-        true_sum = counts.true_sum[k][present]
-        if (true_sum == 0).any() and not warned:
-            warnings.warn("y_pred contains classes not in y_true", UserWarning, stacklevel=3)
-            warned = True
-        per_class = counts.tp[k][present][true_sum != 0] / true_sum[true_sum != 0]
-        with np.errstate(all="ignore"):
-            score = np.float64(per_class.mean()) if per_class.size else np.float64(math.nan)
-            if adjusted:
-                chance = np.float64(1.0) / per_class.shape[0]
-                score = (score - chance) / (1 - chance)
-        scores[k] = score
-    return scores
+    return _result(confusion.balanced_accuracy_from(counts, adjusted), targets.ctx, _batched)
 
 
 @batchable
@@ -468,12 +340,7 @@ def matthews_corrcoef(y_true, y_pred, *, sample_weight=None, num_classes=None, b
     if targets.kind == "multilabel":
         raise ValueError("multilabel-indicator is not supported")
     counts = _targets.count_classes(targets, num_classes=num_classes)
-    return _result(mcc_from(counts), targets.ctx, _batched)
-
-
-def mcc_from(counts: _targets.ClassCounts) -> list[float]:
-    _warn_if_single_label(counts)
-    return [F.mcc_from_confusion(cm) for cm in counts.inner]
+    return _result(confusion.mcc_from(counts), targets.ctx, _batched)
 
 
 @batchable
@@ -498,18 +365,7 @@ def cohen_kappa_score(
             "At least one label in `labels` must be present in `y1` (even though "
             "`cohen_kappa_score` is otherwise agnostic to the order of `y1` and `y2`)."
         )
-    return _result(kappa_from(counts, labels, weights, replace_undefined_by), targets.ctx,
+    return _result(confusion.kappa_from(counts, labels, weights, replace_undefined_by), targets.ctx,
                    _batched)
 
 
-def kappa_from(counts: _targets.ClassCounts, labels, weights, replace_undefined_by) -> list:
-    _warn_if_single_label(counts)
-    scores = []
-    for k, cm in enumerate(counts.inner):
-        if labels is None:
-            # Linear and quadratic weights use the position of each label among the labels
-            # of this set: drop the labels that only other sets of a batch hold.
-            present = counts.present[k]
-            cm = cm[present][:, present]
-        scores.append(F.kappa_from_confusion(cm, weights, replace_undefined_by))
-    return scores

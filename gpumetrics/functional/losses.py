@@ -12,28 +12,14 @@ import warnings
 import numpy as np
 
 from gpumetrics import _arrays
-from gpumetrics.functional._batching import batch_result, batchable
+from gpumetrics._arrays import batch_result
+from gpumetrics.formulas import losses
+from gpumetrics.functional._batching import batchable
 from gpumetrics.functional._scores import Scores, check_scores, target_type, unique_labels
-
-REDUCTIONS = ("mean", "sum")
 
 
 def _reduce(sums: np.ndarray, reduction: str, sc: Scores, batched: bool):
-    return reduce_sums(sums, reduction, sc.ctx, batched)
-
-
-def reduce_sums(sums: np.ndarray, reduction: str, ctx, batched: bool):
-    """The loss from ``(K, 4)`` ``loss_sums``: its weighted mean or its sum."""
-    if reduction == "sum":
-        return batch_result(sums[:, 0], ctx, batched)
-    if (sums[:, 1] == 0).any():
-        raise ZeroDivisionError("Weights sum to zero, can't be normalized")
-    return batch_result(sums[:, 0] / sums[:, 1], ctx, batched)
-
-
-def _check_reduction(reduction):
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}; got {reduction!r}.")
+    return losses.reduce_sums(sums, reduction, sc.ctx, batched)
 
 
 @batchable
@@ -187,7 +173,7 @@ def cross_entropy(
     >>> round(cross_entropy([0, 2], [[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]]), 6)
     0.175456
     """
-    _check_reduction(reduction)
+    losses.check_reduction(reduction)
     sc = check_scores(y_true, logits, sample_weight, batched=_batched, backend=backend,
                       score_name="logits")
     sc.check_finite("logits")
@@ -221,7 +207,7 @@ def binary_cross_entropy(
     >>> round(binary_cross_entropy([0, 1], [-1e4, 1e4], from_logits=True), 6)
     0.0
     """
-    _check_reduction(reduction)
+    losses.check_reduction(reduction)
     sc = check_scores(y_true, y_score, sample_weight, batched=_batched, backend=backend)
     rng = sc.score_range()
     if rng[..., 2].any():

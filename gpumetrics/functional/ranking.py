@@ -20,29 +20,16 @@ Two modes:
 from __future__ import annotations
 
 import itertools
-import warnings
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 
 from gpumetrics import _arrays, inputs
-from gpumetrics._warnings import undefined_metric
-from gpumetrics.functional._batching import batch_result, batchable
+from gpumetrics._arrays import batch_result
+from gpumetrics.formulas import curves
+from gpumetrics.formulas.curves import Binned
+from gpumetrics.functional._batching import batchable
 from gpumetrics.functional._scores import Scores, check_scores, target_type
-
-AVERAGES = (None, "micro", "macro", "weighted", "samples")
-
-
-class Binned(NamedTuple):
-    """A metric computed from score bins: ``|value - exact value| <= bound``."""
-
-    value: object
-    bound: object
-
-    def __float__(self) -> float:
-        return float(self.value)
-
 
 # --- binary problems over columns ------------------------------------------------------
 
@@ -88,36 +75,6 @@ class _Problem:
         return self.range_
 
 
-def _warn(message: str):
-    warnings.warn(message, undefined_metric(), stacklevel=5)
-
-
-_ONE_CLASS = "Only one class is present in y_true. ROC AUC score is not defined in that case."
-_NO_NEG = "No negative samples in y_true, false positive value should be meaningless"
-_NO_POS = "No positive samples in y_true, true positive value should be meaningless"
-
-
-def _auc_defined(counts: np.ndarray, totals: np.ndarray) -> np.ndarray:
-    """``(K, L)`` mask of the columns with an AUC; warns as scikit-learn for the others.
-
-    ``counts`` (L, 2) are unweighted class counts, ``totals`` (K, L, 2) weighted ones.
-    """
-    ok = np.ones(totals.shape[:2], bool)
-    for j in range(counts.shape[0]):
-        if (counts[j] == 0).any():
-            _warn(_ONE_CLASS)
-            ok[:, j] = False
-            continue
-        for k in range(totals.shape[0]):
-            if totals[k, j, 0] <= 0 or totals[k, j, 1] <= 0:
-                if totals[k, j, 0] <= 0:
-                    _warn(_NO_NEG)
-                if totals[k, j, 1] <= 0:
-                    _warn(_NO_POS)
-                ok[k, j] = False
-    return ok
-
-
 def _exact_auc(problem: _Problem, max_fpr):
     if max_fpr is not None and max_fpr != 1:
         return _partial_auc(problem, problem.class_counts(), max_fpr), None
@@ -125,7 +82,7 @@ def _exact_auc(problem: _Problem, max_fpr):
         return _curve_auc(problem), None
     stats = _arrays.to_host(problem.kernels.rank_auc(problem.y_pos, problem.scores,
                                                      problem.weights))
-    ok = _auc_defined(problem.class_counts(stats[..., :2]), stats[..., :2])
+    ok = curves.auc_defined(problem.class_counts(stats[..., :2]), stats[..., :2])
     with np.errstate(invalid="ignore", divide="ignore"):
         auc = stats[..., 2] / (stats[..., 0] * stats[..., 1])
     return np.where(ok, auc, np.nan), None
@@ -137,11 +94,11 @@ def _each_roc(problem: _Problem, counts):
     K, L = problem.shape
     for j in range(L):
         if (counts[j] == 0).any():
-            _warn(_ONE_CLASS)
+            curves.warn(curves.ONE_CLASS)
             continue
         for k in range(K):
             fps, tps, thr = _curve_counts(problem, k, j)
-            fpr, tpr, _ = _roc_from_counts(fps, tps, thr, True)
+            fpr, tpr, _ = curves.roc_from_counts(fps, tps, thr, True)
             yield k, j, fpr, tpr
 
 
@@ -151,20 +108,8 @@ def _curve_auc(problem: _Problem):
     itself, which the rank statistic would not see."""
     out = np.full(problem.shape, np.nan)
     for k, j, fpr, tpr in _each_roc(problem, problem.class_counts()):
-        out[k, j] = _trapezoids(fpr[None], tpr[None])[0]
+        out[k, j] = curves.trapezoids(fpr[None], tpr[None])[0]
     return out
-
-
-def _trapezoids(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """scikit-learn's ``auc`` of each row: x increasing or decreasing, else an error."""
-    dx = np.diff(xs, axis=1)
-    direction = np.ones(ys.shape[0])
-    falling = (dx < 0).any(axis=1)
-    if (falling & ~(dx <= 0).all(axis=1)).any():
-        row = int(np.flatnonzero(falling & ~(dx <= 0).all(axis=1))[0])
-        raise ValueError(f"x is neither increasing nor decreasing : {xs[row]}.")
-    direction[falling] = -1
-    return direction * (dx * (ys[:, 1:] + ys[:, :-1]) / 2.0).sum(axis=1)  # numpy's trapezoid
 
 
 def _partial_auc(problem: _Problem, counts, max_fpr):
@@ -192,31 +137,8 @@ def _curve_counts(problem: _Problem, k: int, j: int):
 # --- binned mode -----------------------------------------------------------------------
 
 
-def _check_thresholds(thresholds):
-    """``(n_bins, edges)`` from ``thresholds=``: a bin count or increasing thresholds."""
-    if isinstance(thresholds, bool):
-        raise ValueError(f"thresholds must be a positive int or an array; got {thresholds!r}.")
-    if isinstance(thresholds, int | np.integer):
-        if thresholds < 1:
-            raise ValueError(f"thresholds must be a positive number of bins; got {thresholds}.")
-        return int(thresholds), None
-    edges = np.asarray(_arrays.to_host(_arrays.to_kernel(thresholds, "thresholds")),
-                       dtype=np.float64)
-    if edges.ndim != 1 or edges.shape[0] == 0:
-        raise ValueError("thresholds must be a positive int or a non-empty 1-D array.")
-    if not np.isfinite(edges).all() or (np.diff(edges) <= 0).any():
-        raise ValueError("thresholds must be finite and strictly increasing.")
-    return edges.shape[0] + 1, edges
-
-
-@dataclass
-class _Histogram:
-    counts: np.ndarray  # (K, L, B, 2): [negatives, positives] per bin
-    lower: np.ndarray  # (K, L, B): each bin's lowest possible score (the bin's threshold)
-
-
-def _histogram(problem: _Problem, thresholds) -> _Histogram:
-    n_bins, edges = _check_thresholds(thresholds)
+def _histogram(problem: _Problem, thresholds) -> curves.Histogram:
+    n_bins, edges = curves.check_thresholds(thresholds)
     inputs.non_negative(problem.weights)
     rng = problem.score_range()
     lo, hi = rng[..., 0], rng[..., 1]
@@ -230,7 +152,7 @@ def _histogram(problem: _Problem, thresholds) -> _Histogram:
     else:
         lower = np.broadcast_to(np.r_[-np.inf, edges], rng.shape[:2] + (n_bins,)).copy()
         lower[..., 0] = np.minimum(lo, edges[0])
-    return _Histogram(np.asarray(_arrays.to_host(hist), np.float64), lower)
+    return curves.Histogram(np.asarray(_arrays.to_host(hist), np.float64), lower)
 
 
 def _device_like(host: np.ndarray, like):
@@ -243,100 +165,17 @@ def _binned_auc(problem: _Problem, thresholds, refine: bool):
     neg, pos = h.counts[..., 0], h.counts[..., 1]
     P, N = pos.sum(axis=2), neg.sum(axis=2)
     totals = np.stack([N, P], axis=-1)
-    ok = _auc_defined(problem.class_counts(totals), totals)
+    ok = curves.auc_defined(problem.class_counts(totals), totals)
     pairs = np.where(ok, P * N, np.nan)
     if refine:
         stats = _arrays.to_host(problem.kernels.refine_auc(
             problem.y_pos, problem.scores, problem.score_range()[..., 0],
-            problem.score_range()[..., 1], *_check_thresholds(thresholds), problem.weights))
+            problem.score_range()[..., 1], *curves.check_thresholds(thresholds), problem.weights))
         return stats[..., 2] / pairs, None
-    return auc_from_histogram(h.counts, pairs)
-
-
-def auc_from_histogram(counts: np.ndarray, pairs: np.ndarray):
-    """Binned AUC of ``(K, L, B, 2)`` [negatives, positives] counts and its bound; ``pairs``
-    ``(K, L)`` is P * N, NaN where the AUC is undefined."""
-    neg, pos = counts[..., 0], counts[..., 1]
-    below = np.cumsum(neg, axis=2) - neg
-    u = (pos * (below + 0.5 * neg)).sum(axis=2)
-    bound = (pos * neg).sum(axis=2) / (2 * pairs)
-    return u / pairs, bound
-
-
-def _binned_curve_counts(h: _Histogram, k: int, j: int):
-    """``(fps, tps, thresholds)`` of the binned scores: one point per non-empty bin."""
-    neg, pos = h.counts[k, j, :, 0], h.counts[k, j, :, 1]
-    keep = (neg + pos) > 0
-    neg, pos, lower = neg[keep][::-1], pos[keep][::-1], h.lower[k, j][keep][::-1]
-    return np.cumsum(neg), np.cumsum(pos), lower
+    return curves.auc_from_histogram(h.counts, pairs)
 
 
 # --- curve post-processing (scikit-learn's, on counts) ---------------------------------
-
-
-def _roc_from_counts(fps, tps, thresholds, drop_intermediate):
-    if drop_intermediate and fps.shape[0] > 2:
-        keep = np.flatnonzero(np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True])
-        fps, tps, thresholds = fps[keep], tps[keep], thresholds[keep]
-    tps = np.r_[0.0, tps]
-    fps = np.r_[0.0, fps]
-    thresholds = np.r_[np.inf, np.asarray(thresholds, np.float64)]
-    if fps[-1] <= 0:
-        _warn(_NO_NEG)
-        fpr = np.full(fps.shape, np.nan)
-    else:
-        fpr = fps / fps[-1]
-    if tps[-1] <= 0:
-        _warn(_NO_POS)
-        tpr = np.full(tps.shape, np.nan)
-    else:
-        tpr = tps / tps[-1]
-    return fpr, tpr, thresholds
-
-
-def _pr_from_counts(fps, tps, thresholds, drop_intermediate):
-    if drop_intermediate and fps.shape[0] > 2:
-        keep = np.flatnonzero(
-            np.r_[True, np.logical_or(np.diff(tps[:-1]), np.diff(tps[1:])), True]
-        )
-        fps, tps, thresholds = fps[keep], tps[keep], thresholds[keep]
-    ps = tps + fps
-    with np.errstate(invalid="ignore", divide="ignore"):
-        precision = np.where(ps != 0, tps / np.where(ps != 0, ps, 1), 0.0)
-    if tps[-1] == 0:
-        warnings.warn(
-            "No positive class found in y_true, recall is set to one for all thresholds.",
-            UserWarning,
-            stacklevel=4,
-        )
-        recall = np.ones(tps.shape)
-    else:
-        recall = tps / tps[-1]
-    return np.r_[precision[::-1], 1.0], np.r_[recall[::-1], 0.0], thresholds[::-1]
-
-
-def _det_from_counts(fps, tps, thresholds, drop_intermediate):
-    # a first point at threshold inf, where nothing is predicted positive
-    tps = np.r_[0.0, tps]
-    fps = np.r_[0.0, fps]
-    thresholds = np.r_[np.inf, np.asarray(thresholds, np.float64)]
-    if drop_intermediate and fps.shape[0] > 2:
-        keep = np.flatnonzero(
-            np.r_[True, np.logical_or(np.diff(tps[:-1]), np.diff(tps[1:])), True]
-        )
-        fps, tps, thresholds = fps[keep], tps[keep], thresholds[keep]
-    fns = tps[-1] - tps
-    first = np.searchsorted(fps, fps[0], side="right")
-    first = first - 1 if first > 0 else None
-    last = np.searchsorted(tps, tps[-1]) + 1
-    sl = slice(first, last)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return fps[sl][::-1] / fps[-1], fns[sl][::-1] / tps[-1], thresholds[sl][::-1]
-
-
-def _average_precision(fps, tps, thresholds) -> float:
-    precision, recall, _ = _pr_from_counts(fps, tps, thresholds, False)
-    return float(max(0.0, -np.sum(np.diff(recall) * precision[:-1])))
 
 
 def _exact_ap(problem: _Problem):
@@ -344,7 +183,7 @@ def _exact_ap(problem: _Problem):
     out = np.empty((K, L))
     for k in range(K):
         for j in range(L):
-            out[k, j] = _average_precision(*_curve_counts(problem, k, j))
+            out[k, j] = curves.average_precision(*_curve_counts(problem, k, j))
     return out, None
 
 
@@ -352,77 +191,10 @@ def _binned_ap(problem: _Problem, thresholds):
     """Binned AP and its bound: within bin b, a positive's precision lies between
     ``T / (T + F + n_b)`` and ``(T + p_b) / (T + F + p_b)`` (T, F: weight above the bin);
     the binned value takes ``(T + p_b) / (T + F + p_b + n_b)``, inside that interval."""
-    return ap_from_histogram(_histogram(problem, thresholds))
-
-
-def ap_from_histogram(h: _Histogram):
-    """Binned average precision of each column of a histogram, and its bound."""
-    K, L = h.counts.shape[:2]
-    value = np.empty((K, L))
-    bound = np.empty((K, L))
-    for k in range(K):
-        for j in range(L):
-            fps, tps, lower = _binned_curve_counts(h, k, j)
-            value[k, j] = _average_precision(fps, tps, lower)
-            pos = np.diff(tps, prepend=0.0)
-            neg = np.diff(fps, prepend=0.0)
-            T, F = tps - pos, fps - neg
-            with np.errstate(invalid="ignore", divide="ignore"):
-                binned = tps / (tps + fps)
-                lo = np.where(T + F + neg > 0, T / (T + F + neg), 0.0)
-                hi = (T + pos) / (T + F + pos)
-                gap = np.where(pos > 0, np.maximum(hi - binned, binned - lo), 0.0)
-                bound[k, j] = (pos * gap).sum() / tps[-1] if tps[-1] > 0 else 0.0
-    return value, bound
+    return curves.ap_from_histogram(_histogram(problem, thresholds))
 
 
 # --- averaging over columns (scikit-learn's _average_binary_score) ---------------------
-
-
-def _check_average(average):
-    if average not in AVERAGES:
-        raise ValueError(f"average has to be one of {AVERAGES}")
-
-
-def _label_weight(y_pos, weights, k: int) -> np.ndarray:
-    """Support of each column (weighted by the sample weights of set k)."""
-    t = np.asarray(_arrays.to_host(y_pos[0]), np.float64)
-    if weights is None:
-        return t.sum(axis=0)
-    return t.T @ weights[min(k, weights.shape[0] - 1)]
-
-
-def _average_columns(value, bound, average, y_pos, weights, sample_average_weight=None,
-                     support=None):
-    """Average (K, L) per-column values (and bounds) as scikit-learn does; ``support``
-    (K, L), when known, is each column's weight of positives."""
-    if average is None:
-        return value, bound
-    K = value.shape[0]
-    out = np.empty(K)
-    out_bound = None if bound is None else np.empty(K)
-    for k in range(K):
-        v = value[k].copy()
-        b = None if bound is None else bound[k].copy()
-        avg_weight = None
-        if average == "weighted":
-            avg_weight = (_label_weight(y_pos, weights, k) if support is None
-                          else support[k])
-            if np.isclose(avg_weight.sum(), 0.0):
-                out[k] = 0.0
-                if out_bound is not None:
-                    out_bound[k] = 0.0
-                continue
-        elif average == "samples" and sample_average_weight is not None:
-            avg_weight = sample_average_weight[min(k, sample_average_weight.shape[0] - 1)]
-        if avg_weight is not None:
-            v[avg_weight == 0] = 0
-            if b is not None:
-                b[avg_weight == 0] = 0
-        out[k] = np.average(v, weights=avg_weight)
-        if out_bound is not None:
-            out_bound[k] = np.average(b, weights=avg_weight)
-    return out, out_bound
 
 
 def _multilabel_problems(sc: Scores, average):
@@ -549,14 +321,14 @@ def roc_auc_score(
         value, bound = score(_binary_problem(sc, y01))
         value, bound = value[:, 0], None if bound is None else bound[:, 0]
     elif ytype == "multilabel-indicator":
-        _check_average(average)
+        curves.check_average(average)
         sc.check_weights()
         problem, sample_avg = _multilabel_problems(sc, average)
         value, bound = score(problem)
         if average == "micro":
             value, bound = value[:, 0], None if bound is None else bound[:, 0]
         else:
-            value, bound = _average_columns(value, bound, average, problem.y_pos, sc.weights,
+            value, bound = curves.average_columns(value, bound, average, problem.y_pos, sc.weights,
                                             sample_avg)
     else:
         raise ValueError(f"{ytype} format is not supported")
@@ -621,7 +393,7 @@ def _multiclass_auc(sc: Scores, classes, labels, multi_class, average, score):
         return value[:, 0], None if bound is None else bound[:, 0]
     problem = _Problem(codes[None], s, sc.weights, sc.kernels, sc.score_range())
     value, bound = score(problem)
-    return _average_columns(value, bound, average, onehot[None], sc.weights)
+    return curves.average_columns(value, bound, average, onehot[None], sc.weights)
 
 
 def _ovo_auc(sc: Scores, codes, average, score):
@@ -681,7 +453,7 @@ def auc(x, y, *, backend=None, _batched):
     if ys.shape[1] < 2:
         raise ValueError("At least 2 points are needed to compute area under curve, but "
                          f"x.shape = {(ys.shape[1],)}")
-    return batch_result(_trapezoids(xs, ys), ctx, _batched)
+    return batch_result(curves.trapezoids(xs, ys), ctx, _batched)
 
 
 @batchable
@@ -711,7 +483,7 @@ def average_precision_score(
             raise ValueError(
                 f"pos_label={pos_label} is not a valid label. It should be one of {classes}"
             )
-        _check_average(average)
+        curves.check_average(average)
         value, bound = score(_binary_problem(sc, _labels_binary(sc.y_true, classes, pos_label)))
         value, bound = value[:, 0], None if bound is None else bound[:, 0]
     elif ytype == "multilabel-indicator" or ytype == "multiclass":
@@ -720,7 +492,7 @@ def average_precision_score(
                 f"Parameter pos_label is fixed to 1 for {ytype} y_true. Do not set pos_label "
                 "or set pos_label to 1."
             )
-        _check_average(average)
+        curves.check_average(average)
         if ytype == "multiclass":
             s = sc.y_score
             if s.ndim != 3 or s.shape[2] != classes.shape[0]:
@@ -736,7 +508,7 @@ def average_precision_score(
         if average == "micro":
             value, bound = value[:, 0], None if bound is None else bound[:, 0]
         else:
-            value, bound = _average_columns(value, bound, average, problem.y_pos, sc.weights,
+            value, bound = curves.average_columns(value, bound, average, problem.y_pos, sc.weights,
                                             sample_avg)
     else:
         raise ValueError(f"{ytype} format is not supported")
@@ -779,15 +551,15 @@ def _binary_curve(y_true, y_score, pos_label, sample_weight, thresholds, backend
         )
     problem = _binary_problem(sc, _labels_binary(sc.y_true, classes, pos))
     h = None if thresholds is None else _histogram(problem, thresholds)
-    curves = []
+    points = []
     for k in range(sc.y_score.shape[0]):
         if h is None:
             fps, tps, thr = _curve_counts(problem, k, 0)
             thr = sc.as_given(thr)
         else:
-            fps, tps, thr = _binned_curve_counts(h, k, 0)
-        curves.append(tuple(_arrays.wrap(np.asarray(a), sc.ctx) for a in finish(fps, tps, thr)))
-    return curves if batched else curves[0]
+            fps, tps, thr = curves.binned_curve_counts(h, k, 0)
+        points.append(tuple(_arrays.wrap(np.asarray(a), sc.ctx) for a in finish(fps, tps, thr)))
+    return points if batched else points[0]
 
 
 @batchable
@@ -804,7 +576,7 @@ def roc_curve(
     """
     return _binary_curve(
         y_true, y_score, pos_label, sample_weight, thresholds, backend, _batched,
-        lambda f, t, thr: _roc_from_counts(f, t, thr, drop_intermediate),
+        lambda f, t, thr: curves.roc_from_counts(f, t, thr, drop_intermediate),
     )
 
 
@@ -822,7 +594,7 @@ def precision_recall_curve(
     """
     return _binary_curve(
         y_true, y_score, pos_label, sample_weight, thresholds, backend, _batched,
-        lambda f, t, thr: _pr_from_counts(f, t, thr, drop_intermediate),
+        lambda f, t, thr: curves.pr_from_counts(f, t, thr, drop_intermediate),
     )
 
 
@@ -839,7 +611,7 @@ def det_curve(
     """
     return _binary_curve(
         y_true, y_score, pos_label, sample_weight, None, backend, _batched,
-        lambda f, t, thr: _det_from_counts(f, t, thr, drop_intermediate), two_classes=True,
+        lambda f, t, thr: curves.det_from_counts(f, t, thr, drop_intermediate), two_classes=True,
     )
 
 

@@ -7,9 +7,9 @@ import warnings
 
 import numpy as np
 
-from gpumetrics.functional import _formulas as F
+from gpumetrics.formulas import division as F
+from gpumetrics.formulas import setwise
 from gpumetrics.functional import _setwise, _targets
-from gpumetrics.functional.classification import _prf, _reduce
 
 _HEADERS = ["precision", "recall", "f1-score", "support"]
 
@@ -41,7 +41,7 @@ def classification_report(
         counts = _setwise.multiclass_counts(targets, labels, num_classes)
         if labels is None:
             keep = counts.mask[0]
-            counts = _setwise.SetwiseCounts(
+            counts = setwise.SetwiseCounts(
                 counts.tp[:, keep], counts.pred[:, keep], counts.true[:, keep], counts.total,
                 counts.mask[:, keep], counts.labels[keep], micro_is_accuracy=True,
             )
@@ -63,7 +63,7 @@ def classification_report(
         target_names = [f"{label}" for label in label_values]
 
     warn_for = ("precision", "recall", "f-score")
-    _, p, r, f1 = _prf(counts, 1.0, None, warn_for, zero_division)
+    _, p, r, f1 = setwise.prf(counts, 1.0, None, warn_for, zero_division)
     support = counts.true[0]
     rows = list(zip(target_names, p[0], r[0], f1[0], support, strict=False))
     averages = ("micro", "macro", "weighted") + (("samples",) if multilabel else ())
@@ -73,8 +73,8 @@ def classification_report(
             s = _setwise._multilabel(targets, labels, "samples")
         else:
             s = counts
-        s2, ap, ar, af = _prf(s, 1.0, average, warn_for, zero_division)
-        values = [_reduce(v, s2, average)[0] for v in (ap, ar, af)]
+        s2, ap, ar, af = setwise.prf(s, 1.0, average, warn_for, zero_division)
+        values = [setwise.reduce_labels(v, s2, average)[0] for v in (ap, ar, af)]
         heading = "accuracy" if average == "micro" and micro_is_accuracy else f"{average} avg"
         summary[heading] = [*values, np.sum(support)]
 

@@ -8,9 +8,10 @@ import warnings
 import numpy as np
 
 from gpumetrics import _arrays, dispatch, inputs
+from gpumetrics._arrays import batch_result
 from gpumetrics._warnings import undefined_metric
 from gpumetrics.functional import _targets
-from gpumetrics.functional._batching import batch_result, batchable
+from gpumetrics.functional._batching import batchable
 
 
 def _classes_of(y_true, kernels) -> np.ndarray:
