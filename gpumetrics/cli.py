@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gpumetrics._files import unwritable, write_atomic
+
 
 def _synthetic_checkpoints(n_samples: int, n_classes: int, n_checkpoints: int, seed: int):
     """Labels of an imbalanced task and the predictions of checkpoints that improve with
@@ -215,7 +217,8 @@ def score(args) -> int:
     import json
     from pathlib import Path
 
-    from gpumetrics import scoring
+    from gpumetrics import cli_score, scoring
+    from gpumetrics.parquet_checksums import unchecked_parquet
 
     problem = _backend_problem(args.backend)  # before any file is read
     if problem:
@@ -224,17 +227,17 @@ def score(args) -> int:
     out = Path(args.out) if args.out else None
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     start = time.perf_counter()
-    with scoring.one_line_warnings("gpumetrics score"):
+    with cli_score.one_line_warnings("gpumetrics score"):
         try:
-            plan = scoring.plan(
+            plan = cli_score.plan(
                 y_true=args.y_true, y_pred=args.y_pred, y_score=args.y_score,
                 sample_weight=args.sample_weight, task=args.task, num_classes=args.num_classes,
                 metrics=args.metrics, average=args.average, thresholds=args.thresholds,
                 exact=args.exact, k=args.k, threshold=args.threshold, backend=args.backend)
-            metrics = scoring.build_metrics(plan.metrics, plan.options, plan.scores)
-            if out:
-                scoring.check_out(out)
-            if args.exact and scoring.RANKING & set(plan.metrics):
+            metrics = cli_score.build_metrics(plan.metrics, plan.options, plan.scores)
+            if out and (problem := unwritable(out)):
+                return _fail(f"{out}: cannot write the result: {problem}")
+            if args.exact and cli_score.RANKING & set(plan.metrics):
                 print("gpumetrics score: warning: --exact keeps every score in memory: memory "
                       "grows with the data (the default binned mode does not)", file=sys.stderr)
             if args.dask_scheduler:
@@ -255,34 +258,21 @@ def score(args) -> int:
     if args.dask_scheduler and any(p.suffix.lower() == ".parquet" for p in paths):
         print("gpumetrics score: warning: --dask-scheduler: the cluster's workers do not "
               "verify Parquet page checksums", file=sys.stderr)
-    for path in ([] if args.dask_scheduler else scoring.unchecked_parquet(paths)):
+    for path in ([] if args.dask_scheduler else unchecked_parquet(paths)):
         print(f"gpumetrics score: warning: {path}: its pages carry no checksums, so "
               "corruption inside a page could not be detected (write it with pyarrow's "
               "write_page_checksum=True)", file=sys.stderr)
-    result = scoring.report(results, rows=rows, paths=paths, task=plan.options.task,
-                            seconds=time.perf_counter() - start,
-                            bins=None if args.exact else args.thresholds)
+    result = cli_score.report(results, rows=rows, paths=paths, task=plan.options.task,
+                              seconds=time.perf_counter() - start,
+                              bins=None if args.exact else args.thresholds)
     text = json.dumps(result, indent=1)
     if out:
         try:
-            scoring.write_atomic(out, text + "\n")
+            write_atomic(out, text + "\n")
         except OSError as exc:
             return _fail(f"{out}: cannot write the result ({exc})")
-    print(text if args.json else scoring.table(result))
+    print(text if args.json else cli_score.table(result))
     return 0
-
-
-def _unwritable(path: Path, flag: str) -> str | None:
-    """Why ``path`` cannot be written, named by its flag, or None: checked before any work,
-    so that a long command never ends in a failed write."""
-    if path.is_dir():
-        return f"{flag} {path}: is a directory; give a file name"
-    folder = path.parent
-    if not folder.is_dir():
-        return f"{flag} {path}: the folder {folder} does not exist"
-    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        return f"{flag} {path}: not writable"
-    return None
 
 
 def _number(minimum: float, inclusive: bool = True, maximum: float = float("inf")):
@@ -330,7 +320,7 @@ def _positive(minimum: int = 1):
 
 
 def _add_score_parser(sub) -> None:
-    from gpumetrics import scoring
+    from gpumetrics import cli_score, scoring
     from gpumetrics.dispatch import BACKENDS
 
     p = sub.add_parser(
@@ -348,8 +338,7 @@ def _add_score_parser(sub) -> None:
     group.add_argument("--y-score", metavar="COL[,COL...]",
                        help="score column(s), e.g. one probability per class")
     p.add_argument("--sample-weight", metavar="COL", help="column of sample weights")
-    p.add_argument("--task", default=None,
-                   choices=("binary", "multiclass", "multilabel", "regression"),
+    p.add_argument("--task", default=None, choices=cli_score.TASKS,
                    help="default: from the columns (several --y-score columns for one "
                    "--y-true: multiclass; as many --y-true columns: multilabel; "
                    "--num-classes above 2: multiclass; else binary)")
@@ -365,7 +354,7 @@ def _add_score_parser(sub) -> None:
                    choices=("binary", "micro", "macro", "weighted", "samples", "none"),
                    help="average of precision, recall, f1, jaccard, specificity, auroc, "
                    "average_precision (none: one value per class)")
-    p.add_argument("--thresholds", type=_positive(2), default=scoring.DEFAULT_BINS, metavar="B",
+    p.add_argument("--thresholds", type=_positive(2), default=cli_score.DEFAULT_BINS, metavar="B",
                    help="equal bins over [0, 1] of the ranking metrics (default 4096): "
                    "bounded memory; every value comes with its error bound")
     p.add_argument("--exact", action="store_true",
@@ -392,13 +381,12 @@ def profile(args) -> int:
     import subprocess
 
     from gpumetrics.energy import EnergyProfiler
-    from gpumetrics.scoring import write_atomic
 
     command = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
     problems = [_carbon_flags(args, "profile")] + [
-        f"gpumetrics profile: {_unwritable(Path(path), flag)}"
+        f"gpumetrics profile: {flag} {Path(path)}: {problem}"
         for flag, path in (("--csv", args.csv), ("--out", args.out))
-        if path and _unwritable(Path(path), flag)]
+        if path and (problem := unwritable(Path(path)))]
     if not command:
         problems.append("gpumetrics profile: give a command after --, e.g. "
                         "gpumetrics profile -- python train.py")
@@ -487,9 +475,9 @@ def report(args) -> int:
     """Write the HTML comparison report of a run store."""
     from gpumetrics.runs.report import write_report
 
-    problem = _unwritable(Path(args.output), "-o/--output")
+    problem = unwritable(Path(args.output))
     if problem:
-        print(f"gpumetrics report: {problem}", file=sys.stderr)
+        print(f"gpumetrics report: -o/--output {Path(args.output)}: {problem}", file=sys.stderr)
         return 2
 
     def write(store):

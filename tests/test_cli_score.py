@@ -349,7 +349,8 @@ def test_progress_counts_rows_and_estimates_a_csv_total(tmp_path):
     import gzip
     import io
 
-    from gpumetrics import scoring
+    from gpumetrics import readers
+    from gpumetrics.progress import Progress
 
     rng = np.random.default_rng(5)
     n = 200_000
@@ -357,15 +358,16 @@ def test_progress_counts_rows_and_estimates_a_csv_total(tmp_path):
     lines = [f"{a},{b:.6f}" for a, b in zip(rng.integers(0, 2, n), rng.random(n), strict=True)]
     path.write_text("y,s\n" + "\n".join(lines) + "\n")
     assert path.stat().st_size > 2 << 20  # past the sampled first MiB
-    assert abs(scoring._estimated_rows(path) - n) < 0.02 * n
+    assert abs(readers._estimated_rows(path) - n) < 0.02 * n
     packed = tmp_path / "big.csv.gz"
     packed.write_bytes(gzip.compress(path.read_bytes()))
-    assert abs(scoring._estimated_rows(packed) - n) < 0.1 * n  # scaled by compressed bytes
+    assert abs(readers._estimated_rows(packed) - n) < 0.1 * n  # scaled by compressed bytes
     small = tmp_path / "small.csv"
     small.write_text("y,s\n1,0.5\n0,0.25")  # exact, with or without a final newline
-    assert scoring._estimated_rows(small) == 2
+    assert readers._estimated_rows(small) == 2
     stream = io.StringIO()
-    bar = scoring.Progress([path], True, stream=stream, delay=0)
+    files = [readers.open_reader(path, ["y", "s"])]
+    bar = Progress(files, True, stream=stream, delay=0)
     assert "~" in stream.getvalue()  # drawn at once, of an estimated total
     for _ in range(5):  # 250,000 rows: past the estimate, which gives way
         bar.advance(n // 4, 0, 1.0)
@@ -373,33 +375,33 @@ def test_progress_counts_rows_and_estimates_a_csv_total(tmp_path):
     final = stream.getvalue().split("\r")[-1]
     assert "250k/250k rows" in final and "~" not in final and final.endswith("\n")
     failed = io.StringIO()
-    bar = scoring.Progress([path], True, stream=failed, delay=0)
+    bar = Progress(files, True, stream=failed, delay=0)
     bar.advance(10, 0, 0.1)
     bar.close(finished=False)
     assert "rows" in failed.getvalue()  # it was drawn, then erased:
     assert failed.getvalue().split("\r")[-1].strip() == ""
     quick = io.StringIO()
-    bar = scoring.Progress([path], True, stream=quick)  # a run shorter than its delay
+    bar = Progress(files, True, stream=quick)  # a run shorter than its delay
     bar.advance(n, 0, 1.0)
     bar.close(finished=True)
     assert quick.getvalue() == ""
     broken = tmp_path / "broken.csv.gz"
     broken.write_bytes(gzip.compress(path.read_bytes())[:5000])
-    assert scoring._estimated_rows(broken) is None  # the reader reports it, not the bar
+    assert readers._estimated_rows(broken) is None  # the reader reports it, not the bar
 
 
 def test_parquet_page_checksums_are_verified_and_their_absence_said(tmp_path, capsys):
     """200 zeroed bytes in the middle of a file: an error where its pages carry checksums;
     where they carry none, the result comes with one warning saying so."""
-    from gpumetrics import scoring
+    from gpumetrics import parquet_checksums
 
     y, s = _binary(50_000)
     table = pa.table({"y": y, "s": s})
     for checked in (True, False):
         path = tmp_path / f"{'crc' if checked else 'plain'}.parquet"
         pq.write_table(table, path, write_page_checksum=checked)
-        assert scoring._has_page_checksums(path) is checked
-        assert scoring.unchecked_parquet([path]) == ([] if checked else [path])
+        assert parquet_checksums._has_page_checksums(path) is checked
+        assert parquet_checksums.unchecked_parquet([path]) == ([] if checked else [path])
         data = bytearray(path.read_bytes())
         data[len(data) // 2:len(data) // 2 + 200] = bytes(200)
         path.write_bytes(bytes(data))
@@ -414,9 +416,9 @@ def test_parquet_page_checksums_are_verified_and_their_absence_said(tmp_path, ca
 
 
 def test_page_headers_are_read_without_guessing():
-    from gpumetrics import scoring
+    from gpumetrics.parquet_checksums import _thrift_has_field_4
 
-    assert scoring._thrift_has_field_4(bytes([0x15, 0x00, 0x15, 0x02, 0x15, 0x02, 0x15, 0x07]))
-    assert scoring._thrift_has_field_4(bytes([0x15, 0x00, 0x15, 0x02, 0x15, 0x02, 0x2C])) is False
-    assert scoring._thrift_has_field_4(bytes([0x19, 0x00])) is None  # field 1 not an i32
-    assert scoring._thrift_has_field_4(b"") is None
+    assert _thrift_has_field_4(bytes([0x15, 0x00, 0x15, 0x02, 0x15, 0x02, 0x15, 0x07]))
+    assert _thrift_has_field_4(bytes([0x15, 0x00, 0x15, 0x02, 0x15, 0x02, 0x2C])) is False
+    assert _thrift_has_field_4(bytes([0x19, 0x00])) is None  # field 1 not an i32
+    assert _thrift_has_field_4(b"") is None
