@@ -149,6 +149,13 @@ def _is_narrow_float(dtype) -> bool:
         dtype.name.startswith(("bfloat", "float")))
 
 
+def namespace(x):
+    """NumPy for host arrays (and None or lists), CuPy for device arrays."""
+    if x is None or isinstance(x, np.ndarray | list):
+        return np
+    return _cupy()
+
+
 def _cupy():
     try:
         import cupy

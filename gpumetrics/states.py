@@ -182,7 +182,7 @@ def merged(rule: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def merge_into(rule: str, a, b) -> None:
     """Fold ``b`` into the buffer ``a`` by ``rule`` (``a`` keeps its memory)."""
     if rule in _UFUNCS:
-        getattr(_namespace(a), _UFUNCS[rule])(a, b, out=a)
+        getattr(_arrays.namespace(a), _UFUNCS[rule])(a, b, out=a)
     else:
         assign(a, merged(rule, _arrays.to_host(a), _arrays.to_host(b)))
 
@@ -205,15 +205,9 @@ def _to(xp, x):
     (an array of another device is copied to it)."""
     if xp is np:
         return np.asarray(_arrays.to_host(x))
-    if _namespace(x) is not xp:
+    if _arrays.namespace(x) is not xp:
         return xp.asarray(x)
     return x if x.device.id == xp.cuda.Device().id else x.copy()
-
-
-def _namespace(x):
-    if x is None or isinstance(x, np.ndarray | list):
-        return np
-    return _arrays._cupy()
 
 
 def _like(b, a):
@@ -221,7 +215,7 @@ def _like(b, a):
     if isinstance(a, np.ndarray):
         return _to(np, b)
     with a.device:
-        return _to(_namespace(a), b)
+        return _to(_arrays.namespace(a), b)
 
 
 def _concat(chunks: list, shape: tuple):
@@ -229,7 +223,7 @@ def _concat(chunks: list, shape: tuple):
         return np.zeros((0, *shape[1:]))
     if len(chunks) == 1:
         return chunks[0]
-    return _namespace(chunks[0]).concatenate(chunks, axis=0)
+    return _arrays.namespace(chunks[0]).concatenate(chunks, axis=0)
 
 
 # --- counting states ---------------------------------------------------------------------
@@ -403,7 +397,7 @@ class SubsetHits(State):
         t, p = self.inputs(batch)
         per = batch.kernels.sample_label_counts(t, p)  # (1, N, 4): tp, pred, true, differing
         diff = per[..., 3]
-        xp = _namespace(diff)
+        xp = _arrays.namespace(diff)
         w = xp.ones(diff.shape, xp.float64) if batch.weights is None else batch.weights
         sums = self.arrays["sums"]
         sums[:, 0] += (w * (diff == 0)).sum(axis=1)
@@ -491,7 +485,7 @@ class ScoreBuffer(State):
 
     def update(self, batch):
         t, s = self.inputs(batch)
-        xp = _namespace(s)
+        xp = _arrays.namespace(s)
         self.arrays["y_true"].append(xp.array(t, copy=True))
         self.arrays["y_score"].append(xp.array(s, copy=True))
         n = s.shape[0]
@@ -556,274 +550,3 @@ class LossSums(State):
 # --- one update's inputs -----------------------------------------------------------------
 
 
-class Inputs:
-    """The inputs of one ``update()``, as kernel arrays, and the views states read.
-
-    Views are built once per update and shared by every state that reads them (a set of
-    F1, MCC and kappa thresholds scores once). Shape and dtype checks read metadata only;
-    value checks (labels in range, finite scores) run only with ``validate=True``, since
-    reading a value back synchronises with the device.
-    """
-
-    def __init__(self, y_true, y_pred, sample_weight, *, kernels, ctx, validate: bool,
-                 threshold: float = 0.5):
-        self.ctx = ctx
-        self.kernels = kernels
-        self.validate = validate
-        self.threshold = threshold
-        self.y_true = inputs.read(y_true, "y_true", ctx)
-        self.y_pred = inputs.read(y_pred, "y_pred", ctx)
-        if self.y_pred.ndim == 0 or self.y_true.ndim == 0:
-            raise ValueError("y_true and y_pred must be arrays of samples, not scalars.")
-        n = self.y_pred.shape[0]
-        inputs.check_length(self.y_true.shape[0], n, "y_pred")
-        self.n_samples = n
-        # On the inputs' device; an update may hold only zero weights (a stream's total is
-        # what counts), so only their being finite is checked, when validating.
-        w = inputs.weights(sample_weight, n, ctx, on_device=True, validate=validate,
-                           nonzero=False)
-        self.weight_dtype = None if w is None else w.dtype
-        self.weights = None if w is None else w.astype(_namespace(w).float64)
-        self._cache: dict = {}
-
-    def _cached(self, key, build):
-        if key not in self._cache:
-            self._cache[key] = build()
-        return self._cache[key]
-
-    def device_array(self, host) -> object:
-        """A float64 constant on the inputs' device (no copy when it is there already)."""
-        xp = _namespace(self.y_pred)
-        return xp.asarray(host, dtype=xp.float64)
-
-    # --- labels ----------------------------------------------------------------------
-
-    def _labels(self, y, name: str, ndim: int, scores: bool):
-        """Integer labels. Integer and bool arrays are labels. Float arrays are labels too
-        (checked integral when validating), except predictions given as scores
-        (``scores=True``): one score per label is thresholded (``>= threshold``), a score
-        per class is reduced with argmax."""
-        xp = _namespace(y)
-        if y.dtype.kind not in "biuf":
-            raise ValueError(f"{name} must hold integer labels or float scores; got {y.dtype}.")
-        if y.dtype.kind == "f" and scores:
-            if y.ndim == ndim:
-                return (y >= self.threshold).view(xp.uint8)
-            if y.ndim == ndim + 1 and ndim == 1:
-                return y.argmax(axis=1)
-        if y.ndim != ndim:
-            raise ValueError(f"{name} must be {ndim}-D labels; got shape {tuple(y.shape)}.")
-        if y.dtype.kind == "f":
-            if self.validate and not bool((y == xp.floor(y)).all()):
-                hint = f" ({SWAPPED})" if (
-                    name == "y_true" and self.y_pred.dtype.kind in "iu") else ""
-                raise ValueError(
-                    f"{name} holds non-integer values; labels must be integers{hint}.")
-            return y.astype(xp.int64)
-        return y
-
-    def class_labels(self, num_classes: int):
-        """``(1, N)`` true and predicted class labels. Float predictions are scores when
-        there are two classes (thresholded) or one column per class (argmax); a 1-D float
-        array for more classes holds labels."""
-        def build():
-            _check_order(self.y_true, self.y_pred)
-            if self.y_pred.ndim == 2 and self.y_pred.shape[1] != num_classes:
-                raise ValueError(
-                    f"y_pred holds scores for {self.y_pred.shape[1]} classes; "
-                    f"num_classes is {num_classes}."
-                )
-            t = self._labels(self.y_true, "y_true", 1, scores=False)
-            p = self._labels(self.y_pred, "y_pred", 1,
-                             scores=num_classes == 2 or self.y_pred.ndim == 2)
-            # (the range is checked by the confusion state from its own counts)
-            return t[None], p[None]
-        return self._cached(("class_labels", num_classes), build)
-
-    def _indicators(self, y, name: str, num_labels: int, scores: bool):
-        """``(1, N, L)`` 0/1 indicators of ``y`` (scores thresholded when ``scores``)."""
-        if y.ndim != 2 or y.shape[1] != num_labels:
-            what = "label indicators or scores" if scores else "label indicators"
-            raise ValueError(
-                f"{name} must be (n_samples, {num_labels}) {what}; got shape {tuple(y.shape)}."
-            )
-        y = self._labels(y, name, 2, scores=scores)
-        if self.validate:
-            _check_range(self.kernels, y, name, 2, "label indicators must be 0 or 1")
-        return y[None]
-
-    def indicator_targets(self, num_labels: int):
-        """``(1, N, L)`` multilabel indicators of y_true, checked to be 0 or 1."""
-        return self._cached(("indicator_targets", num_labels),
-                            lambda: self._indicators(self.y_true, "y_true", num_labels, False))
-
-    def indicator_labels(self, num_labels: int):
-        """``(1, N, L)`` true and predicted multilabel indicators (scores thresholded)."""
-        return self._cached(("indicators", num_labels), lambda: (
-            self.indicator_targets(num_labels),
-            self._indicators(self.y_pred, "y_pred", num_labels, True)))
-
-    # --- scores ----------------------------------------------------------------------
-
-    def class_scores(self, num_classes: int):
-        """``(1, N, C)`` float scores of every class."""
-        def build():
-            s = self.y_pred
-            if s.ndim != 2 or s.shape[1] != num_classes:
-                raise ValueError(
-                    f"y_pred must be (n_samples, {num_classes}) class scores; got shape "
-                    f"{tuple(s.shape)}."
-                )
-            s = _common.as_score_array(s, "y_pred", _namespace(s))
-            self._check_finite(s[None])
-            return s[None]
-        return self._cached(("class_scores", num_classes), build)
-
-    def class_targets(self, num_classes: int, ignore_index=None):
-        """``(1, N)`` integer class indices of y_true (``ignore_index`` allowed too)."""
-        def build():
-            _check_order(self.y_true, self.y_pred)
-            t = self._labels(self.y_true, "y_true", 1, scores=False)
-            if self.validate:
-                kept = t if ignore_index is None else t[t != ignore_index]
-                _check_range(self.kernels, kept, "y_true", num_classes)
-            return t[None]
-        return self._cached(("class_targets", num_classes, ignore_index), build)
-
-    def score_columns(self, target: str, num_columns: int):
-        """``(y_pos, scores)`` for the score kernels: binary ``(1, N, 1)`` 0/1 targets (not
-        validated: non-zero is positive); multiclass ``(1, N)`` class indices; multilabel
-        ``(1, N, L)`` indicators."""
-        def build():
-            s = self.y_pred
-            if s.dtype.kind not in "biuf":
-                raise ValueError(f"y_pred must hold scores; got dtype {s.dtype}.")
-            if target == "binary":
-                if s.ndim == 2 and s.shape[1] == 1:
-                    s = s[:, 0]
-                if s.ndim != 1:
-                    raise ValueError(
-                        f"y_pred must be 1-D scores for binary targets; got shape "
-                        f"{tuple(s.shape)}."
-                    )
-                t = self._labels(self.y_true, "y_true", 1, scores=False)
-                if self.validate:
-                    _check_range(self.kernels, t, "y_true", 2,
-                                 "binary targets must be 0 (negative) or 1 (positive)")
-                y_pos = t[None, :, None]  # 0/1 (checked when validating): non-zero is positive
-                s = s[None, :, None]
-            elif target == "multiclass":
-                s = self.class_scores(num_columns)[0][None]
-                y_pos = self.class_targets(num_columns)
-            else:
-                y_pos = self.indicator_targets(num_columns)
-                if s.ndim != 2 or s.shape[1] != num_columns:
-                    raise ValueError(
-                        f"y_pred must be (n_samples, {num_columns}) scores; got shape "
-                        f"{tuple(s.shape)}."
-                    )
-                s = s[None]
-            s = _common.as_score_array(s, "y_pred", _namespace(s))
-            self._check_finite(s)
-            return y_pos, s
-        return self._cached(("score_columns", target, num_columns), build)
-
-    def score_range(self, target: str, num_columns: int):
-        _, s = self.score_columns(target, num_columns)
-        return self._cached(("range", target, num_columns), lambda: self.kernels.score_range(s))
-
-    def _check_finite(self, s):
-        if self.validate:
-            rng = _arrays.to_host(self.kernels.score_range(s))
-            if rng[..., 2].any():
-                raise ValueError("y_pred contains NaN or infinity; scores must be finite.")
-
-    def raw_scores(self, task: str, num_columns: int):
-        """``(y_true, y_score)`` as given, shape-checked, for the exact-mode buffers."""
-        self.score_columns(task, num_columns)  # checks shapes (and values when validating)
-        s = self.y_pred
-        if task == "binary" and s.ndim == 2:
-            s = s[:, 0]
-        return self.y_true, s
-
-    # --- regression and losses ---------------------------------------------------------
-
-    def regression(self, num_outputs: int):
-        """``(1, N, L)`` float targets and predictions."""
-        def build():
-            out = []
-            for name, y in (("y_true", self.y_true), ("y_pred", self.y_pred)):
-                if y.dtype.kind not in "biuf":
-                    raise ValueError(f"{name} must hold numbers; got dtype {y.dtype}.")
-                y2 = y[:, None] if y.ndim == 1 else y
-                if y2.ndim != 2 or y2.shape[1] != num_outputs:
-                    raise ValueError(
-                        f"{name} must be (n_samples,) or (n_samples, {num_outputs}) for "
-                        f"num_outputs={num_outputs}; got shape {tuple(y.shape)}."
-                    )
-                out.append(_common.as_score_array(y2, name, _namespace(y2))[None])
-            return tuple(out)
-        return self._cached(("regression", num_outputs), build)
-
-    def loss_inputs(self, kind: str, num_classes: int, ignore_index=None):
-        """``(y_true, y_score)`` for ``loss_sums``."""
-        def build():
-            s = self.y_pred
-            if kind in ("softmax", "proba"):
-                t = self.class_targets(num_classes, ignore_index)
-                if kind == "proba" and num_classes == 2 and s.ndim == 1:
-                    s = s[:, None]
-                elif s.ndim != 2 or s.shape[1] != num_classes:
-                    raise ValueError(
-                        f"y_pred must be (n_samples, {num_classes}) "
-                        f"{'logits' if kind == 'softmax' else 'probabilities'}; got shape "
-                        f"{tuple(s.shape)}."
-                    )
-            else:
-                if s.ndim == 1:
-                    s = s[:, None]
-                t = self.y_true[:, None] if self.y_true.ndim == 1 else self.y_true
-                if t.shape != s.shape:
-                    raise ValueError(
-                        f"y_true has shape {tuple(self.y_true.shape)} but y_pred has "
-                        f"{tuple(self.y_pred.shape)}."
-                    )
-                t = _common.as_score_array(t, "y_true", _namespace(t))[None]
-                if self.validate:
-                    rng = _arrays.to_host(self.kernels.score_range(t))
-                    if rng[..., 2].any() or rng[..., 0].min() < 0 or rng[..., 1].max() > 1:
-                        raise ValueError("y_true must hold finite targets in [0, 1].")
-            s = _common.as_score_array(s, "y_pred", _namespace(s))[None]
-            self._check_finite(s)
-            if self.validate and kind in ("proba", "binary_proba"):
-                rng = _arrays.to_host(self.kernels.score_range(s))
-                if rng[..., 0].min() < 0 or rng[..., 1].max() > 1:
-                    raise ValueError("y_pred must hold probabilities in [0, 1].")
-            return t, s
-        return self._cached(("loss", kind, num_classes, ignore_index), build)
-
-
-SWAPPED = ("arguments follow scikit-learn's order: y_true (the labels) first, then y_pred "
-           "(labels or scores); torchmetrics puts predictions first")
-
-
-def _check_order(y_true, y_pred) -> None:
-    """Class scores in y_true beside integer labels in y_pred, where a label metric reads
-    class labels from y_true: the arguments are swapped."""
-    if y_true.dtype.kind == "f" and y_pred.dtype.kind in "iu" and y_true.ndim == 2 == (
-            y_pred.ndim + 1):
-        raise ValueError(
-            f"y_true holds float values of shape {tuple(y_true.shape)} and y_pred integer "
-            f"labels of shape {tuple(y_pred.shape)}: {SWAPPED}."
-        )
-
-
-def _check_range(kernels, y, name: str, size: int, what: str | None = None):
-    if y.shape[0] == 0:
-        return
-    lo, hi = kernels.label_range(y)
-    if lo < 0 or hi >= size:
-        raise ValueError(
-            f"{name} has labels outside [0, {size}): "
-            + (what or f"class labels must be integers 0..{size - 1}") + f"; got {lo}..{hi}."
-        )

@@ -8,7 +8,7 @@ import re
 
 import numpy as np
 
-from gpumetrics import _arrays, _streams, dispatch
+from gpumetrics import _arrays, _streams, dispatch, inputs
 from gpumetrics import states as S
 
 TASKS = ("binary", "multiclass", "multilabel")
@@ -91,7 +91,7 @@ class _Engine:
                 self._set_ctx(ctx)
                 self._place_states()
             kernels = dispatch.kernels(self.backend, ctx.on_gpu)
-            batch = S.Inputs(y_true, y_pred, sample_weight, kernels=kernels, ctx=ctx,
+            batch = inputs.UpdateInputs(y_true, y_pred, sample_weight, kernels=kernels, ctx=ctx,
                              validate=self.validate, threshold=self.threshold)
             states = list(self._states.values())
             for state in states:  # every view is built and checked before any state changes
