@@ -20,244 +20,16 @@ Two modes:
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
 
 import numpy as np
 
-from gpumetrics import _arrays, inputs
+from gpumetrics import _arrays
 from gpumetrics._arrays import batch_result
 from gpumetrics.formulas import curves
 from gpumetrics.formulas.curves import Binned
+from gpumetrics.functional import _problems as P
 from gpumetrics.functional._batching import batchable
 from gpumetrics.functional._scores import Scores, check_scores, target_type
-
-# --- binary problems over columns ------------------------------------------------------
-
-
-@dataclass
-class _Problem:
-    """K x L binary problems sharing N samples: column l of set k scores
-    ``scores[k, :, l]`` against the positives of ``y_pos`` (``(1, N, L)`` indicators or
-    ``(1, N)`` class codes, positive where the code is l)."""
-
-    y_pos: object
-    scores: object  # (K, N, L) kernel array
-    weights: np.ndarray | None
-    kernels: object
-    range_: np.ndarray | None = None  # (K, L, 3), when already known
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self.scores.shape[0], self.scores.shape[2]
-
-    def class_counts(self, totals=None) -> np.ndarray:
-        """``(L, 2)`` unweighted negatives and positives of each column; ``totals``
-        ``(K, L, 2)`` from a kernel are those counts already when there are no weights."""
-        if totals is not None and self.weights is None:
-            return np.asarray(totals[0], np.int64)
-        n, L = self.scores.shape[1], self.scores.shape[2]
-        if self.y_pos.ndim == 3:
-            pos = np.asarray(_arrays.to_host((self.y_pos[0] != 0).sum(axis=0)), np.int64)
-        else:
-            codes = np.asarray(_arrays.to_host(self.y_pos[0]))
-            pos = np.bincount(codes[(codes >= 0) & (codes < L)], minlength=L)[:L]
-        return np.stack([n - pos, pos], axis=1)
-
-    def column(self, k: int, j: int):
-        """``(positive mask, scores, weights)`` of one column, as 1-D kernel arrays."""
-        t = self.y_pos[0, :, j] != 0 if self.y_pos.ndim == 3 else self.y_pos[0] == j
-        w = None if self.weights is None else self.weights[min(k, self.weights.shape[0] - 1)]
-        return t, self.scores[k, :, j], w
-
-    def score_range(self) -> np.ndarray:
-        if self.range_ is None:
-            self.range_ = _arrays.to_host(self.kernels.score_range(self.scores))
-        return self.range_
-
-
-def _exact_auc(problem: _Problem, max_fpr):
-    if max_fpr is not None and max_fpr != 1:
-        return _partial_auc(problem, problem.class_counts(), max_fpr), None
-    if problem.weights is not None and (problem.weights < 0).any():
-        return _curve_auc(problem), None
-    stats = _arrays.to_host(problem.kernels.rank_auc(problem.y_pos, problem.scores,
-                                                     problem.weights))
-    ok = curves.auc_defined(problem.class_counts(stats[..., :2]), stats[..., :2])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        auc = stats[..., 2] / (stats[..., 0] * stats[..., 1])
-    return np.where(ok, auc, np.nan), None
-
-
-def _each_roc(problem: _Problem, counts):
-    """``(k, j, fpr, tpr)`` of every column holding both classes (scikit-learn's warning
-    for the others, whose AUC stays NaN)."""
-    K, L = problem.shape
-    for j in range(L):
-        if (counts[j] == 0).any():
-            curves.warn(curves.ONE_CLASS)
-            continue
-        for k in range(K):
-            fps, tps, thr = _curve_counts(problem, k, j)
-            fpr, tpr, _ = curves.roc_from_counts(fps, tps, thr, True)
-            yield k, j, fpr, tpr
-
-
-def _curve_auc(problem: _Problem):
-    """The trapezoids under each ROC curve, as scikit-learn computes every AUC: with
-    negative weights the curve can fall back, which is an error (``auc``'s), or cross
-    itself, which the rank statistic would not see."""
-    out = np.full(problem.shape, np.nan)
-    for k, j, fpr, tpr in _each_roc(problem, problem.class_counts()):
-        out[k, j] = curves.trapezoids(fpr[None], tpr[None])[0]
-    return out
-
-
-def _partial_auc(problem: _Problem, counts, max_fpr):
-    """McClish-corrected partial AUC up to ``max_fpr``, from each column's ROC curve."""
-    out = np.full(problem.shape, np.nan)
-    for k, j, fpr, tpr in _each_roc(problem, counts):
-        stop = np.searchsorted(fpr, max_fpr, "right")
-        x_interp = [fpr[stop - 1], fpr[stop]]
-        y_interp = [tpr[stop - 1], tpr[stop]]
-        tpr = np.append(tpr[:stop], np.interp(max_fpr, x_interp, y_interp))
-        fpr = np.append(fpr[:stop], max_fpr)
-        partial = float(np.trapezoid(tpr, fpr))
-        min_area = 0.5 * max_fpr**2
-        out[k, j] = 0.5 * (1 + (partial - min_area) / (max_fpr - min_area))
-    return out
-
-
-def _curve_counts(problem: _Problem, k: int, j: int):
-    """Exact ``(fps, tps, thresholds)`` of one column, thresholds decreasing."""
-    t, s, w = problem.column(k, j)
-    thresholds, fps, tps = problem.kernels.clf_curve(t, s, w)
-    return _arrays.to_host(fps), _arrays.to_host(tps), _arrays.to_host(thresholds)
-
-
-# --- binned mode -----------------------------------------------------------------------
-
-
-def _histogram(problem: _Problem, thresholds) -> curves.Histogram:
-    n_bins, edges = curves.check_thresholds(thresholds)
-    inputs.non_negative(problem.weights)
-    rng = problem.score_range()
-    lo, hi = rng[..., 0], rng[..., 1]
-    k = problem.kernels
-    hist = k.score_histogram(problem.y_pos, problem.scores, lo, hi, n_bins,
-                             None if edges is None else _device_like(edges, problem.scores),
-                             problem.weights)
-    if edges is None:
-        steps = np.arange(n_bins) / n_bins
-        lower = lo[..., None] + (hi - lo)[..., None] * steps
-    else:
-        lower = np.broadcast_to(np.r_[-np.inf, edges], rng.shape[:2] + (n_bins,)).copy()
-        lower[..., 0] = np.minimum(lo, edges[0])
-    return curves.Histogram(np.asarray(_arrays.to_host(hist), np.float64), lower)
-
-
-def _device_like(host: np.ndarray, like):
-    """``host`` on the device of the kernel array ``like``."""
-    return host if isinstance(like, np.ndarray) else _arrays._cupy().asarray(host)
-
-
-def _binned_auc(problem: _Problem, thresholds, refine: bool):
-    h = _histogram(problem, thresholds)
-    neg, pos = h.counts[..., 0], h.counts[..., 1]
-    P, N = pos.sum(axis=2), neg.sum(axis=2)
-    totals = np.stack([N, P], axis=-1)
-    ok = curves.auc_defined(problem.class_counts(totals), totals)
-    pairs = np.where(ok, P * N, np.nan)
-    if refine:
-        stats = _arrays.to_host(problem.kernels.refine_auc(
-            problem.y_pos, problem.scores, problem.score_range()[..., 0],
-            problem.score_range()[..., 1], *curves.check_thresholds(thresholds), problem.weights))
-        return stats[..., 2] / pairs, None
-    return curves.auc_from_histogram(h.counts, pairs)
-
-
-# --- curve post-processing (scikit-learn's, on counts) ---------------------------------
-
-
-def _exact_ap(problem: _Problem):
-    K, L = problem.shape
-    out = np.empty((K, L))
-    for k in range(K):
-        for j in range(L):
-            out[k, j] = curves.average_precision(*_curve_counts(problem, k, j))
-    return out, None
-
-
-def _binned_ap(problem: _Problem, thresholds):
-    """Binned AP and its bound: within bin b, a positive's precision lies between
-    ``T / (T + F + n_b)`` and ``(T + p_b) / (T + F + p_b)`` (T, F: weight above the bin);
-    the binned value takes ``(T + p_b) / (T + F + p_b + n_b)``, inside that interval."""
-    return curves.ap_from_histogram(_histogram(problem, thresholds))
-
-
-# --- averaging over columns (scikit-learn's _average_binary_score) ---------------------
-
-
-def _multilabel_problems(sc: Scores, average):
-    """The problem for multilabel-indicator targets under ``average``, and the weights
-    the samples average uses."""
-    t, s, w = sc.y_true, sc.y_score, sc.weights
-    if s.ndim != 3 or s.shape[1:] != t.shape:
-        raise ValueError(
-            f"y_score must have the shape of y_true {tuple(t.shape)} for multilabel "
-            f"targets; got {tuple(s.shape[1:])}."
-        )
-    if average == "micro":
-        K = s.shape[0]
-        y_pos = t.reshape(1, -1, 1)
-        scores = s.reshape(K, -1, 1)
-        weights = None if w is None else np.repeat(w, t.shape[1], axis=1)
-        return _Problem(y_pos, scores, weights, sc.kernels), None
-    if average == "samples":
-        y_pos = t.T[None]
-        scores = s.transpose(0, 2, 1)
-        return _Problem(y_pos, scores, None, sc.kernels), w
-    return _Problem(t[None], s, w, sc.kernels, sc.score_range()), None
-
-
-def _binary_problem(sc: Scores, y01) -> _Problem:
-    s = sc.y_score
-    if s.ndim == 3:
-        if s.shape[2] != 1:
-            raise ValueError(
-                f"y_score must be 1-D for binary y_true; got shape {tuple(s.shape[1:])}."
-            )
-        s = s[:, :, 0]
-    return _Problem(y01[None, :, None], s[:, :, None], sc.weights, sc.kernels,
-                    sc.score_range())
-
-
-def _labels_binary(t, classes, pos) -> object:
-    """``y_true == pos`` as uint8, on the kernel's device."""
-    if t.ndim == 2:
-        t = t[:, 0]
-    if t.dtype.kind == "b" or (t.dtype == np.uint8 and classes.tolist() in ([0, 1], [1])):
-        if pos in (1, True):  # already 0/1 indicators: no copy
-            return t.view(np.uint8) if t.dtype.kind == "b" else t
-    if t.dtype.kind in "biu" or t.dtype.kind == "f":
-        return (t == pos).view(np.uint8) if isinstance(t, np.ndarray) else (t == pos)
-    return (np.asarray(_arrays.to_host(t)) == pos).view(np.uint8)
-
-
-def _class_codes(t, classes) -> np.ndarray:
-    host = np.asarray(_arrays.to_host(t))
-    if host.ndim == 2:
-        host = host[:, 0]
-    pos = np.minimum(np.searchsorted(classes, host), classes.shape[0] - 1)
-    return np.where(classes[pos] == host, pos, -1).astype(np.int64)
-
-
-def _finish(value, bound, sc: Scores, binned: bool, batched: bool):
-    """Results in the caller's library; per-column results keep their label axis."""
-    wrap = (lambda v: batch_result(v, sc.ctx, batched)) if value.ndim == 1 else (
-        lambda v: _arrays.wrap(v if batched else v[0], sc.ctx)
-    )
-    return Binned(wrap(value), wrap(bound)) if binned else wrap(value)
-
 
 # --- roc_auc_score ---------------------------------------------------------------------
 
@@ -299,8 +71,8 @@ def roc_auc_score(
 
     def score(problem):
         if thresholds is not None:
-            return _binned_auc(problem, thresholds, refine)
-        return _exact_auc(problem, max_fpr)
+            return P.binned_auc(problem, thresholds, refine)
+        return P.exact_auc(problem, max_fpr)
 
     s = sc.y_score
     if ytype == "multiclass" or (ytype == "binary" and s.ndim == 3 and s.shape[2] > 2):
@@ -313,17 +85,17 @@ def roc_auc_score(
             raise ValueError("multi_class must be in ('ovo', 'ovr')")
         value, bound = _multiclass_auc(sc, classes, labels, multi_class, average, score)
     elif ytype == "binary":
-        y01 = _labels_binary(sc.y_true, classes, classes[-1] if classes.shape[0] == 2 else None)
+        y01 = P.labels_binary(sc.y_true, classes, classes[-1] if classes.shape[0] == 2 else None)
         if classes.shape[0] < 2:
             y01 = y01 & 0
         else:
             sc.check_weights()
-        value, bound = score(_binary_problem(sc, y01))
+        value, bound = score(P.binary_problem(sc, y01))
         value, bound = value[:, 0], None if bound is None else bound[:, 0]
     elif ytype == "multilabel-indicator":
         curves.check_average(average)
         sc.check_weights()
-        problem, sample_avg = _multilabel_problems(sc, average)
+        problem, sample_avg = P.multilabel_problems(sc, average)
         value, bound = score(problem)
         if average == "micro":
             value, bound = value[:, 0], None if bound is None else bound[:, 0]
@@ -332,7 +104,7 @@ def roc_auc_score(
                                             sample_avg)
     else:
         raise ValueError(f"{ytype} format is not supported")
-    return _finish(value, bound, sc, binned, _batched)
+    return P.finish(value, bound, sc, binned, _batched)
 
 
 def _multiclass_auc(sc: Scores, classes, labels, multi_class, average, score):
@@ -374,7 +146,7 @@ def _multiclass_auc(sc: Scores, classes, labels, multi_class, average, score):
         raise ValueError(
             "Number of classes in y_true not equal to the number of columns in 'y_score'"
         )
-    codes = _class_codes(sc.y_true, classes)
+    codes = P.class_codes(sc.y_true, classes)
     sc.check_weights()
     if multi_class == "ovo":
         if sc.weights is not None:
@@ -388,10 +160,10 @@ def _multiclass_auc(sc: Scores, classes, labels, multi_class, average, score):
     if average == "micro":
         K = s.shape[0]
         w = None if sc.weights is None else np.repeat(sc.weights, C, axis=1)
-        value, bound = score(_Problem(onehot.reshape(1, -1, 1), s.reshape(K, -1, 1), w,
+        value, bound = score(P.Problem(onehot.reshape(1, -1, 1), s.reshape(K, -1, 1), w,
                                       sc.kernels))
         return value[:, 0], None if bound is None else bound[:, 0]
-    problem = _Problem(codes[None], s, sc.weights, sc.kernels, sc.score_range())
+    problem = P.Problem(codes[None], s, sc.weights, sc.kernels, sc.score_range())
     value, bound = score(problem)
     return curves.average_columns(value, bound, average, onehot[None], sc.weights)
 
@@ -410,7 +182,7 @@ def _ovo_auc(sc: Scores, codes, average, score):
         a_true = (codes[sub] == a).view(np.uint8)
         s = sc.y_score[:, sub][:, :, [a, b]]
         y_pos = np.stack([a_true, 1 - a_true], axis=1)[None]
-        v, bnd = score(_Problem(y_pos, s, None, sc.kernels))
+        v, bnd = score(P.Problem(y_pos, s, None, sc.kernels))
         value[:, i] = v.mean(axis=1)
         if bnd is not None:
             bound = np.empty((K, len(pairs))) if bound is None else bound
@@ -475,8 +247,8 @@ def average_precision_score(
 
     def score(problem):
         if thresholds is not None:
-            return _binned_ap(problem, thresholds)
-        return _exact_ap(problem)
+            return P.binned_ap(problem, thresholds)
+        return P.exact_ap(problem)
 
     if ytype == "binary":
         if classes.shape[0] == 2 and pos_label not in classes.tolist():
@@ -484,7 +256,7 @@ def average_precision_score(
                 f"pos_label={pos_label} is not a valid label. It should be one of {classes}"
             )
         curves.check_average(average)
-        value, bound = score(_binary_problem(sc, _labels_binary(sc.y_true, classes, pos_label)))
+        value, bound = score(P.binary_problem(sc, P.labels_binary(sc.y_true, classes, pos_label)))
         value, bound = value[:, 0], None if bound is None else bound[:, 0]
     elif ytype == "multilabel-indicator" or ytype == "multiclass":
         if pos_label != 1:
@@ -500,10 +272,10 @@ def average_precision_score(
                     "`y_score` needs to be of shape `(n_samples, n_classes)`, since `y_true` "
                     f"contains multiple classes. Got `y_score.shape={tuple(s.shape[1:])}`."
                 )
-            codes = _class_codes(sc.y_true, classes)
+            codes = P.class_codes(sc.y_true, classes)
             sc = Scores((codes[:, None] == np.arange(classes.shape[0])).view(np.uint8),
                         s, sc.weights, sc.ctx, sc.kernels, sc.batched, sc._range)
-        problem, sample_avg = _multilabel_problems(sc, average)
+        problem, sample_avg = P.multilabel_problems(sc, average)
         value, bound = score(problem)
         if average == "micro":
             value, bound = value[:, 0], None if bound is None else bound[:, 0]
@@ -512,7 +284,7 @@ def average_precision_score(
                                             sample_avg)
     else:
         raise ValueError(f"{ytype} format is not supported")
-    return _finish(value, bound, sc, thresholds is not None, _batched)
+    return P.finish(value, bound, sc, thresholds is not None, _batched)
 
 
 # --- curves ----------------------------------------------------------------------------
@@ -549,12 +321,12 @@ def _binary_curve(y_true, y_score, pos_label, sample_weight, thresholds, backend
             "Only one class is present in y_true. Detection error tradeoff curve is not "
             "defined in that case."
         )
-    problem = _binary_problem(sc, _labels_binary(sc.y_true, classes, pos))
-    h = None if thresholds is None else _histogram(problem, thresholds)
+    problem = P.binary_problem(sc, P.labels_binary(sc.y_true, classes, pos))
+    h = None if thresholds is None else P.histogram(problem, thresholds)
     points = []
     for k in range(sc.y_score.shape[0]):
         if h is None:
-            fps, tps, thr = _curve_counts(problem, k, 0)
+            fps, tps, thr = P.curve_counts(problem, k, 0)
             thr = sc.as_given(thr)
         else:
             fps, tps, thr = curves.binned_curve_counts(h, k, 0)
