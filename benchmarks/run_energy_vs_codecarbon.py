@@ -102,7 +102,7 @@ import psutil  # noqa: E402
 from benchmarks import _harness  # noqa: E402
 from benchmarks._load import SETTLE_S, BusyCore  # noqa: E402
 from gpumetrics.energy import EnergyProfiler, carbon_intensity  # noqa: E402
-from gpumetrics.energy.sources import CpuEstimate, DramEstimate  # noqa: E402
+from gpumetrics.energy.host_sources import CpuEstimate, DramEstimate  # noqa: E402
 
 J_PER_KWH = 3.6e6
 QUIET_WAIT_S = 3.0  # at most this long waiting for other processes to calm down per case

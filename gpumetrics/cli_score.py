@@ -1,8 +1,9 @@
-"""The ``gpumetrics score`` command apart from its flags: the metric names it takes and how
-each is built (``Options``, ``build_metrics``, ``default_metrics``), the ``Plan`` its
-arguments make (task, metrics and columns; the task inferred from the columns when not
-given), and the result it prints (``report`` as JSON, ``table`` as text). The files are
-read and scored by ``gpumetrics.scoring``.
+"""The ``gpumetrics score`` command: the metric names it takes and how each is built
+(``Options``, ``build_metrics``, ``default_metrics``), the ``Plan`` its arguments make
+(task, metrics and columns; the task inferred from the columns when not given), the result
+it prints (``report`` as JSON, ``table`` as text), and its flags (``add_parsers``) and run
+(``score``: bad input is one line on stderr, exit code 2). The files are read and scored
+by ``gpumetrics.scoring``.
 
     >>> p = plan(y_true="y", y_score="p0,p1,p2")
     >>> p.options.task, p.options.size, p.metrics
@@ -15,18 +16,30 @@ Bad arguments raise ``ScoreError``, one line saying what is wrong.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import inspect
+import json
 import sys
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from gpumetrics import metrics as M
+from gpumetrics._files import unwritable, write_atomic
+from gpumetrics.cli_args import backend_problem, positive
 from gpumetrics.functional import Binned
-from gpumetrics.scoring import Columns, ScoreError
+from gpumetrics.scoring import (
+    DEFAULT_BATCH,
+    Columns,
+    ScoreError,
+    score_files,
+    score_on_cluster,
+)
 
 TASKS = ("binary", "multiclass", "multilabel", "regression")
 DEFAULT_BINS = 4096
@@ -308,3 +321,130 @@ def one_line_warnings(prefix: str, stream=None):
     with warnings.catch_warnings():  # restores showwarning on the way out
         warnings.showwarning = show
         yield
+
+
+# --- the command ---------------------------------------------------------------------------
+
+
+def _fail(message: str) -> int:
+    """Report bad input as one printable line on stderr; exit code 2."""
+    text = " ".join(str(message).split())
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    print(f"gpumetrics score: error: {text}", file=sys.stderr)
+    return 2
+
+
+def score(args) -> int:
+    """Score prediction files; bad input is one line on stderr and exit code 2."""
+    from gpumetrics.parquet_checksums import unchecked_parquet
+
+    problem = backend_problem(args.backend)  # before any file is read
+    if problem:
+        return _fail(problem)
+    paths = [Path(p) for p in args.paths]
+    out = Path(args.out) if args.out else None
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    start = time.perf_counter()
+    with one_line_warnings("gpumetrics score"):
+        try:
+            score_plan = plan(
+                y_true=args.y_true, y_pred=args.y_pred, y_score=args.y_score,
+                sample_weight=args.sample_weight, task=args.task, num_classes=args.num_classes,
+                metrics=args.metrics, average=args.average, thresholds=args.thresholds,
+                exact=args.exact, k=args.k, threshold=args.threshold, backend=args.backend)
+            metrics = build_metrics(score_plan.metrics, score_plan.options, score_plan.scores)
+            if out and (problem := unwritable(out)):
+                return _fail(f"{out}: cannot write the result: {problem}")
+            if args.exact and RANKING & set(score_plan.metrics):
+                print("gpumetrics score: warning: --exact keeps every score in memory: memory "
+                      "grows with the data (the default binned mode does not)", file=sys.stderr)
+            if args.dask_scheduler:
+                results, rows = score_on_cluster(paths, metrics, score_plan.columns,
+                                                 args.dask_scheduler)
+            else:
+                rows = score_files(paths, metrics, score_plan.columns,
+                                   batch_size=args.batch_size, progress=progress,
+                                   progress_delay=0.5 if args.progress is None else 0)
+                results = metrics.compute()
+        except ScoreError as exc:
+            return _fail(str(exc))
+        except (ValueError, ZeroDivisionError) as exc:  # raised by compute() from the states
+            return _fail(f"{', '.join(map(str, paths))}: {exc}")
+        except KeyboardInterrupt:
+            _fail("interrupted")
+            return 130
+    if args.dask_scheduler and any(p.suffix.lower() == ".parquet" for p in paths):
+        print("gpumetrics score: warning: --dask-scheduler: the cluster's workers do not "
+              "verify Parquet page checksums", file=sys.stderr)
+    for path in ([] if args.dask_scheduler else unchecked_parquet(paths)):
+        print(f"gpumetrics score: warning: {path}: its pages carry no checksums, so "
+              "corruption inside a page could not be detected (write it with pyarrow's "
+              "write_page_checksum=True)", file=sys.stderr)
+    result = report(results, rows=rows, paths=paths, task=score_plan.options.task,
+                    seconds=time.perf_counter() - start,
+                    bins=None if args.exact else args.thresholds)
+    text = json.dumps(result, indent=1)
+    if out:
+        try:
+            write_atomic(out, text + "\n")
+        except OSError as exc:
+            return _fail(f"{out}: cannot write the result ({exc})")
+    print(text if args.json else table(result))
+    return 0
+
+
+def add_parsers(sub) -> None:
+    """The ``score`` subcommand."""
+    from gpumetrics.dispatch import BACKENDS
+
+    p = sub.add_parser(
+        "score", help="score prediction files larger than memory",
+        description="Score Parquet, CSV or .npy prediction files, streamed in bounded memory. "
+        "Several files are scored as one dataset. Ranking metrics are binned (their error "
+        "bound is printed) unless --exact.")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help=".parquet/.pq, .csv/.csv.gz or .npy (2-D: columns 0, 1, ...)")
+    p.add_argument("--y-true", required=True, metavar="COL",
+                   help="column of true labels or targets (multilabel: one per label)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--y-pred", metavar="COL",
+                       help="column of predicted labels (or one score column)")
+    group.add_argument("--y-score", metavar="COL[,COL...]",
+                       help="score column(s), e.g. one probability per class")
+    p.add_argument("--sample-weight", metavar="COL", help="column of sample weights")
+    p.add_argument("--task", default=None, choices=TASKS,
+                   help="default: from the columns (several --y-score columns for one "
+                   "--y-true: multiclass; as many --y-true columns: multilabel; "
+                   "--num-classes above 2: multiclass; else binary)")
+    p.add_argument("--num-classes", type=positive(2), metavar="C",
+                   help="classes of a multiclass task")
+    p.add_argument("--metrics", metavar="NAME[,NAME...]",
+                   help="metrics to compute (default: per task); names: accuracy, f1, "
+                   "precision, recall, specificity, jaccard, balanced_accuracy, mcc, kappa, "
+                   "confusion_matrix, hamming_loss, top_k, auroc, average_precision, log_loss, "
+                   "cross_entropy, mse, rmse, mae, mape, r2, explained_variance, pearson, "
+                   "max_error")
+    p.add_argument("--average",
+                   choices=("binary", "micro", "macro", "weighted", "samples", "none"),
+                   help="average of precision, recall, f1, jaccard, specificity, auroc, "
+                   "average_precision (none: one value per class)")
+    p.add_argument("--thresholds", type=positive(2), default=DEFAULT_BINS, metavar="B",
+                   help="equal bins over [0, 1] of the ranking metrics (default 4096): "
+                   "bounded memory; every value comes with its error bound")
+    p.add_argument("--exact", action="store_true",
+                   help="exact ranking metrics (keeps every score: memory grows with data)")
+    p.add_argument("--threshold", type=float, default=0.5, metavar="T",
+                   help="scores >= T are positive for the label metrics (default 0.5)")
+    p.add_argument("--k", type=positive(), default=2, help="k of top_k (default 2)")
+    p.add_argument("--batch-size", type=positive(), default=DEFAULT_BATCH, metavar="N",
+                   help="rows per batch (default 2,000,000)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--out", metavar="FILE",
+                   help="also write the JSON result to FILE (atomically)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar on stderr (default: when stderr is a terminal)")
+    p.add_argument("--dask-scheduler", metavar="ADDRESS",
+                   help="compute on the Dask cluster at ADDRESS (Parquet or CSV files)")
+    p.add_argument("--backend", choices=BACKENDS, default=None,
+                   help="kernel backend (default: the fastest that runs here)")
+    p.set_defaults(func=score)

@@ -21,10 +21,12 @@ from benchmarks._load import BusyCore  # noqa: E402
 from gpumetrics.energy import (  # noqa: E402
     EnergyProfiler,
     EnergyReport,
+    SourceUnavailable,
     carbon,
     hardware,  # noqa: E402
 )
-from gpumetrics.energy import sources as S  # noqa: E402
+from gpumetrics.energy import gpu_sources as G  # noqa: E402
+from gpumetrics.energy import host_sources as H  # noqa: E402
 
 # --- a RAPL tree --------------------------------------------------------------------------
 
@@ -61,7 +63,7 @@ def rapl_tree(tmp_path):
 
 
 def test_rapl_counts_packages_and_dram_once_and_survives_a_wrap(rapl_tree):
-    rapl = S.Rapl(rapl_tree)
+    rapl = H.Rapl(rapl_tree)
     assert rapl.components() == ("cpu", "dram")
     assert set(rapl.details("cpu")["left_out"]) == {"intel-rapl:0:0 (core)",
                                                      "intel-rapl:2 (psys)"}
@@ -79,14 +81,14 @@ def test_rapl_counts_packages_and_dram_once_and_survives_a_wrap(rapl_tree):
 
 
 def test_rapl_absent_or_unreadable_is_not_zero(tmp_path, monkeypatch, rapl_tree):
-    with pytest.raises(S.SourceUnavailable, match="does not exist"):
-        S.Rapl(tmp_path / "nothing")
+    with pytest.raises(SourceUnavailable, match="does not exist"):
+        H.Rapl(tmp_path / "nothing")
 
     def denied(domain):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(S._Domain, "read", denied)
-    sources, notes = S.host_sources(rapl_tree)
+    monkeypatch.setattr(H._Domain, "read", denied)
+    sources, notes = H.host_sources(rapl_tree)
     assert [type(s).__name__ for s in sources] == ["CpuEstimate", "DramEstimate"]
     assert "not readable (permission denied)" in notes[0]
 
@@ -218,12 +220,12 @@ def test_gpu_estimate_when_nvml_reports_no_power(monkeypatch):
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     nvml = FakeNvml([gpu("NVIDIA L4", "GPU-a", 0, energy=False, power=False, limit=False),
                      gpu("Mystery GPU", "GPU-b", 0, energy=False, power=False, limit=False)])
-    (estimate,), notes = S.gpu_sources(nvml)
+    (estimate,), notes = G.gpu_sources(nvml)
     assert estimate.power["gpu:0"] == (72, "table:NVIDIA L4")
     assert estimate.components() == ("gpu:0",)  # the unknown GPU is left out, not 0 J
     assert "gpu:1 (Mystery GPU)" in notes[0] and "gpu_power_w" in notes[0]
     nvml.devices[1]["limit"] = True  # a power limit is enough
-    (estimate,) = S.gpu_sources(nvml)[0]
+    (estimate,) = G.gpu_sources(nvml)[0]
     estimate.start(0.0)
     assert estimate.energy_j(10.0)["gpu:1"] == pytest.approx(300.0 * 0.5 * 10.0)
     assert estimate.details("gpu:1")["board_power_source"] == "nvml-enforced-power-limit"
@@ -264,12 +266,12 @@ def test_cuda_visible_devices_is_respected(monkeypatch):
     nvml = FakeNvml([gpu(f"NVIDIA A100-SXM4-80GB #{i}", f"GPU-{i}{i}x", 100.0)
                      for i in range(4)])
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,0")
-    assert [h for _, h in S.visible_gpus(nvml)] == [2, 0]
+    assert [h for _, h in G.visible_gpus(nvml)] == [2, 0]
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-33,1,9,0")  # stops at the invalid 9
-    assert [(c, h) for c, h in S.visible_gpus(nvml)] == [("gpu:0", 3), ("gpu:1", 1)]
+    assert [(c, h) for c, h in G.visible_gpus(nvml)] == [("gpu:0", 3), ("gpu:1", 1)]
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
-    assert S.visible_gpus(nvml) == []
-    assert S.gpu_sources(nvml)[1] == ["no GPU is visible to this process"]
+    assert G.visible_gpus(nvml) == []
+    assert G.gpu_sources(nvml)[1] == ["no GPU is visible to this process"]
 
 
 def test_a_window_shorter_than_the_counter_is_flagged(monkeypatch):
@@ -560,11 +562,11 @@ def test_threads_sharing_a_socket():
 
 def test_cpu_estimate_uses_the_tdp_and_threads_it_knows(monkeypatch):
     monkeypatch.setattr(hardware, "threads_per_socket", lambda model: (96, "48-core name"))
-    est = S.CpuEstimate(model="AMD EPYC 7R13 48-Core Processor")
+    est = H.CpuEstimate(model="AMD EPYC 7R13 48-Core Processor")
     n = len(est.cpus)
     assert est.full_w == pytest.approx(225 * n / 96)
     assert est.basis.startswith("CodeCarbon CPU power data:AMD EPYC 7R13 TDP 225 W")
     monkeypatch.setattr(hardware, "threads_per_socket", lambda model: None)
-    vm = S.CpuEstimate(model="Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz")
+    vm = H.CpuEstimate(model="Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz")
     assert vm.full_w == pytest.approx(hardware.DEFAULT_W_PER_LOGICAL_CPU * n)
     assert "TDP of 300 W, but the threads sharing it are unknown" in vm.basis

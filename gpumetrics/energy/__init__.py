@@ -13,7 +13,8 @@ Every component says how its figure was obtained: ``measured:nvml-energy-counter
 """
 
 from gpumetrics.energy.carbon import resolve as carbon_intensity
-from gpumetrics.energy.profiler import ComponentEnergy, EnergyProfiler, EnergyReport
+from gpumetrics.energy.profiler import EnergyProfiler
+from gpumetrics.energy.report import ComponentEnergy, EnergyReport
 from gpumetrics.energy.sources import Source, SourceUnavailable
 
 __all__ = ["ComponentEnergy", "EnergyProfiler", "EnergyReport", "Source", "SourceUnavailable",
