@@ -122,6 +122,18 @@ def _check_weight_values(w, nonzero: bool) -> None:
         raise ValueError("sample_weight must contain at least one non-zero number.")
 
 
+def encode(y, classes: np.ndarray):
+    """Positions of the labels ``y`` in the sorted host array ``classes``, -1 where absent,
+    as int64 on ``y``'s device: only the small ``classes`` cross to it (string and object
+    labels live on the host anyway)."""
+    numeric = y.dtype.kind in "biuf" and classes.dtype.kind in "biuf"
+    xp = _arrays.namespace(y) if numeric else np
+    y = y if numeric else np.asarray(_arrays.to_host(y))
+    table = xp.asarray(classes)
+    at = xp.minimum(xp.searchsorted(table, y), classes.shape[0] - 1)
+    return xp.where(table[at] == y, at, -1).astype(xp.int64)
+
+
 def non_negative(w) -> None:
     """Binned ranking bounds its error for non-negative weights only: refuse others."""
     if w is not None and bool((w < 0).any()):

@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from gpumetrics import _arrays
+from gpumetrics import _arrays, inputs
 from gpumetrics._arrays import batch_result
 from gpumetrics.formulas import losses
 from gpumetrics.functional._batching import batchable
@@ -107,7 +107,7 @@ def log_loss(
     scores = s[:, :, None] if s.ndim == 2 else s
     if t.ndim == 2 or scores.dtype != np.float64:
         return _log_loss_in_dtype(t, classes, scores, sc, normalize, _batched)
-    codes = np.searchsorted(classes, np.asarray(_arrays.to_host(t))).astype(np.int64)
+    codes = inputs.encode(t, classes)  # on the inputs' device: every label is in classes
     eps = float(np.finfo(np.float64).eps)
     sums = _arrays.to_host(
         sc.kernels.loss_sums(codes[None], scores, "proba", sc.weights, eps=eps)
@@ -136,7 +136,7 @@ def _log_loss_in_dtype(t, classes, scores, sc: Scores, normalize: bool, batched:
     if t.ndim == 2:
         onehot = t.astype(scores.dtype)[None]
     else:
-        codes = xp.asarray(np.searchsorted(classes, np.asarray(_arrays.to_host(t))))
+        codes = xp.asarray(inputs.encode(t, classes))
         onehot = (codes[:, None] == xp.arange(classes.shape[0])).astype(scores.dtype)[None]
     eps = np.finfo(scores.dtype).eps
     sums = scores.sum(axis=2)

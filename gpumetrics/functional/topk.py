@@ -23,13 +23,6 @@ def _classes_of(y_true, kernels) -> np.ndarray:
     return np.unique(_arrays.to_host(y_true))
 
 
-def _encode(y_true, classes: np.ndarray) -> np.ndarray:
-    """Positions of ``y_true`` in the sorted ``classes``; -1 where absent."""
-    host = np.asarray(_arrays.to_host(y_true))
-    pos = np.minimum(np.searchsorted(classes, host), classes.shape[0] - 1)
-    return np.where(classes[pos] == host, pos, -1).astype(np.int64)
-
-
 @batchable
 def top_k_accuracy_score(
     y_true, y_score, *, k=2, normalize=True, sample_weight=None, labels=None, backend=None,
@@ -119,11 +112,11 @@ def top_k_accuracy_score(
             undefined_metric(),
             stacklevel=3,
         )
-    encoded = _encode(t, classes)
+    encoded = inputs.encode(t, classes)  # on the inputs' device
     w = inputs.weights(sample_weight, t.shape[0], ctx, n_sets=s.shape[0], batched=_batched,
                        nonzero=False)
     if binary:
-        hits = _binary_hits(encoded, _arrays.to_host(s), k)
+        hits = _binary_hits(_arrays.to_host(encoded), _arrays.to_host(s), k)
         weights = np.ones_like(hits) if w is None else np.broadcast_to(w, hits.shape)
         correct = (hits * weights).sum(axis=1)
         total = weights.sum(axis=1)
