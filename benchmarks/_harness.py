@@ -212,11 +212,15 @@ def _threading_layer() -> str | None:
         return None
 
 
-def _sha256(path: Path) -> str | None:
+def _sha256(*paths: Path) -> str | None:
+    """One digest of the files' contents, in the order given."""
+    digest = hashlib.sha256()
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in paths:
+            digest.update(path.read_bytes())
     except OSError:
         return None
+    return digest.hexdigest()
 
 
 def machine_info() -> dict:
@@ -242,7 +246,8 @@ def machine_info() -> dict:
         },
         "git_commit": _git("rev-parse", "HEAD"),
         # the kernels may differ from the commit (work in progress): name the exact file
-        "kernels_cpu_sha256": _sha256(REPO / "kernels" / "cpu.py"),
+        # the CPU backend is cpu.py and its _cpu_*.py modules
+        "kernels_cpu_sha256": _sha256(*sorted((REPO / "kernels").glob("*cpu*.py"))),
         "git_dirty": bool(_git("status", "--porcelain", "--", "gpumetrics", "kernels")),
     }
     try:

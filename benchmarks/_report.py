@@ -114,7 +114,7 @@ def render(report: dict) -> str:
     v = m["versions"]
     modified = ""
     if m["git_dirty"]:
-        modified = f", modified: kernels/cpu.py sha256 {str(m.get('kernels_cpu_sha256'))[:12]}"
+        modified = f", modified: CPU kernels sha256 {str(m.get('kernels_cpu_sha256'))[:12]}"
     lines = [
         "# Classification benchmark, CPU",
         "",

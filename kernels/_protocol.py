@@ -28,11 +28,10 @@ class Kernels(Protocol):
         """Add multilabel counts ``out[k, label, true, pred]`` of shape ``(K, L, 2, 2)``."""
 
     def sample_label_counts(self, y_true, y_pred):
-        """Per-sample multilabel counts ``(K, N, 4)``: true positives, predicted, true, and
-        entries where the raw values differ (for subset accuracy and the Hamming loss)."""
+        """Per-sample multilabel counts ``(K, N, 4)``: tp, predicted, true, differing."""
 
     def topk_outcomes(self, y_true, y_score, k, sample_weight=None, out=None):
-        """Add top-k outcome counts ``(K, 4)``: miss, hit, label out of range, non-finite row."""
+        """Add top-k outcome counts ``(K, 4)``: miss, hit, label out of range, non-finite."""
 
     def label_range(self, y):
         """Smallest and largest label of a non-empty integer array, as Python ints."""
@@ -41,51 +40,29 @@ class Kernels(Protocol):
         """Add the counts of each value in ``[offset, offset + size)`` into ``out`` (int64)."""
 
     def score_range(self, y_score):
-        """``(K, L, 3)`` float64: the smallest and largest score of each column, and 1 where
-        the column holds a NaN or an infinite score (then the min and max are not
-        meaningful). An empty column has min +inf and max -inf."""
+        """``(K, L, 3)``: each column's smallest and largest score, and a non-finite flag."""
 
     def score_histogram(
         self, y_true, y_score, lo, hi, n_bins, edges=None, sample_weight=None, out=None,
     ):
-        """Add per-bin negative and positive counts ``out[k, l, bin, is_positive]``, shape
-        ``(K, L, B, 2)``, in one pass. Bins are ``B`` equal slices of ``[lo, hi]`` per
-        column (scores outside go to the end bins), or with ``edges`` (``E`` increasing
-        thresholds), ``E + 1`` bins where bin ``b`` holds scores in ``[edges[b - 1],
-        edges[b])``."""
+        """Add per-bin negative and positive counts ``out[k, l, bin, is_positive]``."""
 
     def rank_auc(self, y_true, y_score, sample_weight=None):
-        """Exact Mann-Whitney statistic of every column: ``(K, L, 3)`` float64 holding the
-        negative total, the positive total and ``U`` = sum over positives of the negatives
-        scored below plus half those tied, so that ``AUC = U / (P * N)``. Sort-based."""
+        """Exact Mann-Whitney statistic of every column, ``(K, L, 3)``."""
 
     def refine_auc(self, y_true, y_score, lo, hi, n_bins, edges=None, sample_weight=None):
-        """The exact ``rank_auc`` of every column, reached from the score bins: only bins
-        holding both classes need sorting (the others are ordered by the bins). This oracle
-        checks the arguments as the refining backends do and sorts everything."""
+        """The exact ``rank_auc`` of every column, reached from the score bins."""
 
     def clf_curve(self, y_true, y_score, sample_weight=None):
-        """scikit-learn's binary curve of one column: distinct thresholds in decreasing order
-        and, at each, the false and true positives scored at or above it (float64). Samples
-        of zero weight are left out."""
+        """scikit-learn's binary curve of one column: ``(thresholds, fps, tps)``."""
 
     def moments(self, y_true, y_pred, sample_weight=None, out=None):
-        """Merge the regression state of every column into ``out`` ``(K, L, 13)`` (float64,
-        fields ``_common.MOMENTS``): total weight; mean and sum of squared deviations of
-        y_true, of y_pred and of the error ``y_pred - y_true``; the co-moment of y_true and
-        y_pred; the weighted sums of ``|error|`` and ``|error| / max(|y_true|, eps)``; the
-        largest ``|error|``; and the shifts (each column's first values) the means of y_true
-        and y_pred are taken from. Two-pass per call, merged with Chan's formulas: no raw
-        moments, no cancellation."""
+        """Merge the regression state of every column into ``out`` ``(K, L, 13)``."""
 
     def loss_sums(
         self, y_true, y_score, kind, sample_weight=None, ignore_index=None, eps=0.0, out=None,
     ):
-        """Add ``(K, 4)`` float64 loss sums: the weighted loss, the weight counted, samples
-        whose class label is outside ``[0, C)`` (left out), and rows of probabilities that
-        do not sum to one (``proba`` only). ``kind`` is one of ``_common.LOSSES``; ``eps``
-        clips probabilities to ``[eps, 1 - eps]`` for ``proba``. Logits are reduced with
-        log-sum-exp; no softmax copy is made."""
+        """Add ``(K, 4)`` float64 loss sums: loss, weight, labels out of range, rows off one."""
 
 
 def missing(module) -> list[str]:

@@ -19,6 +19,11 @@ if dispatch.cuda_unavailable_reason() is not None:
                 allow_module_level=True)
 
 cuda_k = dispatch._load("cuda")
+from gpumetrics.kernels import _cuda_counts as kcc  # noqa: E402
+from gpumetrics.kernels import _cuda_launch as kl  # noqa: E402
+from gpumetrics.kernels import _cuda_ranking as kr  # noqa: E402
+from gpumetrics.kernels import _cuda_scores as ks  # noqa: E402
+
 reference = dispatch._load("reference")
 SMALL = settings(max_examples=15, deadline=None)
 
@@ -50,8 +55,8 @@ def test_confusion_lut_offset_and_global_fallback():
     same(cuda_k.confusion(t, p, 4, lut=lut, offset=10),
          reference.confusion(t, p, 4, lut=lut, offset=10))
     # (C + 1)^2 > SHARED_CELLS_U32: counted with global atomics
-    C = int(np.sqrt(cuda_k.SHARED_CELLS_U32))
-    assert cuda_k._confusion_mode(C, False, 0) == "global"
+    C = int(np.sqrt(kl.SHARED_CELLS_U32))
+    assert kcc._confusion_mode(C, False, 0) == "global"
     t, p = rng.integers(0, C, (1, 400)), rng.integers(0, C, (1, 400))
     same(cuda_k.confusion(t, p, C), reference.confusion(t, p, C))
     out = reference.confusion(t, p, C)
@@ -145,7 +150,7 @@ def test_clf_curve_matches_reference(seed, n, ties, weighted, nan, dtype):
 def test_sort_and_scan_across_many_blocks():
     # several levels of the block scan and a bitonic sort over padding
     rng = np.random.default_rng(8)
-    n = cuda_k.THREADS * cuda_k.THREADS + 7
+    n = kl.THREADS * kl.THREADS + 7
     t = rng.integers(0, 2, (1, n))
     s = rng.integers(0, 50, (1, n, 1)).astype(np.float64)
     same(cuda_k.rank_auc(t, s), reference.rank_auc(t, s))
@@ -440,13 +445,13 @@ def test_narrow_scores_sort_as_float32(monkeypatch, dtype):
         s = rng.integers(-3, 3, 90).astype(dtype)
     y = rng.integers(0, 2, 90)
     sorted_dtypes = []
-    sort = cuda_k._sorted_columns
+    sort = kr._sorted_columns
 
     def spy(call, y_score):
         sorted_dtypes.append(np.dtype(y_score.dtype))
         return sort(call, y_score)
 
-    monkeypatch.setattr(cuda_k, "_sorted_columns", spy)
+    monkeypatch.setattr(kr, "_sorted_columns", spy)
     same(cuda_k.rank_auc(y[None], s[None, :, None]), reference.rank_auc(y[None], s[None, :, None]))
     for a, b in zip(cuda_k.clf_curve(y, s), reference.clf_curve(y, s), strict=True):
         same(a, b)  # thresholds in float64, as the reference gives them
@@ -466,21 +471,21 @@ def test_edges_histogram_staged_or_not(monkeypatch, n_edges, weighted, staged):
     t = rng.integers(-1, 3, (1, 120))
     w = rng.random((1, 120)) if weighted else None
     keys = []
-    build = cuda_k._kernel
+    build = ks._histogram_kernel
 
-    def spy(op, *key):
-        keys.append((op, *key))
-        return build(op, *key)
+    def spy(*key):
+        keys.append(key)
+        return build(*key)
 
-    monkeypatch.setattr(cuda_k, "_kernel", spy)
+    monkeypatch.setattr(ks, "_histogram_kernel", spy)
     same(cuda_k.score_histogram(t, s, None, None, n_edges + 1, edges, w),
          reference.score_histogram(t, s, None, None, n_edges + 1, edges, w))
-    assert keys[0][3] is True and keys[0][-1] is staged  # use_edges, staged
+    assert keys[0][2] is True and keys[0][-1] is staged  # use_edges, staged
 
 
 @pytest.mark.parametrize("size", [3, 12288, 12289])  # shared counts up to SHARED_CELLS_U32
 def test_bincount_shared_or_global(size):
-    assert cuda_k.SHARED_CELLS_U32 == 12288
+    assert kl.SHARED_CELLS_U32 == 12288
     rng = np.random.default_rng(16)
     y = np.r_[rng.integers(-7, size + 7, 300), -7, 0, size - 1, size, [1] * 100]
     out = reference.bincount(y[::-1], -7, size)
@@ -507,15 +512,15 @@ def test_confusion_cells_and_flushes(C, weighted, kind):
     # uint32 counts fit (C + 1)^2 <= 12288 cells in a block's 48 KiB (C = 100 included),
     # float64 sums 6144; past that, global atomics. The samples span several flush windows
     # of every block under the simulator (FLUSH_ROUNDS = 2 there).
-    assert cuda_k._confusion_mode(C, weighted, 0) in (
+    assert kcc._confusion_mode(C, weighted, 0) in (
         {"shared", "warp"} if kind == "shared" else {"global"})
     rng = np.random.default_rng(C)
     n = 500
     t = _labels_with_skew(rng, C, (1, n))
     p = _labels_with_skew(rng, C, (2, n))
-    if cuda_k.SIMULATED:
-        (blocks, _), threads = cuda_k.launch_shape(n, 2)
-        assert n > 2 * blocks * threads * cuda_k.FLUSH_ROUNDS  # at least three windows
+    if kl.SIMULATED:
+        (blocks, _), threads = kl.launch_shape(n, 2)
+        assert n > 2 * blocks * threads * kl.FLUSH_ROUNDS  # at least three windows
     w = rng.random((2, n)) if weighted else None
     kw = {"sample_weight": w, "ignore_index": 1}
     expected = reference.confusion(t, p, C, **kw)
@@ -535,12 +540,12 @@ def test_label_counts_flush_windows(weighted):
 
 def test_launch_shape_shares_the_grid_between_rows():
     n = 10**6
-    assert cuda_k.launch_shape(n, 1) == ((cuda_k.MAX_BLOCKS, 1), cuda_k.THREADS)
-    (blocks, rows), _ = cuda_k.launch_shape(n, 64)
-    assert rows == min(64, cuda_k.MAX_GRID_ROWS)
-    assert blocks == max(1, cuda_k.GRID_BLOCKS // 64)  # on a GPU: 64 a row, 4096 in all
-    assert cuda_k.launch_shape(100, 64)[0][0] == 1  # few samples: one block a row
-    assert cuda_k.launch_shape(n, 10**6)[0] == (1, cuda_k.MAX_GRID_ROWS)
+    assert kl.launch_shape(n, 1) == ((kl.MAX_BLOCKS, 1), kl.THREADS)
+    (blocks, rows), _ = kl.launch_shape(n, 64)
+    assert rows == min(64, kl.MAX_GRID_ROWS)
+    assert blocks == max(1, kl.GRID_BLOCKS // 64)  # on a GPU: 64 a row, 4096 in all
+    assert kl.launch_shape(100, 64)[0][0] == 1  # few samples: one block a row
+    assert kl.launch_shape(n, 10**6)[0] == (1, kl.MAX_GRID_ROWS)
 
 
 def test_sixty_four_rows_match_reference():
@@ -566,16 +571,16 @@ def test_moments_tree_merges_many_block_states(offset):
     p = t + rng.normal(size=(1, n, L))
     w = rng.random((1, n))
     w[0, 200:400] = 0.0
-    n_states = 3 * cuda_k.THREADS + 5
+    n_states = 3 * kl.THREADS + 5
     cuts = np.r_[0, np.sort(rng.integers(0, n, n_states - 1)), n]
-    states = np.zeros((L, n_states, cuda_k.FIELDS))
+    states = np.zeros((L, n_states, ks.FIELDS))
     for b in range(n_states):
         a, z = cuts[b], cuts[b + 1]
         if z > a:
             states[:, b] = reference.moments(t[:, a:z], p[:, a:z], w[:, a:z])[0]
     before = reference.moments(t[:, :50] + 3.0, p[:, :50], None)
     merged = cuda.to_device(before[0].copy())
-    cuda_k._merge_blocks_kernel[L, cuda_k.THREADS](cuda.to_device(states), merged)
+    ks._merge_blocks_kernel[L, kl.THREADS](cuda.to_device(states), merged)
     expected = reference.moments(t, p, w, before.copy())[0]
     np.testing.assert_allclose(merged.copy_to_host(), expected, rtol=1e-9, atol=1e-9)
 
@@ -584,25 +589,25 @@ def test_null_stream_is_the_legacy_default_stream(monkeypatch):
     # CuPy's null stream (ptr 0) is the legacy default stream; Numba's default_stream() is
     # the per-thread one under NUMBA_CUDA_PER_THREAD_DEFAULT_STREAM=1, unordered with it
     legacy, per_thread = object(), object()
-    monkeypatch.setattr(cuda_k.cuda, "legacy_default_stream", lambda: legacy)
-    monkeypatch.setattr(cuda_k.cuda, "default_stream", lambda: per_thread)
-    cuda_k._stream.cache_clear()
+    monkeypatch.setattr(kl.cuda, "legacy_default_stream", lambda: legacy)
+    monkeypatch.setattr(kl.cuda, "default_stream", lambda: per_thread)
+    kl._stream.cache_clear()
     try:
-        assert cuda_k._stream(0, 0) is legacy
+        assert kl._stream(0, 0) is legacy
     finally:
-        cuda_k._stream.cache_clear()
+        kl._stream.cache_clear()
 
 
 def test_stand_ins_and_identity_table_are_made_once():
     rng = np.random.default_rng(20)
     t, p = rng.integers(0, 4, (1, 50)), rng.integers(0, 4, (1, 50))
     s = rng.random((1, 50, 1))
-    cuda_k._constant.cache_clear()
+    kl._constant.cache_clear()
     for _ in range(3):  # no lut, no weights: the identity table and the weights' stand-in
         same(cuda_k.confusion(t, p, 4), reference.confusion(t, p, 4))
-    assert cuda_k._constant.cache_info()[:2] == (4, 2)  # hits, misses
+    assert kl._constant.cache_info()[:2] == (4, 2)  # hits, misses
     edges = np.linspace(0, 1, 5)
     for _ in range(2):  # with edges, the ranges' stand-in: the weights' one, read by neither
         same(cuda_k.score_histogram(t, s, None, None, 6, edges),
              reference.score_histogram(t, s, None, None, 6, edges))
-    assert cuda_k._constant.cache_info()[:2] == (4 + 4, 2)
+    assert kl._constant.cache_info()[:2] == (4 + 4, 2)

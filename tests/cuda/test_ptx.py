@@ -25,6 +25,8 @@ from numba import boolean, cuda, float32, float64, int8, int32, int64, uint8  # 
 from gpumetrics import dispatch  # noqa: E402
 
 kc = dispatch._load("cuda")
+from gpumetrics.kernels import _cuda_counts as kcc  # noqa: E402
+from gpumetrics.kernels import _cuda_scores as ks  # noqa: E402
 
 
 def _find_ptxas() -> str | None:
@@ -106,13 +108,13 @@ CCS = [(8, 0), (9, 0)]
 
 @pytest.mark.parametrize("cc", CCS)
 @pytest.mark.parametrize("weighted, mode", [  # weight sums are not warp-aggregated
-    (w, m) for w in (False, True) for m in kc.CONFUSION_MODES if not (w and m == "warp")])
+    (w, m) for w in (False, True) for m in kcc.CONFUSION_MODES if not (w and m == "warp")])
 @pytest.mark.parametrize("label", [int8, uint8, int32, int64])
 def test_confusion_compiles(cc, weighted, mode, label):
     out = float64 if weighted else int64
     signature = (label[:, ::1], label[:, ::1], int64[::1], int64, int64, int64, boolean,
                  float64[:, ::1], out[:, ::1])
-    _no_spills(_compile(kc._confusion_kernel(weighted, mode), signature, cc))
+    _no_spills(_compile(kcc._confusion_kernel(weighted, mode), signature, cc))
 
 
 @pytest.mark.parametrize("cc", CCS)
@@ -122,7 +124,7 @@ def test_warp_path_uses_match_any_and_shared_uint32(cc):
     fit an SM (at most 32)."""
     signature = (int32[:, ::1], int32[:, ::1], int64[::1], int64, int64, int64, boolean,
                  float64[:, ::1], int64[:, ::1])
-    ptx, _ = cuda.compile_ptx(kc._confusion_kernel(False, "warp").py_func, signature, cc=cc)
+    ptx, _ = cuda.compile_ptx(kcc._confusion_kernel(False, "warp").py_func, signature, cc=cc)
     assert "match.any.sync" in ptx and "popc" in ptx
     assert "atom.shared.add.u32" in ptx and "atom.shared.add.u64" not in ptx
     assert "atom.global.add.u64" in ptx
@@ -137,13 +139,13 @@ def test_warp_path_uses_match_any_and_shared_uint32(cc):
 def test_label_counts_compile(cc, weighted, shared):
     out = float64 if weighted else int64
     signature = (uint8[:, :, ::1], int64[:, :, ::1], float64[:, ::1], out[:, ::1])
-    _no_spills(_compile(kc._LABEL_KERNELS[weighted, shared], signature, cc))
+    _no_spills(_compile(kcc._LABEL_KERNELS[weighted, shared], signature, cc))
 
 
 @pytest.mark.parametrize("cc", CCS)
 @pytest.mark.parametrize("label", [int8, int32, int64])
 def test_label_range_compiles(cc, label):
-    _compile(kc._range_kernel, (label[::1], int64[::1]), cc)
+    _compile(kcc._range_kernel, (label[::1], int64[::1]), cc)
 
 
 @pytest.mark.parametrize("cc", CCS)
@@ -156,13 +158,13 @@ def test_score_histogram_compiles(cc, weighted, indicator, shared):
     out = float64 if weighted else int64
     signature = (y_true, float32[:, :, ::1], float64[:, ::1], float64[:, ::1], int64,
                  float64[::1], float64[:, ::1], out[:, ::1])
-    _compile(kc._histogram_kernel(weighted, indicator, False, shared), signature, cc)
+    _compile(ks._histogram_kernel(weighted, indicator, False, shared), signature, cc)
 
 
 @pytest.mark.parametrize("cc", CCS)
 @pytest.mark.parametrize("score", [float32, float64])
 def test_score_range_compiles(cc, score):
-    _compile(kc._score_range_kernel, (score[:, :, ::1], float64[:, :, ::1]), cc)
+    _compile(ks._score_range_kernel, (score[:, :, ::1], float64[:, :, ::1]), cc)
 
 
 @pytest.mark.parametrize("cc", CCS)
@@ -170,8 +172,8 @@ def test_score_range_compiles(cc, score):
 @pytest.mark.parametrize("value", [float32, float64])
 def test_moments_compile(cc, weighted, value):
     signature = (value[:, :, ::1], value[:, :, ::1], float64[:, ::1], float64[:, :, ::1])
-    moments = _compile(kc._MOMENT_KERNELS[weighted], signature, cc)
-    merge = _compile(kc._merge_blocks_kernel, (float64[:, :, ::1], float64[:, ::1]), cc)
+    moments = _compile(ks._MOMENT_KERNELS[weighted], signature, cc)
+    merge = _compile(ks._merge_blocks_kernel, (float64[:, :, ::1], float64[:, ::1]), cc)
     _no_spills(moments)
     _no_spills(merge)
 
@@ -183,7 +185,7 @@ def test_loss_sums_compile(cc, classes, weighted):
     y_true = int64[:, ::1] if classes else float64[:, :, ::1]
     signature = (y_true, float32[:, :, ::1], boolean, float64[:, ::1], int64, float64,
                  float64[:, ::1])
-    _compile(kc._LOSS_KERNELS[classes, weighted], signature, cc)
+    _compile(ks._LOSS_KERNELS[classes, weighted], signature, cc)
 
 
 @pytest.mark.parametrize("cc", CCS)
@@ -192,10 +194,10 @@ def test_loss_sums_compile(cc, classes, weighted):
 def test_topk_compiles(cc, weighted, score):
     signature = (int64[:, ::1], score[:, :, ::1], int64, float64[:, ::1],
                  (float64 if weighted else int64)[:, ::1])
-    _compile(kc._TOPK_KERNELS[weighted], signature, cc)
+    _compile(kcc._TOPK_KERNELS[weighted], signature, cc)
 
 
 @pytest.mark.parametrize("cc", CCS)
 def test_sample_label_counts_compile(cc):
-    _compile(kc._sample_label_kernel, (int8[:, :, ::1], uint8[:, :, ::1], int64[:, :, ::1]),
+    _compile(kcc._sample_label_kernel, (int8[:, :, ::1], uint8[:, :, ::1], int64[:, :, ::1]),
              cc)

@@ -22,6 +22,10 @@ from numba import boolean, cuda, float32, float64, int8, int16, int32, int64, ui
 from gpumetrics import dispatch  # noqa: E402
 
 kc = dispatch._load("cuda")
+from gpumetrics.kernels import _cuda_counts as kcc  # noqa: E402
+from gpumetrics.kernels import _cuda_ranking as kr  # noqa: E402
+from gpumetrics.kernels import _cuda_scores as ks  # noqa: E402
+
 CCS = [(8, 0), (9, 0)]
 SCORES = [float32, float64]
 
@@ -61,17 +65,17 @@ def _c(t, ndim):
 @pytest.mark.parametrize("cc", CCS)
 @pytest.mark.parametrize("score", SCORES)
 def test_bitonic_sort_compiles(cc, score, tmp_path):
-    _compile(kc._sort_init_kernel, (_c(score, 3), _c(score, 2), _c(int64, 2)), cc, tmp_path)
-    _compile(kc._bitonic_step_kernel, (_c(score, 2), _c(int64, 2), int64, int64), cc,
+    _compile(kr._sort_init_kernel, (_c(score, 3), _c(score, 2), _c(int64, 2)), cc, tmp_path)
+    _compile(kr._bitonic_step_kernel, (_c(score, 2), _c(int64, 2), int64, int64), cc,
              tmp_path)
 
 
 @pytest.mark.parametrize("cc", CCS)
 @pytest.mark.parametrize("value", [int64, float64])
 def test_block_scan_compiles(cc, value, tmp_path):
-    _compile(kc._SCAN_KERNELS[np.dtype(value.name)],
+    _compile(kr._SCAN_KERNELS[np.dtype(value.name)],
              (_c(value, 2), _c(value, 2), _c(value, 2)), cc, tmp_path)
-    _compile(kc._add_offsets_kernel, (_c(value, 2), _c(value, 2)), cc, tmp_path)
+    _compile(kr._add_offsets_kernel, (_c(value, 2), _c(value, 2)), cc, tmp_path)
 
 
 @pytest.mark.parametrize("cc", CCS)
@@ -83,7 +87,7 @@ def test_gather_compiles(cc, weighted, indicator, layout, tmp_path):
     order = _c(int64, 2) if layout == "C" else int64[:, :]
     for label in (uint8, int32, int64):
         y_true = _c(label, 3) if indicator else _c(label, 2)
-        _compile(kc._GATHER_KERNELS[weighted, indicator],
+        _compile(kr._GATHER_KERNELS[weighted, indicator],
                  (order, y_true, _c(float64, 2), int64, boolean, _c(value, 2), _c(value, 2),
                   _c(int64, 2)), cc, tmp_path)
 
@@ -93,9 +97,9 @@ def test_gather_compiles(cc, weighted, indicator, layout, tmp_path):
 @pytest.mark.parametrize("layout", ["C", "A"])
 def test_tie_runs_compile(cc, score, layout, tmp_path):
     values = _c(score, 2) if layout == "C" else score[:, :]
-    _compile(kc._run_ends_kernel, (values, boolean, _c(int64, 2)), cc, tmp_path)
+    _compile(kr._run_ends_kernel, (values, boolean, _c(int64, 2)), cc, tmp_path)
     for value in (int64, float64):
-        _compile(kc._run_totals_kernel,
+        _compile(kr._run_totals_kernel,
                  (_c(int64, 2), _c(int64, 2), _c(value, 2), _c(value, 2)), cc, tmp_path)
 
 
@@ -103,7 +107,7 @@ def test_tie_runs_compile(cc, score, layout, tmp_path):
 @pytest.mark.parametrize("weighted", [False, True])
 def test_rank_compiles(cc, weighted, tmp_path):
     value = float64 if weighted else int64
-    _compile(kc._RANK_KERNELS[weighted],
+    _compile(kr._RANK_KERNELS[weighted],
              (_c(value, 2), _c(value, 2), _c(int64, 2), _c(value, 2), _c(value, 2)), cc,
              tmp_path)
 
@@ -116,19 +120,19 @@ def test_rank_compiles(cc, weighted, tmp_path):
 def test_curve_compiles(cc, weighted, score, threshold, layout, tmp_path):
     value = float64 if weighted else int64
     values = _c(score, 2) if layout == "C" else score[:, :]
-    _compile(kc._curve_points_kernel,
+    _compile(kr._curve_points_kernel,
              (values, _c(value, 2), _c(value, 2), _c(int64, 2), _c(int64, 2),
               _c(threshold, 1), _c(float64, 1), _c(float64, 1), _c(int64, 1)), cc, tmp_path)
     if weighted:
         flags = (_c(int64, 2), _c(int64, 2), _c(int64, 2))
-        _compile(kc._runs_held_kernel, flags, cc, tmp_path)
-        _compile(kc._drop_empty_runs_kernel, flags, cc, tmp_path)
+        _compile(kr._runs_held_kernel, flags, cc, tmp_path)
+        _compile(kr._drop_empty_runs_kernel, flags, cc, tmp_path)
 
 
 @pytest.mark.parametrize("cc", CCS)
 @pytest.mark.parametrize("label", [int8, uint8, int16, int32, int64])
 def test_bincount_compiles(cc, label, tmp_path):
-    _compile(kc._bincount_kernel, (_c(label, 1), int64, int64, _c(int64, 2)), cc, tmp_path)
+    _compile(kcc._bincount_kernel, (_c(label, 1), int64, int64, _c(int64, 2)), cc, tmp_path)
 
 
 @pytest.mark.parametrize("cc", CCS)
@@ -141,5 +145,5 @@ def test_edges_histogram_compiles(cc, weighted, indicator, shared, staged, score
     out = float64 if weighted else int64
     signature = (y_true, _c(score, 3), _c(float64, 2), _c(float64, 2), int64,
                  _c(float64, 1), _c(float64, 2), _c(out, 2))
-    kernel = kc._histogram_kernel(weighted, indicator, True, shared, staged)
+    kernel = ks._histogram_kernel(weighted, indicator, True, shared, staged)
     _compile(kernel, signature, cc, tmp_path)

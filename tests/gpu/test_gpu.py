@@ -21,6 +21,11 @@ if dispatch.cuda_unavailable_reason() is not None:
 cupy = pytest.importorskip("cupy")
 
 kc = dispatch._load("cuda")
+from gpumetrics.kernels import _cuda_counts as kcc  # noqa: E402
+from gpumetrics.kernels import _cuda_launch as kl  # noqa: E402
+from gpumetrics.kernels import _cuda_ranking as kr  # noqa: E402
+from gpumetrics.kernels import _cuda_scores as ks  # noqa: E402
+
 ref = dispatch._load("reference")
 N = 2_000_000
 rng = np.random.default_rng(20261123)
@@ -116,7 +121,7 @@ def test_clf_curve(where, weighted):
 
 def test_bitonic_sort_and_block_scan(monkeypatch):
     """The sort and scan written here (used where CuPy cannot run), on the device."""
-    monkeypatch.setattr(kc, "_usable_cupy", lambda: None)
+    monkeypatch.setattr(kl, "_usable_cupy", lambda: None)
     s = np.round(rng.random((1, 300_001, 1)), 3)
     t = labels(2, (1, 300_001))
     check(kc.rank_auc(t, s), ref.rank_auc(t, s))
@@ -294,8 +299,8 @@ def _heavy_ties(n, dtype):
 @pytest.mark.parametrize("weighted", [False, True])
 def test_tie_runs_with_heavy_ties(monkeypatch, where, dtype, weighted):
     sorted_dtypes = []
-    sort = kc._sorted_columns
-    monkeypatch.setattr(kc, "_sorted_columns",
+    sort = kr._sorted_columns
+    monkeypatch.setattr(kr, "_sorted_columns",
                         lambda call, y: sorted_dtypes.append(y.dtype) or sort(call, y))
     s = _heavy_ties(N, dtype)
     t = labels(3, (1, N))
@@ -318,7 +323,7 @@ def test_tie_runs_with_heavy_ties(monkeypatch, where, dtype, weighted):
 @pytest.mark.parametrize("weighted", [False, True])
 def test_bitonic_tie_runs_with_float16(monkeypatch, weighted):
     """Tie runs over the sort and scan written here, on the device, float16 scores."""
-    monkeypatch.setattr(kc, "_usable_cupy", lambda: None)
+    monkeypatch.setattr(kl, "_usable_cupy", lambda: None)
     n = 300_001
     s = _heavy_ties(n, np.float16)
     t = labels(2, (1, n))
@@ -364,11 +369,11 @@ def test_confusion_warp_shared_and_global_paths(C, skew):
     """Each path against the reference at N = 2e6: warp-aggregated up to WARP_CLASSES
     classes (what the simulator cannot run), uint32 shared cells up to (C + 1)^2 = 12288,
     global atomics past that; skewed labels put whole warps on one cell."""
-    if (C + 1) ** 2 > kc.SHARED_CELLS_U32:
+    if (C + 1) ** 2 > kl.SHARED_CELLS_U32:
         mode = "global"
     else:
-        mode = "warp" if C <= kc.WARP_CLASSES and kc._has_match_any(_device()) else "shared"
-    assert kc._confusion_mode(C, False, _device()) == mode
+        mode = "warp" if C <= kl.WARP_CLASSES and kcc._has_match_any(_device()) else "shared"
+    assert kcc._confusion_mode(C, False, _device()) == mode
     t, p = labels(C, (1, N)), labels(C + 1, (3, N))
     if skew:
         t[:, : N * 9 // 10] = 0
@@ -384,13 +389,14 @@ def test_confusion_warp_shared_and_global_paths(C, skew):
 def test_confusion_flushes_every_window(monkeypatch, mode):
     """Built with one grid-stride round per window, a kernel flushes its cells every round:
     what each block does, every 2^32 / THREADS rounds, before a uint32 cell could wrap."""
-    monkeypatch.setattr(kc, "FLUSH_ROUNDS", 1)
-    kernel = kc._confusion_kernel(False, mode)  # compiled at its first launch, with 1
+    monkeypatch.setattr(kcc, "FLUSH_ROUNDS", 1)
+    # a new kernel (not the cached one), compiled at its first launch, with 1
+    kernel = kcc._confusion_kernel.__wrapped__(False, mode)
     C = 10
     t, p = labels(C, (1, N)), labels(C + 1, (2, N))
     out = cupy.zeros((2, (C + 1) ** 2), cupy.int64)
-    call = kc._Call(out)
-    grid, block = kc.launch_shape(N, 2)
+    call = kl.Call(out)
+    grid, block = kl.launch_shape(N, 2)
     call.launch(kernel, grid, block, cupy.asarray(t), cupy.asarray(p),
                 call.constant("arange", C), 0, C, 0, False, call.weights(None), out,
                 shared_bytes=4 * (C + 1) ** 2)
@@ -399,7 +405,7 @@ def test_confusion_flushes_every_window(monkeypatch, mode):
 
 def test_sixty_four_rows_share_the_grid():
     n = 1_000_000
-    assert kc.launch_shape(n, 64) == ((64, 64), 256)  # 4096 blocks in all, not 65,536
+    assert kl.launch_shape(n, 64) == ((64, 64), 256)  # 4096 blocks in all, not 65,536
     t, p = labels(10, (1, n)), labels(11, (64, n))
     check(kc.confusion(cupy.asarray(t), cupy.asarray(p), 10), ref.confusion(t, p, 10))
     y = 1e8 + rng.normal(size=(1, n // 4, 4))
@@ -412,7 +418,7 @@ def test_sixty_four_rows_share_the_grid():
 def test_moments_tree_merges_a_thousand_blocks():
     y = 1e8 + rng.normal(size=(1, N, 1))
     yhat = y + rng.normal(size=(1, N, 1))
-    assert kc.launch_shape(N, 1)[0][0] == kc.MAX_BLOCKS  # 1024 block states to merge
+    assert kl.launch_shape(N, 1)[0][0] == kl.MAX_BLOCKS  # 1024 block states to merge
     check(kc.moments(cupy.asarray(y), cupy.asarray(yhat)), ref.moments(y, yhat), rtol=1e-9,
           atol=1e-6)
 
@@ -426,13 +432,13 @@ def test_launches_pass_c_contiguous_arrays():
     kc.confusion(t, p, 5, sample_weight=rng.random((1, 10_000)))  # host inputs
     y = rng.normal(size=(1, 10_000, 2))
     kc.moments(cupy.asarray(y), cupy.asarray(y[:, ::-1].copy()))
-    kernels = [kc._kernel("confusion", False, kc._confusion_mode(5, False, _device())),
-               kc._kernel("confusion", True, kc._confusion_mode(5, True, _device())),
-               kc._MOMENT_KERNELS[False], kc._merge_blocks_kernel]
+    kernels = [kcc._confusion_kernel(False, kcc._confusion_mode(5, False, _device())),
+               kcc._confusion_kernel(True, kcc._confusion_mode(5, True, _device())),
+               ks._MOMENT_KERNELS[False], ks._merge_blocks_kernel]
     for kernel in kernels:
         arrays = [a for sig in kernel.overloads for a in sig if isinstance(a, types.Array)]
         assert arrays and {a.layout for a in arrays} == {"C"}, kernel
 
 
 def test_null_stream_is_the_legacy_default_stream():
-    assert int(kc._stream(_device(), 0)) == 1  # CU_STREAM_LEGACY, whatever Numba's default
+    assert int(kl._stream(_device(), 0)) == 1  # CU_STREAM_LEGACY, whatever Numba's default
