@@ -115,7 +115,7 @@ def weights(sample_weight, n_samples: int, ctx: _arrays.ArrayContext = _arrays.H
 
 
 def _check_weight_values(w, nonzero: bool) -> None:
-    xp = np if isinstance(w, np.ndarray) else _arrays._cupy()
+    xp = _arrays.namespace(w)
     if w.dtype.kind == "f" and not bool(xp.isfinite(w).all()):
         raise ValueError("sample_weight contains NaN or infinity.")
     if nonzero and not bool(w.any(axis=1).all()):

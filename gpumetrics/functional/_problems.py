@@ -137,7 +137,7 @@ def histogram(problem: Problem, thresholds) -> curves.Histogram:
 
 def device_like(host: np.ndarray, like):
     """``host`` on the device of the kernel array ``like``."""
-    return host if isinstance(like, np.ndarray) else _arrays._cupy().asarray(host)
+    return _arrays.namespace(like).asarray(host)
 
 
 def binned_auc(problem: Problem, thresholds, refine: bool):

@@ -115,7 +115,7 @@ def _ranked(s):
     host = np.asarray(_arrays.to_host(s))
     values, ranks = np.unique(host, return_inverse=True)
     ranks = ranks.reshape(host.shape).astype(np.float64)
-    return (ranks if isinstance(s, np.ndarray) else _arrays._cupy().asarray(ranks)), values
+    return _arrays.namespace(s).asarray(ranks), values
 
 
 def unique_labels(y, kernels) -> np.ndarray:

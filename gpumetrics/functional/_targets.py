@@ -16,7 +16,6 @@ object labels, or integer labels spread over a huge range, fall back to a sort.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -318,7 +317,7 @@ def _rank_labels(targets: Targets, codes: np.ndarray, ignore_index):
     C = codes.shape[0]
 
     def rank(y):
-        xp = np if isinstance(y, np.ndarray) else sys.modules[type(y).__module__.split(".")[0]]
+        xp = _arrays.namespace(y)
         ranked, positions = xp.asarray(codes[order]), xp.asarray(order)
         y = y.astype(xp.int64)
         at = xp.minimum(xp.searchsorted(ranked, y), C - 1)

@@ -128,7 +128,7 @@ def _log_loss_in_dtype(t, classes, scores, sc: Scores, normalize: bool, batched:
     """scikit-learn's log loss step by step in the probabilities' own dtype (float16,
     float32, or integers read as float64), and for multilabel targets: one-hot targets,
     clipped probabilities, ``-sum(xlogy(t, p))`` per sample, then the (weighted) mean."""
-    xp = np if isinstance(scores, np.ndarray) else _arrays._cupy()
+    xp = _arrays.namespace(scores)
     if scores.dtype.kind != "f":
         scores = scores.astype(xp.float64)
     if scores.shape[2] == 1:

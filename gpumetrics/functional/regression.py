@@ -10,8 +10,6 @@ zero (mean 1e8, std 1) lose no precision.
 
 from __future__ import annotations
 
-import numpy as np
-
 from gpumetrics import _arrays, inputs
 from gpumetrics.formulas import moments
 from gpumetrics.functional._batching import batchable
@@ -31,7 +29,7 @@ def _integer_errors(t, p, metric: str):
     if max(abs(int(t.min())), abs(int(t.max())), abs(int(p.min())), abs(int(p.max()))) <= (
             1 << 53):
         return t, p
-    xp = np if isinstance(t, np.ndarray) else _arrays._cupy()
+    xp = _arrays.namespace(t)
     errors = t.astype(xp.int64) - p.astype(xp.int64)  # (K, N, L), in integers
     return errors, xp.zeros_like(errors)
 
