@@ -109,6 +109,8 @@ def weights(sample_weight, n_samples: int, ctx: _arrays.ArrayContext = _arrays.H
             f"sample_weight has {w.shape[1]} entries but there are {n_samples} samples.")
     if not on_device:
         w = np.asarray(_arrays.to_host(w))
+    elif ctx.on_gpu and isinstance(w, np.ndarray):  # host weights (a list) for device inputs
+        w = _arrays._cupy().asarray(w)
     if validate:
         _check_weight_values(w, nonzero)
     return w

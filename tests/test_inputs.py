@@ -62,6 +62,11 @@ def test_regression_of_integers_beyond_2_53(backend):
     assert gm.max_error([2**53, 5], [2**53 + 1, 5], backend=backend) == 1.0
 
 
+def test_max_error_of_uint64_beyond_int64(backend):
+    check_parity("max_error", backend, np.array([2**64 - 1, 0], np.uint64),
+                 np.array([0, 0], np.uint64))
+
+
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int64, bool])
 def test_curve_thresholds_keep_the_scores_dtype(dtype, backend):
     y_true = [0, 1, 1, 0, 1]
@@ -188,6 +193,13 @@ def test_log_loss_unsorted_labels_and_the_old_keyword(backend):
         gm.log_loss([0, 1], [[0.8, 0.2], [0.3, 0.7]], y_pred=[[0.8, 0.2], [0.3, 0.7]])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_log_loss_warning_points_at_the_caller(dtype):
+    with pytest.warns(UserWarning, match="do not sum to one") as record:
+        gm.log_loss([0, 1], np.array([[0.5, 0.4], [0.3, 0.6]], dtype))
+    assert record[0].filename == __file__
+
+
 # --- weights ----------------------------------------------------------------------------------
 
 
@@ -216,6 +228,18 @@ def test_negative_weights_in_exact_ranking(rows, backend):
         return
     check_parity("roc_auc_score", backend, y_true, y_score, sample_weight=weight)
     check_parity("roc_curve", backend, y_true, y_score, sample_weight=weight)
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.lists(st.tuples(st.integers(0, 1), st.floats(0, 1, width=16),
+                               st.integers(-2, 3)), min_size=2, max_size=12))
+def test_negative_weights_in_partial_auc(rows, backend):
+    y_true = np.array([r[0] for r in rows])
+    weight = np.array([r[2] for r in rows], np.float64)
+    if not weight.any():
+        return
+    check_parity("roc_auc_score", backend, y_true, np.array([r[1] for r in rows]),
+                 sample_weight=weight, max_fpr=0.5)
 
 
 def test_negative_weights_example_and_binned_refusal(backend):

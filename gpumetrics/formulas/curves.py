@@ -61,7 +61,11 @@ def auc_defined(counts: np.ndarray, totals: np.ndarray) -> np.ndarray:
 
 
 def trapezoids(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """scikit-learn's ``auc`` of each row: x increasing or decreasing, else an error."""
+    """scikit-learn's ``auc`` of each row: at least two points, x increasing or
+    decreasing, else its errors."""
+    if xs.shape[1] < 2:
+        raise ValueError("At least 2 points are needed to compute area under curve, but "
+                         f"x.shape = {xs.shape[1]}")
     dx = np.diff(xs, axis=1)
     direction = np.ones(ys.shape[0])
     falling = (dx < 0).any(axis=1)

@@ -104,7 +104,7 @@ def partial_auc(problem: Problem, counts, max_fpr):
         y_interp = [tpr[stop - 1], tpr[stop]]
         tpr = np.append(tpr[:stop], np.interp(max_fpr, x_interp, y_interp))
         fpr = np.append(fpr[:stop], max_fpr)
-        partial = float(np.trapezoid(tpr, fpr))
+        partial = float(curves.trapezoids(fpr[None], tpr[None])[0])  # scikit-learn's auc
         min_area = 0.5 * max_fpr**2
         out[k, j] = 0.5 * (1 + (partial - min_area) / (max_fpr - min_area))
     return out

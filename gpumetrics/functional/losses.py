@@ -119,9 +119,10 @@ def log_loss(
     return batch_result(sums[:, 0], sc.ctx, _batched)
 
 
-def _warn_not_normalised():
+def _warn_not_normalised(stacklevel: int = 4):
+    """scikit-learn's warning, pointing at the caller of ``log_loss``."""
     warnings.warn("The y_prob values do not sum to one. Make sure to pass probabilities.",
-                  UserWarning, stacklevel=4)
+                  UserWarning, stacklevel=stacklevel)
 
 
 def _log_loss_in_dtype(t, classes, scores, sc: Scores, normalize: bool, batched: bool):
@@ -134,7 +135,7 @@ def _log_loss_in_dtype(t, classes, scores, sc: Scores, normalize: bool, batched:
     if scores.shape[2] == 1:
         scores = xp.concatenate([1 - scores, scores], axis=2)
     if t.ndim == 2:
-        onehot = t.astype(scores.dtype)[None]
+        onehot = xp.asarray(t).astype(scores.dtype)[None]
     else:
         codes = xp.asarray(inputs.encode(t, classes))
         onehot = (codes[:, None] == xp.arange(classes.shape[0])).astype(scores.dtype)[None]
@@ -142,7 +143,7 @@ def _log_loss_in_dtype(t, classes, scores, sc: Scores, normalize: bool, batched:
     sums = scores.sum(axis=2)
     if not bool(xp.isclose(sums, xp.asarray(1, dtype=sums.dtype),
                            rtol=float(np.sqrt(eps))).all()):
-        _warn_not_normalised()
+        _warn_not_normalised(stacklevel=5)
     p = xp.clip(scores, eps, 1 - eps)
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = onehot * xp.log(p)

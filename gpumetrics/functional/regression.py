@@ -19,18 +19,19 @@ from gpumetrics.functional._scores import check_scores
 def _integer_errors(t, p, metric: str):
     """``(y_true, y_pred)``, ``(1, N, L)`` and ``(K, N, L)``, for the moments kernel.
 
-    scikit-learn's ``max_error`` subtracts integers as integers (its other metrics read
-    them as float64 first): integers beyond 2**53, which float64 would round, give their
-    errors exactly when taken in int64 first, against zeros."""
-    if metric != "max_error" or t.dtype.kind not in "iu" or p.dtype.kind not in "iu":
+    scikit-learn's ``max_error`` subtracts signed integers as integers (its other metrics
+    read them as float64 first): integers beyond 2**53, which float64 would round, give
+    their errors exactly when taken in int64 first, against zeros. (uint64 beyond 2**63
+    does not fit int64: it is read as float64, as before.)"""
+    if metric != "max_error" or t.dtype.kind != "i" or p.dtype.kind != "i":
         return t, p
     if max(t.dtype.itemsize, p.dtype.itemsize) < 8 or not t.size:
         return t, p
     if max(abs(int(t.min())), abs(int(t.max())), abs(int(p.min())), abs(int(p.max()))) <= (
             1 << 53):
         return t, p
-    xp = _arrays.namespace(t)
-    errors = t.astype(xp.int64) - p.astype(xp.int64)  # (K, N, L), in integers
+    xp = _arrays.namespace(p)  # y_true may be a host list beside device predictions
+    errors = xp.asarray(t).astype(xp.int64) - p.astype(xp.int64)  # (K, N, L), in integers
     return errors, xp.zeros_like(errors)
 
 
