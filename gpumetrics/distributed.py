@@ -22,7 +22,7 @@ import sys
 
 import numpy as np
 
-from gpumetrics import _arrays
+from gpumetrics import _arrays, _buffers
 from gpumetrics import states as S
 
 
@@ -113,12 +113,12 @@ def sync_states(states: list, group=None) -> None:
 
 
 def _fold(rule, per_rank):
-    """Every process's copy of a field, merged by the state's rule (``states.merged``)."""
-    return functools.reduce(lambda a, b: S.merged(rule, a, b), per_rank)
+    """Every process's copy of a field, merged by the state's rule (``_buffers.merged``)."""
+    return functools.reduce(lambda a, b: _buffers.merged(rule, a, b), per_rank)
 
 
 def _store(state, name, host: np.ndarray):
-    S.assign(state.arrays[name], host)  # in place: the buffer stays on its device
+    _buffers.assign(state.arrays[name], host)  # in place: the buffer stays on its device
 
 
 def _gather_buffers(torch, dist, group, device, buffers, all_lengths, rank, world):
@@ -144,9 +144,9 @@ def _gather_buffers(torch, dist, group, device, buffers, all_lengths, rank, worl
             values = pieces[r][start:start + n * widths[i]].reshape((n, *tail))
             if n:
                 chunks.append(values.astype(dtypes[i]))
-        S.drop_buffers(st.arrays[name])
+        _buffers.drop_buffers(st.arrays[name])
         st.arrays[name] = chunks  # on the host: the metric places them on its device
 
 
 def _host_concat(state, name) -> np.ndarray:
-    return np.asarray(_arrays.to_host(S._concat(state.arrays[name], state.shape(name))))
+    return np.asarray(_arrays.to_host(_buffers.concat(state.arrays[name], state.shape(name))))

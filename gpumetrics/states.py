@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from gpumetrics import _arrays, _streams, inputs
+from gpumetrics import _arrays, _buffers, inputs
+from gpumetrics._buffers import CONCAT, MAX, MIN, MOMENTS, SUM, merge_into
 from gpumetrics.kernels import _common
-
-SUM, MIN, MAX, MOMENTS, CONCAT = "sum", "min", "max", "moments", "concat"
-RULES = (SUM, MIN, MAX, MOMENTS, CONCAT)
 
 
 class State:
@@ -62,21 +60,21 @@ class State:
         be using is freed."""
         for name, (rule, dtype) in self.fields.items():
             if rule == CONCAT:
-                drop_buffers(self.arrays.get(name, []))
+                _buffers.drop_buffers(self.arrays.get(name, []))
                 self.arrays[name] = []
             elif name in self.arrays:
-                self.arrays[name].fill(_initial(rule, dtype))
+                self.arrays[name].fill(_buffers.initial(rule, dtype))
             else:
-                self.arrays[name] = np.full(self.shape(name), _initial(rule, dtype), dtype)
+                self.arrays[name] = np.full(self.shape(name), _buffers.initial(rule, dtype), dtype)
 
     def place(self, xp):
         """Move the buffers to the array library ``xp`` (NumPy, or CuPy on its current
         device); buffers already there stay as they are."""
         for name, (rule, _) in self.fields.items():
             if rule == CONCAT:
-                self.arrays[name] = [_to(xp, chunk) for chunk in self.arrays[name]]
+                self.arrays[name] = [_buffers.to(xp, chunk) for chunk in self.arrays[name]]
             else:
-                self.arrays[name] = _to(xp, self.arrays[name])
+                self.arrays[name] = _buffers.to(xp, self.arrays[name])
 
     def inputs(self, batch):
         """The views of ``batch`` this state reads; built (and checked) before any state
@@ -94,9 +92,10 @@ class State:
             a, b = self.arrays[name], other.arrays[name]
             if rule == CONCAT:
                 # (the metric then places every chunk where its context says)
-                self.arrays[name] = list(a) + [_like(chunk, a[0]) for chunk in b] if a else list(b)
+                moved = [_buffers.like(chunk, a[0]) for chunk in b] if a else list(b)
+                self.arrays[name] = list(a) + moved
             else:  # in place (see reset)
-                merge_into(rule, a, _like(b, a))
+                merge_into(rule, a, _buffers.like(b, a))
         return self
 
     # --- serialisation -------------------------------------------------------------
@@ -107,7 +106,7 @@ class State:
         for name, (rule, _) in self.fields.items():
             value = self.arrays[name]
             if rule == CONCAT:
-                value = _concat(value, self.shape(name))
+                value = _buffers.concat(value, self.shape(name))
             out[name] = np.array(_arrays.to_host(value), copy=True)
         return out
 
@@ -137,16 +136,16 @@ class State:
         for name, (rule, dtype) in self.fields.items():
             value = np.asarray(state[name])
             if rule == CONCAT:
-                drop_buffers(self.arrays[name])
+                _buffers.drop_buffers(self.arrays[name])
                 self.arrays[name] = [np.array(value, copy=True)] if value.shape[0] else []
             else:
-                assign(self.arrays[name], value.astype(dtype, copy=False))
+                _buffers.assign(self.arrays[name], value.astype(dtype, copy=False))
 
     def host(self, name: str) -> np.ndarray:
         """One field on the host (buffers concatenated): for formulas at ``compute()``."""
         value = self.arrays[name]
         if self.fields[name][0] == CONCAT:
-            value = _concat(value, self.shape(name))
+            value = _buffers.concat(value, self.shape(name))
         return np.asarray(_arrays.to_host(value))
 
 
@@ -155,75 +154,6 @@ def _short(value) -> str:
         return f"<{len(value)} values, hash {hash(value) & 0xFFFFFFFF:08x}>"
     return repr(value)
 
-
-def _initial(rule: str, dtype: str):
-    if rule == MIN:
-        return np.inf
-    if rule == MAX:
-        return -np.inf
-    return 0
-
-
-# The one table of merge rules, for ``merge`` (in place, on the metric's device) and for
-# ``sync`` (host arrays gathered from every process): element-wise rules by their ufunc;
-# moments by Chan's formulas, on the host (a merge is not per batch); buffers concatenate.
-_UFUNCS = {SUM: "add", MIN: "minimum", MAX: "maximum"}
-
-
-def merged(rule: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a`` and ``b`` folded by ``rule``, as a new host array."""
-    if rule in _UFUNCS:
-        return getattr(np, _UFUNCS[rule])(a, b)
-    if rule == MOMENTS:
-        return _common.merge_moments(a, b)
-    raise ValueError(f"no element-wise merge for rule {rule!r}")
-
-
-def merge_into(rule: str, a, b) -> None:
-    """Fold ``b`` into the buffer ``a`` by ``rule`` (``a`` keeps its memory)."""
-    if rule in _UFUNCS:
-        getattr(_arrays.namespace(a), _UFUNCS[rule])(a, b, out=a)
-    else:
-        assign(a, merged(rule, _arrays.to_host(a), _arrays.to_host(b)))
-
-
-def assign(buffer, value) -> None:
-    """Write ``value`` (host or device) into ``buffer`` where it lives."""
-    buffer[...] = _like(value, buffer)
-
-
-def drop_buffers(chunks: list) -> None:
-    """Let go of exact-mode chunks once the device work queued so far has run: a chunk
-    freed at once could be handed to a new array while a kernel on another stream still
-    reads it (``_streams.hold``; nothing to wait for on the host)."""
-    if chunks and not isinstance(chunks[0], np.ndarray):
-        _streams.hold(list(chunks))
-
-
-def _to(xp, x):
-    """``x`` in the array library ``xp``: NumPy on the host, CuPy on the current device
-    (an array of another device is copied to it)."""
-    if xp is np:
-        return np.asarray(_arrays.to_host(x))
-    if _arrays.namespace(x) is not xp:
-        return xp.asarray(x)
-    return x if x.device.id == xp.cuda.Device().id else x.copy()
-
-
-def _like(b, a):
-    """``b`` where ``a`` is: in its library, on its device."""
-    if isinstance(a, np.ndarray):
-        return _to(np, b)
-    with a.device:
-        return _to(_arrays.namespace(a), b)
-
-
-def _concat(chunks: list, shape: tuple):
-    if not chunks:
-        return np.zeros((0, *shape[1:]))
-    if len(chunks) == 1:
-        return chunks[0]
-    return _arrays.namespace(chunks[0]).concatenate(chunks, axis=0)
 
 
 # --- counting states ---------------------------------------------------------------------
@@ -422,7 +352,7 @@ class ScoreHistogram(_Counts):
 
     def place(self, xp):
         super().place(xp)
-        self._edges = _to(xp, self._edges)  # copied once, not per batch
+        self._edges = _buffers.to(xp, self._edges)  # copied once, not per batch
 
     def inputs(self, batch):
         return batch.score_columns(self.params["target"], self.params["num_columns"])
