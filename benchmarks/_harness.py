@@ -60,9 +60,9 @@ def make_prediction_sets(
 
 @njit(parallel=True, nogil=True, cache=True)
 def _read_sum(y_true, y_pred):
-    total = 0
+    total = 0  # int64 for labels, float64 for scores: no conversion in the loop
     for i in prange(y_pred.shape[0]):
-        total += np.int64(y_true[i]) + np.int64(y_pred[i])
+        total += y_true[i] + y_pred[i]
     return total
 
 
@@ -74,11 +74,12 @@ def _read_sum_flat(y):
     return total
 
 
-def read_floor(y_true, y_pred) -> int:
-    """One parallel pass that reads every label once (the memory floor of any count)."""
+def read_floor(y_true, y_pred) -> float:
+    """One parallel pass that reads every label or score once (the memory floor of any
+    count or sum)."""
     if y_pred.ndim == 2:  # K prediction sets: y_true once, then every set, in memory order
-        return int(_read_sum_flat(y_true)) + int(_read_sum_flat(y_pred.reshape(-1)))
-    return int(_read_sum(y_true, y_pred))
+        return float(_read_sum_flat(y_true)) + float(_read_sum_flat(y_pred.reshape(-1)))
+    return float(_read_sum(y_true, y_pred))
 
 
 def _jiffies() -> tuple[int, int, int]:
@@ -269,3 +270,16 @@ def save(report: dict, table: str, out: Path, md: Path | None = None) -> tuple[P
         tmp.write_text(text.rstrip("\n") + "\n")
         tmp.replace(path)
     return out, md
+
+
+def publish(report: dict, table: str, out: Path | None) -> int:
+    """Print the Markdown table and, given ``out``, save both (``save``); the exit code."""
+    print(table)
+    if out:
+        save(report, table, out)
+    return 0
+
+
+def numbers(text: str) -> list[int]:
+    """A command-line list of sizes: ``1e6,1e7`` -> ``[1000000, 10000000]``."""
+    return [int(float(x)) for x in text.split(",") if x.strip()]

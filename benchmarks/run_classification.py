@@ -30,6 +30,7 @@ if __package__ in (None, ""):  # run as a file: make the `benchmarks` package im
 import numpy as np  # noqa: E402
 
 from benchmarks import _harness, _peers  # noqa: E402
+from benchmarks._harness import numbers  # noqa: E402
 from benchmarks._report import render  # noqa: E402
 
 
@@ -180,58 +181,27 @@ def _warm_up() -> None:
                     fn()
 
 
-def _numbers(text: str) -> list[int]:
-    return [int(float(x)) for x in text.split(",") if x.strip()]
-
-
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sizes", type=_numbers, default=None, help="N values, e.g. 1e6,1e7,1e8")
-    ap.add_argument("--classes", type=_numbers, default=None, help="C values, e.g. 2,10,100")
-    ap.add_argument(
-        "--batched-n",
-        type=_numbers,
-        default=None,
-        help="N values for the batched case (default 1e4,1e5,1e6,1e7; 1e5 with --quick)",
-    )
+    ap.add_argument("--sizes", type=numbers, default=None, help="N values, e.g. 1e6,1e7,1e8")
+    ap.add_argument("--classes", type=numbers, default=None, help="C values, e.g. 2,10,100")
+    ap.add_argument("--batched-n", type=numbers, default=None,
+                    help="batched-case N values (default 1e4,1e5,1e6,1e7; 1e5 with --quick)")
     ap.add_argument("--sets", type=int, default=32, help="K prediction sets (default 32)")
     ap.add_argument("--out", type=Path, default=None, help="JSON results file")
-    ap.add_argument(
-        "--md",
-        type=Path,
-        default=None,
-        help="markdown table file (default: --out with the suffix .md)",
-    )
-    ap.add_argument(
-        "--quick",
-        action="store_true",
-        help="small sizes and few repeats: a smoke test of the whole run",
-    )
+    ap.add_argument("--md", type=Path, default=None,
+                    help="markdown table file (default: --out with the suffix .md)")
+    ap.add_argument("--quick", action="store_true",
+                    help="small sizes and few repeats: a smoke test of the whole run")
     ap.add_argument("--repeats", type=int, default=None, help="most timed calls per case")
-    ap.add_argument(
-        "--budget",
-        type=float,
-        default=None,
-        help="seconds of timed calls per case before repeats stop (default 2)",
-    )
-    ap.add_argument(
-        "--limit",
-        type=float,
-        default=60.0,
-        help="a peer whose one call takes longer is reported as skipped",
-    )
-    ap.add_argument(
-        "--agreement",
-        type=float,
-        default=0.8,
-        help="fraction of predictions equal to the true label",
-    )
-    ap.add_argument(
-        "--max-wait",
-        type=float,
-        default=30.0,
-        help="seconds to wait for other processes to leave the CPUs before each case (0: off)",
-    )
+    ap.add_argument("--budget", type=float, default=None,
+                    help="seconds of timed calls per case before repeats stop (default 2)")
+    ap.add_argument("--limit", type=float, default=60.0,
+                    help="a peer whose one call takes longer is reported as skipped")
+    ap.add_argument("--agreement", type=float, default=0.8,
+                    help="fraction of predictions equal to the true label")
+    ap.add_argument("--max-wait", type=float, default=30.0,
+                    help="seconds to wait for a quiet CPU before each case (0: off)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-int32", action="store_true", help="skip the int32 label runs")
     opts = ap.parse_args(argv)

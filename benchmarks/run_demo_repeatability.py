@@ -17,7 +17,6 @@ identical work moves on this machine, whatever measures it.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -178,10 +177,7 @@ def main(argv=None) -> int:
                     report["process_scope"])
     lines += _table("Charged to the machine (scope: machine)", report["machine_scope"])
     text = "\n".join(lines)
-    print(text)
-    if args.out:
-        _harness.save(json.loads(json.dumps(report, default=str)), text, args.out)
-    return 0
+    return _harness.publish(report, text, args.out)
 
 
 if __name__ == "__main__":

@@ -105,10 +105,7 @@ def main(argv=None) -> int:
         methods = ", ".join(f"{k}: {v}" for k, v in run.get("methods", {}).items())
         lines.append(f"| {name} | {run['seconds']:.2f} | {overhead} | {share} | {methods} |")
     text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        _harness.save(report, text, args.out)
-    return 0
+    return _harness.publish(report, text, args.out)
 
 
 if __name__ == "__main__":

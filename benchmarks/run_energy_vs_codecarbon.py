@@ -420,10 +420,7 @@ def main(argv=None) -> int:
                              "competitor_settle_s": SETTLE_S},
               "cases": out_cases}
     text = markdown(report)
-    print(text)
-    if args.out:
-        _harness.save(report, text, args.out)
-    return 0
+    return _harness.publish(report, text, args.out)
 
 
 if __name__ == "__main__":

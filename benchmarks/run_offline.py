@@ -152,10 +152,7 @@ def main(argv=None) -> int:
         "metrics": scored["result"]["metrics"], "binned": scored["result"]["binned"],
     }
     text = render(report)
-    print(text)
-    if args.out:
-        _harness.save(report, text, args.out)
-    return 0
+    return _harness.publish(report, text, args.out)
 
 
 def render(r: dict) -> str:

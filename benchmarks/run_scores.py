@@ -30,10 +30,10 @@ if __package__ in (None, ""):  # run as a file: make the `benchmarks` package im
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
-from numba import njit, prange  # noqa: E402
 
 import gpumetrics as gm  # noqa: E402
 from benchmarks import _harness  # noqa: E402
+from benchmarks._harness import numbers  # noqa: E402
 
 _GEN = 1 << 22
 BINS = 4096
@@ -66,14 +66,6 @@ def make_regression(n: int, seed: int = 0):
     return t, p
 
 
-@njit(parallel=True, nogil=True, cache=True)
-def _read_pair(a, b):
-    total = 0.0
-    for i in prange(a.shape[0]):
-        total += np.float64(a[i]) + np.float64(b[i])
-    return total
-
-
 def _torch():
     import torch
     import torchmetrics.functional as tmf
@@ -88,7 +80,7 @@ def auroc_cases(y, s):
     from sklearn import metrics as skm
 
     return {
-        "floor": lambda: _read_pair(s, y),
+        "floor": lambda: _harness.read_floor(s, y),
         "gm_exact": lambda: gm.roc_auc_score(y, s),
         "gm_binned": lambda: gm.roc_auc_score(y, s, thresholds=BINS),
         "gm_refine": lambda: gm.roc_auc_score(y, s, thresholds=BINS, refine=True),
@@ -110,7 +102,7 @@ def ap_cases(y, s):
     from sklearn import metrics as skm
 
     return {
-        "floor": lambda: _read_pair(s, y),
+        "floor": lambda: _harness.read_floor(s, y),
         "gm_exact": lambda: gm.average_precision_score(y, s),
         "gm_binned": lambda: gm.average_precision_score(y, s, thresholds=BINS),
         "sklearn": lambda: skm.average_precision_score(y, s),
@@ -129,7 +121,7 @@ def regression_cases(metric, t, p):
         "mse": (gm.mean_squared_error, skm.mean_squared_error, tmf.mean_squared_error),
     }[metric]
     return {
-        "floor": lambda: _read_pair(t, p),
+        "floor": lambda: _harness.read_floor(t, p),
         "gm": lambda: gm_fn(t, p),
         "sklearn": lambda: sk_fn(t, p),
         "torchmetrics": lambda: tm_fn(tp, tt),
@@ -253,13 +245,9 @@ def render(report: dict) -> str:
     return "\n".join(lines)
 
 
-def _numbers(text: str) -> list[int]:
-    return [int(float(x)) for x in text.split(",") if x.strip()]
-
-
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sizes", type=_numbers, default=None, help="N values, e.g. 1e6,1e7,1e8")
+    ap.add_argument("--sizes", type=numbers, default=None, help="N values, e.g. 1e6,1e7,1e8")
     ap.add_argument("--out", type=Path, default=None, help="JSON results file (and .md)")
     ap.add_argument("--quick", action="store_true", help="small sizes, few repeats")
     ap.add_argument("--repeats", type=int, default=None)

@@ -165,10 +165,7 @@ def main(argv=None) -> int:
               "classes": args.classes, "rows": rows,
               "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}
     text = render(report)
-    print(text)
-    if args.out:
-        _harness.save(report, text, args.out)
-    return 0
+    return _harness.publish(report, text, args.out)
 
 
 if __name__ == "__main__":
