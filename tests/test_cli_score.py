@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 import pytest
+from _data import multiclass
 
 import gpumetrics as gm
 from gpumetrics.cli import main
@@ -104,12 +105,9 @@ def test_several_files_are_one_dataset_and_formats_agree(tmp_path, capsys):
 
 
 def test_multiclass_multilabel_and_regression(tmp_path, capsys):
-    rng = np.random.default_rng(2)
     n, C = 4000, 3
-    t = rng.integers(0, C, n)
-    proba = rng.random((n, C))
-    proba /= proba.sum(axis=1, keepdims=True)
-    w = rng.random(n)
+    t, proba, w = multiclass(n, C, seed=2)
+    rng = np.random.default_rng(3)
     table = {"t": t, "w": w, **{f"p{c}": proba[:, c] for c in range(C)}}
     path = tmp_path / "mc.parquet"
     pq.write_table(pa.table(table), path, row_group_size=900)

@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pytest
+from _data import multiclass
 
 import gpumetrics as gm
 
@@ -46,12 +47,7 @@ def client():
 
 
 def _data(n=50_000, seed=0):
-    rng = np.random.default_rng(seed)
-    t = rng.integers(0, 4, n)
-    s = rng.random((n, 4))
-    s /= s.sum(axis=1, keepdims=True)
-    w = rng.random(n)
-    return t, s, w
+    return multiclass(n, 4, seed)
 
 
 def test_arrays_on_a_cluster_equal_the_functions(client):

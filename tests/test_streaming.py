@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _data import multiclass
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -239,12 +240,8 @@ def test_binary_ranking_equals_function(backend, data, bins):
 @pytest.mark.parametrize("average", ["macro", "weighted", "micro", None])
 @pytest.mark.parametrize("bins", [None, 16])
 def test_multiclass_and_multilabel_ranking(average, bins):
-    rng = np.random.default_rng(2)
     n, C = 400, 4
-    t = rng.integers(0, C, n)
-    s = rng.random((n, C))
-    s /= s.sum(axis=1, keepdims=True)
-    w = rng.random(n)
+    t, s, w = multiclass(n, C, seed=2)
     edges = None if bins is None else np.linspace(0, 1, bins + 1)[1:-1]
     slices = [slice(0, 150), slice(150, 151), slice(151, n)]
     if average is not None and not (bins is None and average == "micro"):
