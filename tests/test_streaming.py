@@ -235,6 +235,35 @@ def test_binary_ranking_equals_function(backend, data, bins):
     for cls, fn in ((ROCCurve, gm.roc_curve), (PRCurve, gm.precision_recall_curve)):
         m = _stream(cls(thresholds=bins, backend=backend), slices, t, s, weights=w)
         _same(m.compute(), fn(t, s, sample_weight=w, thresholds=edges))
+    if bins is None:
+        return
+    # thresholds=B: the same bins in both entry points once they share a score_range
+    for cls, fn in ((AUROC, gm.roc_auc_score), (AveragePrecision, gm.average_precision_score),
+                    (ROCCurve, gm.roc_curve), (PRCurve, gm.precision_recall_curve)):
+        for score_range in ((0.0, 1.0), (-0.5, 2.0)):
+            m = _stream(cls(thresholds=bins, score_range=score_range, backend=backend),
+                        slices, t, s, weights=w)
+            _same(_quiet(m.compute),
+                  _quiet(fn, t, s, sample_weight=w, thresholds=bins, score_range=score_range))
+
+
+def test_score_range_goes_with_a_bin_count():
+    t, s = np.array([0, 1, 1, 0]), np.array([0.1, 0.8, 0.4, 0.3])
+    for bad, message in (((0.0,), "two numbers"), ((1.0, 0.0), "lo < hi"),
+                         ((0.0, np.inf), "finite"), ("ab", "two numbers")):
+        with pytest.raises(ValueError, match=message):
+            gm.roc_auc_score(t, s, thresholds=8, score_range=bad)
+        with pytest.raises(ValueError, match=message):
+            AUROC(thresholds=8, score_range=bad)
+    with pytest.raises(ValueError, match="a number of bins"):
+        gm.average_precision_score(t, s, thresholds=[0.5], score_range=(0, 1))
+    with pytest.raises(ValueError, match="at least 2 bins"):
+        gm.roc_curve(t, s, thresholds=1, score_range=(0, 1))
+    with pytest.raises(ValueError, match="needs a score_range"):
+        AUROC(thresholds=8, score_range=None)
+    # the default bins of the function: the observed range, [0.1, 0.8] here
+    assert gm.roc_auc_score(t, s, thresholds=2).value == gm.roc_auc_score(
+        t, s, thresholds=2, score_range=(0.1, 0.8)).value
 
 
 @pytest.mark.parametrize("average", ["macro", "weighted", "micro", None])

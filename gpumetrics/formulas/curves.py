@@ -93,6 +93,28 @@ def check_thresholds(thresholds):
     return edges.shape[0] + 1, edges
 
 
+def range_thresholds(thresholds, score_range):
+    """``thresholds=B`` with ``score_range=(lo, hi)``: the B - 1 inner edges of B equal bins
+    over [lo, hi] (scores outside fall in the end bins). Without ``score_range``,
+    ``thresholds`` as given: a bin count bins each column's observed score range."""
+    if score_range is None:
+        return thresholds
+    if isinstance(thresholds, bool) or not isinstance(thresholds, int | np.integer):
+        raise ValueError("score_range= goes with thresholds=B, a number of bins; an array "
+                         "of thresholds sets the bins itself.")
+    if thresholds < 2:
+        raise ValueError(f"thresholds must be at least 2 bins with score_range=; got {thresholds}.")
+    try:
+        lo, hi = (float(v) for v in score_range)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"score_range must be two numbers (lo, hi); got {score_range!r}."
+        ) from None
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        raise ValueError(f"score_range must be finite with lo < hi; got {score_range!r}.")
+    return np.linspace(lo, hi, int(thresholds) + 1)[1:-1]
+
+
 @dataclass
 class Histogram:
     counts: np.ndarray  # (K, L, B, 2): [negatives, positives] per bin

@@ -37,14 +37,16 @@ from gpumetrics.functional._scores import Scores, check_scores, target_type
 @batchable
 def roc_auc_score(
     y_true, y_score, *, average="macro", sample_weight=None, max_fpr=None, multi_class="raise",
-    labels=None, thresholds=None, refine=False, backend=None, _batched,
+    labels=None, thresholds=None, score_range=None, refine=False, backend=None, _batched,
 ):
     """Area under the ROC curve (binary, multiclass one-vs-rest or one-vs-one, multilabel).
 
     Ties between a positive and a negative count one half. ``max_fpr`` gives the
     McClish-corrected partial AUC. ``thresholds=`` switches to the binned mode and returns
-    ``Binned(value, bound)``; with ``refine=True`` the bins holding both classes are sorted
-    and the exact AUC is returned.
+    ``Binned(value, bound)``: B bins over each column's observed score range, or over
+    ``score_range=(lo, hi)`` when given (as a streaming ``AUROC`` bins), or an increasing
+    array of thresholds. With ``refine=True`` the bins holding both classes are sorted and
+    the exact AUC is returned.
 
     >>> roc_auc_score([0, 1, 0, 1], [0.5, 0.5, 0.2, 0.9])
     0.875
@@ -60,6 +62,7 @@ def roc_auc_score(
         raise ValueError(f"multi_class must be one of 'raise', 'ovr', 'ovo'; got {multi_class!r}.")
     if refine and thresholds is None:
         raise ValueError("refine=True refines score bins: pass thresholds= as well.")
+    thresholds = curves.range_thresholds(thresholds, score_range)
     sc = check_scores(y_true, y_score, sample_weight, batched=_batched, backend=backend,
                       column=True, nonzero=False, ranks=thresholds is None)
     sc.check_finite()
@@ -228,14 +231,16 @@ def auc(x, y, *, backend=None, _batched):
 @batchable
 def average_precision_score(
     y_true, y_score, *, average="macro", pos_label=1, sample_weight=None, thresholds=None,
-    backend=None, _batched,
+    score_range=None, backend=None, _batched,
 ):
     """Average precision: the step-wise (not trapezoidal) area under the precision-recall
-    curve, ``sum_n (R_n - R_{n-1}) P_n``.
+    curve, ``sum_n (R_n - R_{n-1}) P_n``. ``thresholds=`` and ``score_range=`` bin the
+    scores as in ``roc_auc_score``.
 
     >>> average_precision_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
     0.8333333333333333
     """
+    thresholds = curves.range_thresholds(thresholds, score_range)
     sc = check_scores(y_true, y_score, sample_weight, batched=_batched, backend=backend,
                       column=True, nonzero=False, ranks=thresholds is None)
     sc.check_finite()
@@ -304,7 +309,8 @@ def _pos_label(classes: np.ndarray, pos_label):
 
 
 def _binary_curve(y_true, y_score, pos_label, sample_weight, thresholds, backend, batched,
-                  finish, two_classes=False):
+                  finish, two_classes=False, score_range=None):
+    thresholds = curves.range_thresholds(thresholds, score_range)
     sc = check_scores(y_true, y_score, sample_weight, batched=batched, backend=backend,
                       max_score_ndim=1, column=True, nonzero=False, ranks=thresholds is None)
     sc.check_finite()
@@ -334,7 +340,7 @@ def _binary_curve(y_true, y_score, pos_label, sample_weight, thresholds, backend
 @batchable
 def roc_curve(
     y_true, y_score, *, pos_label=None, sample_weight=None, drop_intermediate=True,
-    thresholds=None, backend=None, _batched,
+    thresholds=None, score_range=None, backend=None, _batched,
 ):
     """Receiver operating characteristic: ``(fpr, tpr, thresholds)``, thresholds decreasing
     from ``inf``. Batched: a list of K curves (their lengths differ).
@@ -346,13 +352,14 @@ def roc_curve(
     return _binary_curve(
         y_true, y_score, pos_label, sample_weight, thresholds, backend, _batched,
         lambda f, t, thr: curves.roc_from_counts(f, t, thr, drop_intermediate),
+        score_range=score_range,
     )
 
 
 @batchable
 def precision_recall_curve(
     y_true, y_score, *, pos_label=None, sample_weight=None, drop_intermediate=False,
-    thresholds=None, backend=None, _batched,
+    thresholds=None, score_range=None, backend=None, _batched,
 ):
     """Precision-recall pairs for decreasing thresholds: ``(precision, recall,
     thresholds)``, recall decreasing to 0 and precision ending at 1.
@@ -364,6 +371,7 @@ def precision_recall_curve(
     return _binary_curve(
         y_true, y_score, pos_label, sample_weight, thresholds, backend, _batched,
         lambda f, t, thr: curves.pr_from_counts(f, t, thr, drop_intermediate),
+        score_range=score_range,
     )
 
 

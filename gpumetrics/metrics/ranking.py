@@ -13,31 +13,36 @@ from gpumetrics.formulas import curves
 from gpumetrics.metrics.base import Metric, _check_task
 
 
-def _edges(thresholds) -> tuple | None:
-    """Inner bin edges: ``thresholds=B`` gives B equal bins over [0, 1]."""
+def _edges(thresholds, score_range) -> tuple | None:
+    """Inner bin edges, fixed before the data arrive: ``thresholds=B`` gives B equal bins
+    over ``score_range``."""
     if thresholds is None:
         return None
-    if isinstance(thresholds, int | np.integer) and not isinstance(thresholds, bool):
-        if thresholds < 2:
-            raise ValueError(f"thresholds must be at least 2 bins; got {thresholds}.")
-        return tuple(np.linspace(0.0, 1.0, int(thresholds) + 1)[1:-1].tolist())
-    _, edges = curves.check_thresholds(thresholds)
+    if score_range is None:
+        raise ValueError("a streaming metric fixes its bins before the data arrive: "
+                         "thresholds=B needs a score_range=(lo, hi).")
+    _, edges = curves.check_thresholds(curves.range_thresholds(thresholds, score_range))
     return tuple(edges.tolist())
 
 
 class _Ranking(Metric):
     """Score metrics: exact (scores buffered, ``thresholds=None``) or binned into fixed
-    bins (``thresholds=B`` equal bins over [0, 1], or an increasing array of thresholds),
-    which returns ``Binned(value, bound)`` as the functions do."""
+    bins (``thresholds=B`` equal bins over ``score_range``, [0, 1] unless given, or an
+    increasing array of thresholds), which returns ``Binned(value, bound)`` as the
+    functions do.
+
+    The one difference from the functions is explicit: a function's ``thresholds=B`` bins
+    each column's observed range unless it is given ``score_range=``, which a stream cannot
+    observe before its data arrive; with the same ``score_range`` both give the same value."""
 
     curve = False
 
     def __init__(self, task="binary", *, num_classes=None, num_labels=None, thresholds=None,
-                 average="macro", **engine):
+                 score_range=(0.0, 1.0), average="macro", **engine):
         self.task = task
         self.size = _check_task(task, num_classes, num_labels)
         self.columns = 1 if task == "binary" else self.size
-        self.edges = _edges(thresholds)
+        self.edges = _edges(thresholds, score_range)
         self.average = average
         super().__init__(**engine)
 
@@ -96,11 +101,11 @@ class AUROC(_Ranking):
     """Area under the ROC curve. Exact mode equals ``roc_auc_score`` on all the data
     (multiclass: ``labels=range(C)``; with two classes, which scikit-learn reads as binary,
     one vs rest over the two score columns). Binned mode equals ``roc_auc_score`` given the same
-    array of thresholds; ``thresholds=B`` here means B equal bins over [0, 1], fixed before
-    the data arrive (the function's ``thresholds=B`` bins each column's observed range)."""
+    thresholds, or the same ``thresholds=B`` and ``score_range``."""
 
     def __init__(self, task="binary", *, num_classes=None, num_labels=None, thresholds=None,
-                 average="macro", max_fpr=None, multi_class="ovr", **engine):
+                 score_range=(0.0, 1.0), average="macro", max_fpr=None, multi_class="ovr",
+                 **engine):
         if thresholds is not None and (max_fpr is not None or multi_class != "ovr"):
             raise ValueError("max_fpr and multi_class='ovo' need the exact mode "
                              "(thresholds=None).")
@@ -112,7 +117,8 @@ class AUROC(_Ranking):
                              f"multi_class='ovo'; got {average!r}.")
         self.max_fpr, self.multi_class = max_fpr, multi_class
         super().__init__(task, num_classes=num_classes, num_labels=num_labels,
-                         thresholds=thresholds, average=average, **engine)
+                         thresholds=thresholds, score_range=score_range, average=average,
+                         **engine)
 
     def _compute(self, states, ctx):
         if self.edges is None:

@@ -4,30 +4,12 @@ import types
 
 import numpy as np
 import pytest
+from _suite import assert_same, examples, reference
 from gpumetrics.kernels import _protocol
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from gpumetrics import dispatch
-
-reference = dispatch._load("reference")
-OTHERS = [name for name in dispatch.available() if name not in ("reference", "cuda")]
 LABEL_DTYPES = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint32, np.uint64, np.bool_]
-
-
-@pytest.fixture(params=OTHERS, scope="module")
-def impl(request):
-    return dispatch._load(request.param)
-
-
-def assert_same(actual, expected):
-    assert type(actual) is type(expected)
-    if isinstance(expected, np.ndarray):
-        assert actual.dtype == expected.dtype
-        assert actual.shape == expected.shape
-        np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=0)
-    else:
-        assert actual == expected
 
 
 def same_error(call_a, call_b):
@@ -70,7 +52,7 @@ def confusion_case(draw):
     return y_true, y_pred, C, weight, ignore, table
 
 
-@settings(max_examples=60, deadline=None)
+@examples(60)
 @given(case=confusion_case())
 def test_confusion_matches_reference(impl, case):
     y_true, y_pred, C, weight, ignore, table = case
@@ -109,7 +91,7 @@ def multilabel_case(draw):
     return y_true, y_pred, weight
 
 
-@settings(max_examples=40, deadline=None)
+@examples(40)
 @given(case=multilabel_case())
 def test_label_counts_match_reference(impl, case):
     y_true, y_pred, weight = case
@@ -139,7 +121,7 @@ def topk_case(draw):
     return y_true, y_score, k, weight
 
 
-@settings(max_examples=60, deadline=None)
+@examples(60)
 @given(case=topk_case())
 def test_topk_outcomes_match_reference(impl, case):
     y_true, y_score, k, weight = case
@@ -157,7 +139,7 @@ def test_topk_ties_rank_larger_index_first(impl):
         assert out[0, 1] == hit
 
 
-@settings(max_examples=40, deadline=None)
+@examples(40)
 @given(
     values=st.lists(st.integers(-(2**40), 2**40), min_size=1, max_size=300),
     dtype=st.sampled_from([np.int64]),

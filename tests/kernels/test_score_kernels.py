@@ -3,25 +3,18 @@ implementation against the NumPy reference."""
 
 import numpy as np
 import pytest
+from _suite import BACKENDS, assert_same, examples, reference
 from gpumetrics.kernels import _common
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from gpumetrics import dispatch
 
-reference = dispatch._load("reference")
-OTHERS = [name for name in dispatch.available() if name not in ("reference", "cuda")]
 SCORE_DTYPES = [np.float32, np.float64]
 
 
-@pytest.fixture(params=OTHERS, scope="module")
-def impl(request):
-    return dispatch._load(request.param)
-
-
 def close(actual, expected, rtol=1e-12):
-    assert actual.dtype == expected.dtype and actual.shape == expected.shape
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=1e-9)
+    assert_same(actual, expected, rtol=rtol, atol=1e-9)
 
 
 @st.composite
@@ -48,7 +41,7 @@ def score_case(draw):
     return y_true, scores, weight
 
 
-@settings(max_examples=40, deadline=None)
+@examples(40)
 @given(case=score_case(), n_bins=st.sampled_from([1, 3, 64]), use_edges=st.booleans())
 def test_histogram_and_refinement_match_reference(impl, case, n_bins, use_edges):
     y_true, scores, weight = case
@@ -68,7 +61,7 @@ def test_histogram_and_refinement_match_reference(impl, case, n_bins, use_edges)
     close(impl.refine_auc(y_true, scores, lo, hi, n_bins, edges, weight), exact)
 
 
-@settings(max_examples=40, deadline=None)
+@examples(40)
 @given(case=score_case())
 def test_curve_matches_reference(impl, case):
     y_true, scores, weight = case
@@ -103,7 +96,7 @@ def absolute(state):
     return state[..., :11]
 
 
-@settings(max_examples=30, deadline=None)
+@examples(30)
 @given(seed=st.integers(0, 2**32 - 1), K=st.integers(1, 3), N=st.integers(1, 3000),
        L=st.integers(1, 3), offset=st.sampled_from([0.0, 1e8]), weighted=st.booleans())
 def test_moments_match_two_pass(impl, seed, K, N, L, offset, weighted):
@@ -116,7 +109,7 @@ def test_moments_match_two_pass(impl, seed, K, N, L, offset, weighted):
                                rtol=1e-12, atol=1e-12)
 
 
-@settings(max_examples=30, deadline=None)
+@examples(30)
 @given(seed=st.integers(0, 2**32 - 1), N=st.integers(2, 2000), cuts=st.integers(1, 5))
 def test_moments_merge_any_split(impl, seed, N, cuts):
     """Streaming: states of any split, merged in any order, equal the one-shot state."""
@@ -138,7 +131,7 @@ def test_moments_merge_any_split(impl, seed, N, cuts):
     np.testing.assert_allclose(absolute(streamed), absolute(whole), rtol=1e-12, atol=1e-12)
 
 
-@settings(max_examples=40, deadline=None)
+@examples(40)
 @given(seed=st.integers(0, 2**32 - 1), K=st.integers(1, 3), N=st.integers(1, 300),
        C=st.integers(1, 6), kind=st.sampled_from(_common.LOSSES), weighted=st.booleans(),
        scale=st.sampled_from([1.0, 1e4]))
@@ -163,7 +156,7 @@ def test_loss_sums_match_reference(impl, seed, K, N, C, kind, weighted, scale):
     close(actual, expected, rtol=1e-10)
 
 
-@pytest.mark.parametrize("name", ["reference", *OTHERS])
+@pytest.mark.parametrize("name", ["reference", *BACKENDS])
 def test_score_kernels_reject_bad_shapes(name):
     k = dispatch._load(name)
     with pytest.raises(ValueError, match="y_score must be 3-D"):
@@ -178,7 +171,7 @@ def test_score_kernels_reject_bad_shapes(name):
         k.clf_curve(np.zeros(2, np.uint8), np.array(["a", "b"]))
 
 
-@settings(max_examples=40, deadline=None)
+@examples(40)
 @given(seed=st.integers(0, 2**32 - 1), n_edges=st.integers(1, 300),
        spacing=st.sampled_from(["uniform", "jittered", "geometric"]),
        dtype=st.sampled_from(SCORE_DTYPES))

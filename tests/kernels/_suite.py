@@ -1,0 +1,41 @@
+"""The kernel comparison suite: every backend that can run here against the NumPy
+reference, with one set of tests.
+
+The backends are ``cpu`` always and ``cuda`` where it can run: under the Numba CUDA
+simulator (``NUMBA_ENABLE_CUDASIM=1 python -m pytest -m cudasim tests/cuda tests/kernels``,
+its own process, where the simulator's slowness gets fewer examples) or on a GPU. The
+``cuda`` cases carry the ``cudasim`` mark, which selects them in that process.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import settings
+
+from gpumetrics import dispatch
+
+reference = dispatch._load("reference")
+SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+BACKENDS = [
+    pytest.param(name, marks=pytest.mark.cudasim) if name == "cuda" else name
+    for name in dispatch.available() if name != "reference"
+]
+
+
+def examples(n: int):
+    """Hypothesis settings for ``n`` examples (a quarter of them under the simulator)."""
+    return settings(max_examples=max(4, n // 4) if SIMULATED else n, deadline=None)
+
+
+def assert_same(actual, expected, rtol=1e-12, atol=0.0):
+    """Same type, and for arrays the same dtype, shape and values (to ``rtol``)."""
+    assert type(actual) is type(expected)
+    if isinstance(expected, np.ndarray):
+        assert actual.dtype == expected.dtype
+        assert actual.shape == expected.shape
+        np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
+    else:
+        assert actual == expected
