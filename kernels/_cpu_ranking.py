@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 from gpumetrics.kernels import _common
-from gpumetrics.kernels._cpu_chunks import MIN_CHUNK, chunk_count
+from gpumetrics.kernels._cpu_chunks import MIN_CHUNK, chunk_count, task_span
 from gpumetrics.kernels._cpu_scores import as_3d, bin_of, is_positive, score_histogram
 from numba import njit, prange
 
@@ -25,11 +25,11 @@ def _partition_counts(y_true, indicator, weight, k, j, drop_zero, counts):
     # counts[c] = (negatives, positives) of chunk c of column j of set k
     N = y_true.shape[1]
     n_chunks = counts.shape[0]
-    chunk = (N + n_chunks - 1) // n_chunks
     for c in prange(n_chunks):
+        _, start, stop = task_span(c, n_chunks, N)
         n_pos = 0
         n_all = 0
-        for i in range(c * chunk, min((c + 1) * chunk, N)):
+        for i in range(start, stop):
             if drop_zero and weight is not None and weight[min(k, weight.shape[0] - 1), i] == 0:
                 continue
             n_pos += is_positive(y_true, k, i, j, indicator)
@@ -44,11 +44,11 @@ def _partition_write(y_true, indicator, y_score, weight, k, j, drop_zero, cursor
     # Chunk c writes its negatives from cursor[c, 0] and its positives from cursor[c, 1].
     N = y_true.shape[1]
     n_chunks = cursor.shape[0]
-    chunk = (N + n_chunks - 1) // n_chunks
     for c in prange(n_chunks):
+        _, start, stop = task_span(c, n_chunks, N)
         at_neg = cursor[c, 0]
         at_pos = cursor[c, 1]
-        for i in range(c * chunk, min((c + 1) * chunk, N)):
+        for i in range(start, stop):
             wi = 1.0 if weight is None else weight[min(k, weight.shape[0] - 1), i]
             if drop_zero and wi == 0:
                 continue
@@ -69,10 +69,8 @@ def _pairs_below(pos, neg, w_pos, cum_neg, weighted, n_chunks, out):
     # the negatives < v and <= v, twice its share is n_lt + n_le (weights: their sums).
     # Chunks of positives start from a binary search, so they run in parallel.
     n = pos.shape[0]
-    chunk = (n + n_chunks - 1) // n_chunks
     for c in prange(n_chunks):
-        start = c * chunk
-        stop = min(start + chunk, n)
+        _, start, stop = task_span(c, n_chunks, n)
         if start >= stop:
             continue
         lt = np.searchsorted(neg, pos[start], side="left")
@@ -169,9 +167,9 @@ def _refine_count(y_true, indicator, y_score, k, j, lo, scale, n_bins, edges, co
     # counts[c, b, positive]: samples of chunk c in bin b, by class
     N = y_score.shape[1]
     n_chunks = counts.shape[0]
-    chunk = (N + n_chunks - 1) // n_chunks
     for c in prange(n_chunks):
-        for i in range(c * chunk, min((c + 1) * chunk, N)):
+        _, start, stop = task_span(c, n_chunks, N)
+        for i in range(start, stop):
             b = bin_of(y_score[k, i, j], lo, scale, n_bins, edges)
             counts[c, b, np.int64(is_positive(y_true, k, i, j, indicator))] += 1
 
@@ -183,11 +181,11 @@ def _refine_split(y_true, indicator, y_score, weight, k, j, lo, scale, n_bins, e
     # and its positives from cursor[c, 1].
     N = y_score.shape[1]
     n_chunks = cursor.shape[0]
-    chunk = (N + n_chunks - 1) // n_chunks
     for c in prange(n_chunks):
+        _, start, stop = task_span(c, n_chunks, N)
         at_neg = cursor[c, 0]
         at_pos = cursor[c, 1]
-        for i in range(c * chunk, min((c + 1) * chunk, N)):
+        for i in range(start, stop):
             v = y_score[k, i, j]
             if not mixed[bin_of(v, lo, scale, n_bins, edges)]:
                 continue

@@ -229,10 +229,8 @@ def topk_outcomes(y_true, y_score, k, sample_weight=None, out=None):
 @njit(parallel=True, nogil=True, cache=True)
 def _range_loop(y, n_chunks, lows, highs):
     N = y.shape[0]
-    chunk = (N + n_chunks - 1) // n_chunks
     for c in prange(n_chunks):
-        start = c * chunk
-        stop = min(start + chunk, N)
+        _, start, stop = task_span(c, n_chunks, N)
         lo = np.int64(y[start])
         hi = lo
         for i in range(start + 1, stop):
@@ -256,10 +254,10 @@ def label_range(y):
 def _bincount_loop(y, offset, private, n_chunks):
     N = y.shape[0]
     size = private.shape[1]
-    chunk = (N + n_chunks - 1) // n_chunks
     for c in prange(n_chunks):
+        _, start, stop = task_span(c, n_chunks, N)
         hist = private[c]
-        for i in range(c * chunk, min((c + 1) * chunk, N)):
+        for i in range(start, stop):
             v = np.int64(y[i]) - offset
             if 0 <= v < size:
                 hist[v] += 1

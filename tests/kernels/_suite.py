@@ -14,6 +14,7 @@ import os
 import numpy as np
 import pytest
 from hypothesis import settings
+from hypothesis import strategies as st
 
 from gpumetrics import dispatch
 
@@ -39,3 +40,12 @@ def assert_same(actual, expected, rtol=1e-12, atol=0.0):
         np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
     else:
         assert actual == expected
+
+
+def draw_sizes(draw, max_n: int, max_width: int, min_n: int = 0):
+    """``(K, N, width, rng)``: 1 to 3 prediction sets, ``min_n`` to ``max_n`` samples, 1 to
+    ``max_width`` classes, labels or columns, and a seeded generator for the values."""
+    K = draw(st.integers(1, 3))
+    N = draw(st.integers(min_n, max_n))
+    width = draw(st.integers(1, max_width))
+    return K, N, width, np.random.default_rng(draw(st.integers(0, 2**32 - 1)))

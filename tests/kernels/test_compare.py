@@ -4,7 +4,7 @@ import types
 
 import numpy as np
 import pytest
-from _suite import assert_same, examples, reference
+from _suite import assert_same, draw_sizes, examples, reference
 from gpumetrics.kernels import _protocol
 from hypothesis import given
 from hypothesis import strategies as st
@@ -80,10 +80,7 @@ def test_confusion_counts_out_of_range_in_overflow_bin(impl):
 
 @st.composite
 def multilabel_case(draw):
-    K = draw(st.integers(1, 3))
-    N = draw(st.integers(0, 200))
-    L = draw(st.integers(1, 9))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    K, N, L, rng = draw_sizes(draw, 200, 9)
     dtype = draw(st.sampled_from([np.int8, np.int64, np.bool_, np.uint8]))
     y_true = rng.integers(0, 2, size=(draw(st.sampled_from([1, K])), N, L)).astype(dtype)
     y_pred = rng.integers(0, 2, size=(K, N, L)).astype(dtype)
@@ -106,10 +103,7 @@ def test_label_counts_match_reference(impl, case):
 
 @st.composite
 def topk_case(draw):
-    K = draw(st.integers(1, 3))
-    N = draw(st.integers(0, 200))
-    C = draw(st.integers(1, 8))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    K, N, C, rng = draw_sizes(draw, 200, 8)
     dtype = draw(st.sampled_from([np.float32, np.float64]))
     # few distinct values, so that ties are common
     y_score = rng.integers(0, 4, size=(K, N, C)).astype(dtype)

@@ -3,7 +3,7 @@ implementation against the NumPy reference."""
 
 import numpy as np
 import pytest
-from _suite import BACKENDS, assert_same, examples, reference
+from _suite import BACKENDS, assert_same, draw_sizes, examples, reference
 from gpumetrics.kernels import _common
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,10 +20,7 @@ def close(actual, expected, rtol=1e-12):
 @st.composite
 def score_case(draw):
     """(y_true, y_score, weight): indicators or class codes, tied or continuous scores."""
-    K = draw(st.integers(1, 3))
-    N = draw(st.integers(1, 400))
-    L = draw(st.integers(1, 4))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    K, N, L, rng = draw_sizes(draw, 400, 4, min_n=1)
     dtype = draw(st.sampled_from(SCORE_DTYPES))
     levels = draw(st.sampled_from([None, 2, 10]))  # None: continuous; else many ties
     scores = rng.normal(scale=draw(st.sampled_from([1.0, 1e3])), size=(K, N, L))
