@@ -13,7 +13,8 @@
 #   1. environment   GPU, driver, package versions, the backends that can run (env.json)
 #   2. streams       state operations across streams, restored states, JAX, memory pools
 #   3. gpu           every kernel against the NumPy reference on the device, interop
-#   4. kernels       the CUDA kernel suite (run under the simulator in CI) on the device
+#   4. kernels       the CUDA kernel tests and the kernel comparison suite (run under the
+#                    simulator in CI) on the device
 #   5. benchmark     benchmarks.run_gpu at N = 1e7 and 1e8 (gpu-benchmark.json and .md)
 #
 # STAGES="streams benchmark" runs only those stages (the environment always runs).
@@ -140,7 +141,7 @@ echo "| environment | passed | | env.json |" >> "$OUT_DIR/summary.md"
 
 pytest_stage streams 75 "$REPO/tests/gpu/test_streams.py"
 pytest_stage gpu 150 "$REPO/tests/gpu/test_gpu.py"
-pytest_stage kernels 100 -m cudasim "$REPO/tests/cuda"
+pytest_stage kernels 150 -m cudasim "$REPO/tests/cuda" "$REPO/tests/kernels"
 stage benchmark 130 "$PYTHON" -m benchmarks.run_gpu --sizes 1e7,1e8 --batched-n 1e6 \
     --repeats 3 --torchmetrics-binned-max 1e7 --out "$OUT_DIR/gpu-benchmark.json"
 

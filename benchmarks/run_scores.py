@@ -66,19 +66,21 @@ def make_regression(n: int, seed: int = 0):
     return t, p
 
 
-def _torch():
+def _peers(*arrays):
+    """scikit-learn's and torchmetrics' functions, and ``arrays`` as torch tensors (labels
+    as int64, as torchmetrics wants them)."""
     import torch
     import torchmetrics.functional as tmf
+    from sklearn import metrics as skm
 
     torch.set_num_threads(os.cpu_count() or 1)
-    return torch, tmf
+    tensors = [torch.from_numpy(a.astype(np.int64) if a.dtype.kind in "biu" else a)
+               for a in arrays]
+    return skm, tmf, *tensors
 
 
 def auroc_cases(y, s):
-    torch, tmf = _torch()
-    ty, ts = torch.from_numpy(y.astype(np.int64)), torch.from_numpy(s)
-    from sklearn import metrics as skm
-
+    skm, tmf, ty, ts = _peers(y, s)
     return {
         "floor": lambda: _harness.read_floor(s, y),
         "gm_exact": lambda: gm.roc_auc_score(y, s),
@@ -97,10 +99,7 @@ TM_BINNED_MAX_N = 10**7
 
 
 def ap_cases(y, s):
-    torch, tmf = _torch()
-    ty, ts = torch.from_numpy(y.astype(np.int64)), torch.from_numpy(s)
-    from sklearn import metrics as skm
-
+    skm, tmf, ty, ts = _peers(y, s)
     return {
         "floor": lambda: _harness.read_floor(s, y),
         "gm_exact": lambda: gm.average_precision_score(y, s),
@@ -112,10 +111,7 @@ def ap_cases(y, s):
 
 
 def regression_cases(metric, t, p):
-    torch, tmf = _torch()
-    tt, tp = torch.from_numpy(t), torch.from_numpy(p)
-    from sklearn import metrics as skm
-
+    skm, tmf, tt, tp = _peers(t, p)
     gm_fn, sk_fn, tm_fn = {
         "r2": (gm.r2_score, skm.r2_score, tmf.r2_score),
         "mse": (gm.mean_squared_error, skm.mean_squared_error, tmf.mean_squared_error),

@@ -1,7 +1,9 @@
 """The CUDA kernels against the NumPy reference, and the public metrics forced onto the
 CUDA backend. Runs where the backend can run: under the Numba CUDA simulator in CI
-(``NUMBA_ENABLE_CUDASIM=1 python -m pytest -m cudasim tests/cuda``, its own process) and
-on a real GPU."""
+(``NUMBA_ENABLE_CUDASIM=1 python -m pytest -m cudasim tests/cuda tests/kernels``, its own
+process) and on a real GPU. The comparison of every backend with the reference on random
+inputs is ``tests/kernels``; these tests add the CUDA backend's own paths (shared or
+global cells, flush windows, many blocks, streams) and the public functions on it."""
 
 from __future__ import annotations
 

@@ -31,6 +31,12 @@ def examples(n: int):
     return settings(max_examples=max(4, n // 4) if SIMULATED else n, deadline=None)
 
 
+def scaled(n: int) -> int:
+    """A sample count for a test: ``n``, or a tenth of it under the simulator, which runs
+    every GPU thread in Python."""
+    return max(1, n // 10) if SIMULATED else n
+
+
 def assert_same(actual, expected, rtol=1e-12, atol=0.0):
     """Same type, and for arrays the same dtype, shape and values (to ``rtol``)."""
     assert type(actual) is type(expected)

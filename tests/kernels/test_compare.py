@@ -4,7 +4,7 @@ import types
 
 import numpy as np
 import pytest
-from _suite import assert_same, draw_sizes, examples, reference
+from _suite import assert_same, draw_sizes, examples, reference, scaled
 from gpumetrics.kernels import _protocol
 from hypothesis import given
 from hypothesis import strategies as st
@@ -188,10 +188,11 @@ def test_two_class_path_across_blocks(impl, offset):
     # Long enough for many blocks of the two-class path; a few labels outside {0, 1} in
     # some blocks send those blocks (only) through the per-sample count.
     rng = np.random.default_rng(offset)
-    y_true = rng.integers(0, 2, size=(2, 50_000)) + offset
-    y_pred = rng.integers(0, 2, size=(2, 50_000)) + offset
-    y_true[0, 7_000] = offset + 2
-    y_pred[1, 31_000] = offset - 1
+    n = scaled(50_000)
+    y_true = rng.integers(0, 2, size=(2, n)) + offset
+    y_pred = rng.integers(0, 2, size=(2, n)) + offset
+    y_true[0, n * 7 // 50] = offset + 2
+    y_pred[1, n * 31 // 50] = offset - 1
     lut, off = np.arange(2, dtype=np.int64), offset
     assert_same(
         impl.confusion(y_true, y_pred, 2, lut=lut, offset=off),

@@ -3,7 +3,7 @@ implementation against the NumPy reference."""
 
 import numpy as np
 import pytest
-from _suite import BACKENDS, assert_same, draw_sizes, examples, reference
+from _suite import BACKENDS, assert_same, draw_sizes, examples, reference, scaled
 from gpumetrics.kernels import _common
 from hypothesis import given
 from hypothesis import strategies as st
@@ -94,7 +94,7 @@ def absolute(state):
 
 
 @examples(30)
-@given(seed=st.integers(0, 2**32 - 1), K=st.integers(1, 3), N=st.integers(1, 3000),
+@given(seed=st.integers(0, 2**32 - 1), K=st.integers(1, 3), N=st.integers(1, scaled(3000)),
        L=st.integers(1, 3), offset=st.sampled_from([0.0, 1e8]), weighted=st.booleans())
 def test_moments_match_two_pass(impl, seed, K, N, L, offset, weighted):
     rng = np.random.default_rng(seed)
@@ -107,7 +107,7 @@ def test_moments_match_two_pass(impl, seed, K, N, L, offset, weighted):
 
 
 @examples(30)
-@given(seed=st.integers(0, 2**32 - 1), N=st.integers(2, 2000), cuts=st.integers(1, 5))
+@given(seed=st.integers(0, 2**32 - 1), N=st.integers(2, scaled(2000)), cuts=st.integers(1, 5))
 def test_moments_merge_any_split(impl, seed, N, cuts):
     """Streaming: states of any split, merged in any order, equal the one-shot state."""
     rng = np.random.default_rng(seed)
