@@ -217,12 +217,36 @@ def labels_binary(t, classes, pos) -> object:
     return (np.asarray(_arrays.to_host(t)) == pos).view(np.uint8)
 
 
-def class_codes(t, classes) -> np.ndarray:
-    host = np.asarray(_arrays.to_host(t))
-    if host.ndim == 2:
-        host = host[:, 0]
-    pos = np.minimum(np.searchsorted(classes, host), classes.shape[0] - 1)
-    return np.where(classes[pos] == host, pos, -1).astype(np.int64)
+def class_codes(t, classes: np.ndarray):
+    """``(N,)`` int64 index of each label of ``t`` in the sorted ``classes`` (-1 where it is
+    none of them), on the labels' device: only ``classes`` travels there."""
+    if t.ndim == 2:
+        t = t[:, 0]
+    xp = _arrays.namespace(t)
+    if xp is not np:
+        classes = xp.asarray(classes)
+    elif t.dtype.kind not in "biuf":  # strings and objects: host arrays
+        t = np.asarray(t)
+    pos = xp.minimum(xp.searchsorted(classes, t), classes.shape[0] - 1)
+    return xp.where(classes[pos] == t, pos, -1).astype(xp.int64)
+
+
+def one_hot(codes, n_classes: int):
+    """``(N, C)`` uint8 indicators of the class codes, where the codes are."""
+    xp = _arrays.namespace(codes)
+    return (codes[:, None] == xp.arange(n_classes)).view(xp.uint8)
+
+
+def class_support(codes, weights, n_classes: int) -> np.ndarray:
+    """``(1 or K, C)`` weight of each class code (counts without weights), counted where the
+    codes are; host weights, one row per set, travel to them."""
+    xp = _arrays.namespace(codes)
+    if weights is None:
+        return np.asarray(_arrays.to_host(xp.bincount(codes, minlength=n_classes)))[None]
+    return np.stack([
+        np.asarray(_arrays.to_host(xp.bincount(codes, weights=xp.asarray(w), minlength=n_classes)))
+        for w in weights
+    ])
 
 
 def finish(value, bound, sc: Scores, binned: bool, batched: bool):

@@ -159,21 +159,22 @@ def _multiclass_auc(sc: Scores, classes, labels, multi_class, average, score):
             )
         return _ovo_auc(sc, codes, average, score)
     C = classes.shape[0]
-    onehot = (codes[:, None] == np.arange(C)).view(np.uint8)
     if average == "micro":
         K = s.shape[0]
         w = None if sc.weights is None else np.repeat(sc.weights, C, axis=1)
-        value, bound = score(P.Problem(onehot.reshape(1, -1, 1), s.reshape(K, -1, 1), w,
-                                      sc.kernels))
+        value, bound = score(P.Problem(P.one_hot(codes, C).reshape(1, -1, 1),
+                                       s.reshape(K, -1, 1), w, sc.kernels))
         return value[:, 0], None if bound is None else bound[:, 0]
     problem = P.Problem(codes[None], s, sc.weights, sc.kernels, sc.score_range())
     value, bound = score(problem)
-    return curves.average_columns(value, bound, average, onehot[None], sc.weights)
+    support = np.broadcast_to(P.class_support(codes, sc.weights, C), value.shape)
+    return curves.average_columns(value, bound, average, None, None, support=support)
 
 
 def _ovo_auc(sc: Scores, codes, average, score):
     """Hand & Till: the mean over class pairs of the two one-vs-one AUCs."""
-    present = np.unique(codes)
+    xp = _arrays.namespace(codes)
+    present = np.flatnonzero(P.class_support(codes, None, sc.y_score.shape[2])[0])
     pairs = list(itertools.combinations(present.tolist(), 2))
     K = sc.y_score.shape[0]
     value = np.empty((K, len(pairs)))
@@ -181,16 +182,16 @@ def _ovo_auc(sc: Scores, codes, average, score):
     prevalence = np.empty(len(pairs))
     for i, (a, b) in enumerate(pairs):
         mask = (codes == a) | (codes == b)
-        sub = np.flatnonzero(mask)
-        a_true = (codes[sub] == a).view(np.uint8)
+        sub = xp.flatnonzero(mask)
+        a_true = (codes[sub] == a).view(xp.uint8)
         s = sc.y_score[:, sub][:, :, [a, b]]
-        y_pos = np.stack([a_true, 1 - a_true], axis=1)[None]
+        y_pos = xp.stack([a_true, 1 - a_true], axis=1)[None]
         v, bnd = score(P.Problem(y_pos, s, None, sc.kernels))
         value[:, i] = v.mean(axis=1)
         if bnd is not None:
             bound = np.empty((K, len(pairs))) if bound is None else bound
             bound[:, i] = bnd.mean(axis=1)
-        prevalence[i] = mask.mean()
+        prevalence[i] = float(mask.mean())
     weights = prevalence if average == "weighted" else None
     value = np.average(value, axis=1, weights=weights)
     if bound is not None:
@@ -275,7 +276,7 @@ def average_precision_score(
                     f"contains multiple classes. Got `y_score.shape={tuple(s.shape[1:])}`."
                 )
             codes = P.class_codes(sc.y_true, classes)
-            sc = Scores((codes[:, None] == np.arange(classes.shape[0])).view(np.uint8),
+            sc = Scores(P.one_hot(codes, classes.shape[0]),
                         s, sc.weights, sc.ctx, sc.kernels, sc.batched, sc._range)
         problem, sample_avg = P.multilabel_problems(sc, average)
         value, bound = score(problem)
