@@ -253,14 +253,12 @@ def refine_auc(y_true, y_score, lo, hi, n_bins, edges=None, sample_weight=None):
 
 
 @njit(nogil=True, cache=True)
-def _merge_curve(pos, neg, w_pos, w_neg, weighted, thresholds, fps, tps):
-    """Walk ascending positive and negative scores from the top: one curve point per
-    distinct score, with the weight of positives and negatives at or above it."""
+def _merge_curve(pos, neg, w_pos, w_neg, weighted, thresholds, fps, tps, m, tp, fp):
+    """Walk ascending positive and negative (finite or infinite) scores from the top: one
+    curve point per distinct score, with the weight of positives and negatives at or above
+    it, written from point ``m`` on, after ``tp`` and ``fp`` above them."""
     i = pos.shape[0] - 1
     j = neg.shape[0] - 1
-    tp = 0.0
-    fp = 0.0
-    m = 0
     while i >= 0 or j >= 0:
         if j < 0 or (i >= 0 and pos[i] >= neg[j]):
             v = pos[i]
@@ -293,7 +291,37 @@ def clf_curve(y_true, y_score, sample_weight=None):
     thresholds = np.empty(n, y_score.dtype)
     fps = np.empty(n, np.float64)
     tps = np.empty(n, np.float64)
+    m, tp, fp = 0, 0.0, 0.0
+    if (pos.shape[0] and pos[-1] != pos[-1]) or (neg.shape[0] and neg[-1] != neg[-1]):
+        # NaN scores sort last, and each is a point of its own, the later sample first (as
+        # in the reference's stable sort, reversed); the merge walks the rest.
+        m, tp, fp = _nan_points(y_true, y_score, w, thresholds, fps, tps)
+        pos, w_pos = _finite_part(pos, w_pos)
+        neg, w_neg = _finite_part(neg, w_neg)
     empty = np.zeros(0)
     m = _merge_curve(pos, neg, empty if w_pos is None else w_pos,
-                     empty if w_neg is None else w_neg, w is not None, thresholds, fps, tps)
+                     empty if w_neg is None else w_neg, w is not None, thresholds, fps, tps,
+                     m, tp, fp)
     return thresholds[:m], fps[:m], tps[:m]
+
+
+def _nan_points(y_true, y_score, w, thresholds, fps, tps):
+    """The curve's first points, one per NaN score of non-zero weight: ``(m, tp, fp)``."""
+    at = np.flatnonzero(np.isnan(y_score))[::-1]
+    if w is not None:
+        at = at[w[at] != 0]
+    step = np.ones(at.shape[0]) if w is None else w[at]
+    positive = y_true[at] != 0
+    tps[:at.shape[0]] = np.cumsum(np.where(positive, step, 0.0))
+    fps[:at.shape[0]] = np.cumsum(np.where(positive, 0.0, step))
+    thresholds[:at.shape[0]] = np.nan
+    m = at.shape[0]
+    if m == 0:
+        return 0, 0.0, 0.0
+    return m, float(tps[m - 1]), float(fps[m - 1])
+
+
+def _finite_part(sorted_scores, weights):
+    """Ascending scores without their NaN tail, and their weights."""
+    n = np.searchsorted(np.isnan(sorted_scores), True)
+    return sorted_scores[:n], None if weights is None else weights[:n]

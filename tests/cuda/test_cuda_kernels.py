@@ -102,53 +102,6 @@ def test_sample_label_counts_match_reference(seed, K, n, L):
     same(cuda_k.sample_label_counts(t, p), reference.sample_label_counts(t, p))
 
 
-def _scores(rng, shape, ties, dtype):
-    s = rng.integers(0, 4, shape) / 4 if ties else rng.normal(size=shape)
-    if s.size and rng.random() < 0.3:
-        s.flat[0] = -0.0
-    return s.astype(dtype)
-
-
-@settings(max_examples=10, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), K=st.integers(1, 2), n=st.integers(0, 50),
-       L=st.integers(1, 3), ties=st.booleans(), weighted=st.booleans(),
-       indicator=st.booleans(), dtype=st.sampled_from([np.float32, np.float64]))
-def test_rank_auc_matches_reference(seed, K, n, L, ties, weighted, indicator, dtype):
-    rng = np.random.default_rng(seed)
-    s = _scores(rng, (K, n, L), ties, dtype)
-    if indicator:
-        t = (rng.random((rng.choice([1, K]), n, L)) < 0.4).astype(np.uint8)
-    else:
-        t = rng.integers(0, L + 1, (rng.choice([1, K]), n))
-    w = rng.integers(0, 3, (rng.choice([1, K]), n)) * rng.random() if weighted else None
-    expected = reference.rank_auc(t, s, w)
-    got = cuda_k.rank_auc(t, s, w)
-    if weighted:
-        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
-    else:  # integer counts: exact
-        same(got, expected)
-    lo, hi = np.zeros((K, L)), np.ones((K, L))
-    same(cuda_k.refine_auc(t, s, lo, hi, 8, None, w), got)
-
-
-@SMALL
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 90), ties=st.booleans(),
-       weighted=st.booleans(), nan=st.booleans(),
-       dtype=st.sampled_from([np.float32, np.float64]))
-def test_clf_curve_matches_reference(seed, n, ties, weighted, nan, dtype):
-    rng = np.random.default_rng(seed)
-    s = _scores(rng, (n,), ties, dtype)
-    if nan and n > 4:
-        s[[1, 4]] = np.nan
-    t = rng.integers(0, 2, n)
-    w = rng.integers(0, 3, n) * rng.random() if weighted else None  # zero weights too
-    expected = reference.clf_curve(t, s, w)
-    got = cuda_k.clf_curve(t, s, w)
-    for a, b in zip(got, expected, strict=True):
-        assert a.dtype == b.dtype and a.shape == b.shape
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
-
-
 def test_sort_and_scan_across_many_blocks():
     # several levels of the block scan and a bitonic sort over padding
     rng = np.random.default_rng(8)

@@ -26,9 +26,11 @@ BACKENDS = [
 ]
 
 
-def examples(n: int):
-    """Hypothesis settings for ``n`` examples (a quarter of them under the simulator)."""
-    return settings(max_examples=max(4, n // 4) if SIMULATED else n, deadline=None)
+def examples(n: int, simulated: int | None = None):
+    """Hypothesis settings for ``n`` examples (under the simulator ``simulated``, by
+    default a quarter of them)."""
+    under_simulator = max(4, n // 4) if simulated is None else simulated
+    return settings(max_examples=under_simulator if SIMULATED else n, deadline=None)
 
 
 def scaled(n: int) -> int:
@@ -49,9 +51,10 @@ def assert_same(actual, expected, rtol=1e-12, atol=0.0):
 
 
 def draw_sizes(draw, max_n: int, max_width: int, min_n: int = 0):
-    """``(K, N, width, rng)``: 1 to 3 prediction sets, ``min_n`` to ``max_n`` samples, 1 to
-    ``max_width`` classes, labels or columns, and a seeded generator for the values."""
+    """``(K, N, width, rng)``: 1 to 3 prediction sets, ``min_n`` to ``max_n`` samples (a
+    quarter as many under the simulator), 1 to ``max_width`` classes, labels or columns,
+    and a seeded generator for the values."""
     K = draw(st.integers(1, 3))
-    N = draw(st.integers(min_n, max_n))
+    N = draw(st.integers(min_n, max(min_n, max_n // 4) if SIMULATED else max_n))
     width = draw(st.integers(1, max_width))
     return K, N, width, np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
