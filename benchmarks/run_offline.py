@@ -6,8 +6,12 @@ rows) is generated in a temporary directory, chunk by chunk, and deleted at the 
 
 * floor: pyarrow reads both columns batch by batch into NumPy arrays (and drops them);
 * ``gpumetrics score`` runs as a child process (binary task: accuracy, F1, AUROC and
-  average precision over 4096 bins), its peak resident memory (``VmHWM``) polled every
-  5 ms.
+  average precision over 4096 bins; then accuracy and F1 alone, and AUROC alone), its peak
+  resident memory (``VmHWM``) polled every 5 ms;
+* the peer, DuckDB (the ``bench`` extra), in a child process too, as an analyst would use
+  it on the same file: ``GROUP BY y_true, y_score >= 0.5`` counts for accuracy and F1, and
+  a 4096-bin ``GROUP BY`` histogram of the scores with NumPy's trapezoid for AUROC. Its
+  values are checked against gpumetrics'.
 
     python -m benchmarks.run_offline --rows 2e8 --out benchmarks/results/offline-cpu.json
 """
@@ -76,12 +80,40 @@ def _rss_high_water(proc) -> int:
     return proc.memory_info().rss
 
 
-def run_score(path: Path, batch_size: int) -> dict:
+# The peer's two jobs, run as ``python -c DUCKDB_JOB path job``: the count of each
+# (label, prediction at 0.5) pair, or a histogram of each label's scores in 4096 equal bins
+# over [0, 1]; the metrics follow from those counts in NumPy.
+DUCKDB_JOB = """
+import json, sys
+import duckdb, numpy as np
+path, job = sys.argv[1], sys.argv[2]
+con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
+if job == "counts":
+    rows = con.execute("SELECT y_true, y_score >= 0.5, count(*) FROM read_parquet(?) "
+                       "GROUP BY ALL", [path]).fetchall()
+    c = {(int(t), bool(p)): n for t, p, n in rows}
+    tp, fp, fn = c.get((1, True), 0), c.get((0, True), 0), c.get((1, False), 0)
+    total = sum(c.values())
+    out = {"accuracy": (total - fp - fn) / total, "f1": 2 * tp / (2 * tp + fp + fn)}
+else:
+    rows = con.execute("SELECT y_true, least(greatest(floor(y_score * 4096), 0), 4095)"
+                       "::INTEGER, count(*) FROM read_parquet(?) GROUP BY ALL",
+                       [path]).fetchall()
+    hist = np.zeros((4096, 2))
+    for t, b, n in rows:
+        hist[b, int(t)] += n
+    tps = np.r_[0, np.cumsum(hist[::-1, 1])]
+    fps = np.r_[0, np.cumsum(hist[::-1, 0])]
+    out = {"auroc": float(np.trapezoid(tps / tps[-1], fps / fps[-1]))}
+print(json.dumps(out))
+"""
+
+
+def run_child(cmd: list[str], what: str) -> dict:
+    """Run ``cmd``: its wall time, peak resident memory and the JSON it prints."""
     import psutil
 
-    cmd = [sys.executable, "-m", "gpumetrics.cli", "score", str(path), "--y-true", "y_true",
-           "--y-score", "y_score", "--metrics", METRICS, "--json", "--no-progress",
-           "--batch-size", str(batch_size)]
     start = time.perf_counter()
     child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     proc = psutil.Process(child.pid)
@@ -101,8 +133,22 @@ def run_score(path: Path, batch_size: int) -> dict:
     child.stdout.close()
     child.stderr.close()
     if child.returncode != 0:
-        raise RuntimeError(f"gpumetrics score failed: {err}")
+        raise RuntimeError(f"{what} failed: {err}")
     return {"seconds": seconds, "peak_rss_mib": peak / 2**20, "result": json.loads(out)}
+
+
+def run_score(path: Path, batch_size: int, metrics: str = METRICS) -> dict:
+    return run_child([sys.executable, "-m", "gpumetrics.cli", "score", str(path), "--y-true",
+                      "y_true", "--y-score", "y_score", "--metrics", metrics, "--json",
+                      "--no-progress", "--batch-size", str(batch_size)], "gpumetrics score")
+
+
+def run_duckdb(path: Path, job: str) -> dict:
+    return run_child([sys.executable, "-c", DUCKDB_JOB, str(path), job], f"DuckDB {job}")
+
+
+def best_of(runs: list[dict]) -> dict:
+    return min(runs, key=lambda r: r["seconds"])
 
 
 def startup_seconds() -> float:
@@ -129,14 +175,23 @@ def main(argv=None) -> int:
         print(f"wrote {rows:,} rows ({path.stat().st_size / 2**30:.2f} GiB) in "
               f"{time.perf_counter() - t0:.0f} s", file=sys.stderr)
         run_score(path, args.batch_size)  # warm-up: compiled kernels land in the cache
-        reads, runs = [], []
-        for _ in range(args.repeats):  # interleaved, so that both see the same machine
+        jobs = {
+            "score": lambda: run_score(path, args.batch_size),
+            "score_counts": lambda: run_score(path, args.batch_size, "accuracy,f1"),
+            "score_auroc": lambda: run_score(path, args.batch_size, "auroc"),
+            "duckdb_counts": lambda: run_duckdb(path, "counts"),
+            "duckdb_auroc": lambda: run_duckdb(path, "histogram"),
+        }
+        reads, runs = [], {name: [] for name in jobs}
+        for _ in range(args.repeats):  # interleaved, so that all see the same machine
             _harness.wait_for_quiet()
             reads.append(pyarrow_read(path, args.batch_size))
-            _harness.wait_for_quiet()
-            runs.append(run_score(path, args.batch_size))
+            for name, job in jobs.items():
+                _harness.wait_for_quiet()
+                runs[name].append(job())
         read = min(reads)
-        scored = min(runs, key=lambda r: r["seconds"])
+        best = {name: best_of(r) for name, r in runs.items()}
+        scored = best["score"]
         startup = startup_seconds()
         small = Path(tmp) / "small.parquet"
         write_file(small, 1000)
@@ -147,9 +202,13 @@ def main(argv=None) -> int:
         "batch_size": args.batch_size, "pyarrow_read_s": read,
         "score_s": scored["seconds"], "startup_s": startup, "fixed_s": fixed,
         "streaming_ratio": (scored["seconds"] - fixed) / read,
-        "pyarrow_read_all_s": reads, "score_all_s": [r["seconds"] for r in runs],
+        "pyarrow_read_all_s": reads, "score_all_s": [r["seconds"] for r in runs["score"]],
         "ratio": scored["seconds"] / read, "peak_rss_mib": scored["peak_rss_mib"],
         "metrics": scored["result"]["metrics"], "binned": scored["result"]["binned"],
+        "jobs": {name: {"seconds": r["seconds"], "peak_rss_mib": r["peak_rss_mib"],
+                        "all_s": [x["seconds"] for x in runs[name]],
+                        "metrics": r["result"].get("metrics", r["result"])}
+                 for name, r in best.items()},
     }
     text = render(report)
     return _harness.publish(report, text, args.out)
@@ -178,11 +237,32 @@ def render(r: dict) -> str:
         "",
         f"Peak resident memory of the scoring process: {r['peak_rss_mib']:.0f} MiB.",
         "",
+        *_peer_table(r),
         "Metrics: " + ", ".join(f"{k} = {v:.6f}" + (f" (bound {r['binned'][k]:.1e})"
                                                     if k in r["binned"] else "")
                                 for k, v in r["metrics"].items()),
         "",
     ])
+
+
+def _peer_table(r: dict) -> list[str]:
+    """gpumetrics against DuckDB, job by job: whole processes, same file, same run."""
+    jobs = r.get("jobs")
+    if not jobs:
+        return []
+    lines = ["## Against DuckDB (whole processes, best of the interleaved runs)", "",
+             "| job | gpumetrics s (MiB) | DuckDB s (MiB) | DuckDB / gpumetrics | values |",
+             "|---|---|---|---|---|"]
+    for label, ours, theirs in (("accuracy + F1 (counts at 0.5)", "score_counts",
+                                 "duckdb_counts"),
+                                ("AUROC, 4096 bins", "score_auroc", "duckdb_auroc")):
+        a, b = jobs[ours], jobs[theirs]
+        values = ", ".join(f"{k} {a['metrics'][k]:.6f} / {b['metrics'][k]:.6f}"
+                           for k in b["metrics"])
+        lines.append(f"| {label} | {a['seconds']:.2f} ({a['peak_rss_mib']:.0f}) | "
+                     f"{b['seconds']:.2f} ({b['peak_rss_mib']:.0f}) | "
+                     f"{b['seconds'] / a['seconds']:.2f} | {values} |")
+    return [*lines, ""]
 
 
 if __name__ == "__main__":
