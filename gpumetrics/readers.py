@@ -10,7 +10,8 @@ and then offers
 
 A reader holds no open file between ``open_reader`` and ``batches``, so that all the shards
 of a dataset can be checked before any is read without holding them all open. ``prefetch``
-reads the next batches in a thread while the current one is counted.
+reads the next batches in a thread while the current one is counted (the Parquet reader
+decodes row groups in threads of its own: ``reads_ahead``).
 
     >>> import numpy as np, os, tempfile
     >>> folder = tempfile.TemporaryDirectory()
@@ -34,13 +35,16 @@ import mmap
 import queue
 import threading
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 CSV_BLOCK = 4 << 20  # bytes of CSV text per batch: pyarrow's reader holds ~32 blocks ahead
+PARQUET_READERS = 2  # threads decoding row groups at once
 
 
 class ScoreError(Exception):
@@ -65,6 +69,7 @@ class Reader:
     ``floats`` those of them read as float64 where the format does not say (CSV)."""
 
     total_rows: int | None = None
+    reads_ahead = False  # whether ``batches`` already reads in threads of its own
 
     def __init__(self, path: Path, columns: list[str], floats: Iterable[str] = ()):
         self.path, self.columns, self.floats = Path(path), list(columns), list(floats)
@@ -127,6 +132,8 @@ class ParquetReader(Reader):
     """A Parquet file, row group by row group (only the requested columns); a page whose
     checksum does not match its bytes is an error, never a value."""
 
+    reads_ahead = True
+
     def __init__(self, path: Path, columns: list[str], floats: Iterable[str] = ()):
         super().__init__(path, columns, floats)
         pa = _pyarrow()
@@ -138,29 +145,103 @@ class ParquetReader(Reader):
         _check_names(self.path, self.columns, names)
         self.total_rows = self._metadata.num_rows
 
-    def batches(self, batch_size: int) -> Iterator[Batch]:
-        pa, path = _pyarrow(), self.path
-        try:  # the footer already read is handed over, not read again
-            file = pa.parquet.ParquetFile(path, metadata=self._metadata,
+    def _open(self):
+        """A handle on the file (the footer already read is handed over, not read again)
+        that verifies every page's checksum where the file has them."""
+        pa = _pyarrow()
+        try:
+            return pa.parquet.ParquetFile(self.path, metadata=self._metadata,
                                           page_checksum_verification=True)
         except (pa.ArrowException, OSError) as exc:
-            raise ScoreError(f"{path}: not a readable Parquet file ({exc})") from None
-        total = max(self.total_rows, 1)
-        start = 0
-        with contextlib.closing(file):
-            for group in range(file.num_row_groups):
-                rows = self._metadata.row_group(group).num_rows
-                where = f"row group {group} (rows {start}-{start + rows - 1})"
-                read = start
-                try:
-                    for record in file.iter_batches(batch_size=batch_size, row_groups=[group],
-                                                    columns=self.columns, use_threads=True):
-                        values = {c: _to_numpy(record.column(c), c) for c in self.columns}
-                        read += record.num_rows
-                        yield Batch(where, values, record.num_rows, read / total)
-                except (pa.ArrowException, OSError, ValueError) as exc:
-                    raise ScoreError(f"{path}: {where}: {exc}") from None
-                start += rows
+            raise ScoreError(f"{self.path}: not a readable Parquet file ({exc})") from None
+
+    def _where(self, first: int, stop: int, start: int, rows: int) -> str:
+        groups = f"row group {first}" if stop - first == 1 else f"row groups {first}-{stop - 1}"
+        return f"{groups} (rows {start}-{start + rows - 1})"
+
+    def _pieces(self, batch_size: int) -> list[tuple[int, int, int, int]]:
+        """``(first group, stop group, first row, rows)``: consecutive row groups joined up
+        to ``batch_size / PARQUET_READERS`` rows (many small groups make few batches, and
+        the pieces in flight hold about ``batch_size`` rows); a group larger than
+        ``batch_size`` is a piece of its own, read ``batch_size`` rows at a time."""
+        most = max(batch_size // PARQUET_READERS, 1)
+        pieces, first, start, rows = [], 0, 0, 0
+        for group in range(self._metadata.num_row_groups):
+            n = self._metadata.row_group(group).num_rows
+            if group > first and rows + n > most:
+                pieces.append((first, group, start, rows))
+                first, start, rows = group, start + rows, 0
+            rows += n
+        if self._metadata.num_row_groups:
+            pieces.append((first, self._metadata.num_row_groups, start, rows))
+        return pieces
+
+    def _read(self, file, piece) -> Batch:
+        """One piece of whole row groups, decoded in one call; a read or conversion error is
+        located by reading its groups one at a time."""
+        pa = _pyarrow()
+        first, stop, start, rows = piece
+        try:
+            table = file.read_row_groups(range(first, stop), columns=self.columns,
+                                         use_threads=False)
+            values = {c: _to_numpy(table.column(c).combine_chunks(), c) for c in self.columns}
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            if stop - first == 1:
+                raise ScoreError(f"{self.path}: {self._where(*piece)}: {exc}") from None
+            for group in range(first, stop):
+                n = self._metadata.row_group(group).num_rows
+                self._read(file, (group, group + 1, start, n))
+                start += n
+            raise ScoreError(f"{self.path}: {self._where(*piece)}: {exc}") from None
+        return Batch(self._where(*piece), values, rows, (start + rows) / max(self.total_rows, 1))
+
+    def _read_large(self, file, piece, batch_size: int) -> Iterator[Batch]:
+        """One row group larger than ``batch_size``, a batch at a time."""
+        pa = _pyarrow()
+        group, _, start, rows = piece
+        where, read = self._where(*piece), start
+        try:
+            for record in file.iter_batches(batch_size=batch_size, row_groups=[group],
+                                            columns=self.columns, use_threads=True):
+                values = {c: _to_numpy(record.column(c), c) for c in self.columns}
+                read += record.num_rows
+                yield Batch(where, values, record.num_rows, read / max(self.total_rows, 1))
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise ScoreError(f"{self.path}: {where}: {exc}") from None
+
+    def batches(self, batch_size: int) -> Iterator[Batch]:
+        """Pieces of whole row groups are decoded by ``PARQUET_READERS`` threads at once
+        (each with its own handle on the file) and handed on in the file's order; a row
+        group larger than ``batch_size`` is read here, in batches."""
+        handles, lock, local = [], threading.Lock(), threading.local()
+
+        def read(piece) -> Batch:
+            if not hasattr(local, "file"):
+                local.file = self._open()
+                with lock:
+                    handles.append(local.file)
+            return self._read(local.file, piece)
+
+        pool = ThreadPoolExecutor(PARQUET_READERS, thread_name_prefix="gpumetrics-parquet")
+        pending: deque = deque()
+        try:
+            for piece in self._pieces(batch_size):
+                if piece[1] - piece[0] == 1 and piece[3] > batch_size:
+                    while pending:
+                        yield pending.popleft().result()
+                    file = self._open()
+                    with contextlib.closing(file):
+                        yield from self._read_large(file, piece, batch_size)
+                    continue
+                pending.append(pool.submit(read, piece))
+                if len(pending) > PARQUET_READERS:  # every thread busy while one is counted
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            for file in handles:
+                file.close()
 
 
 # --- CSV -----------------------------------------------------------------------------------

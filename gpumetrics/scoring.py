@@ -114,7 +114,10 @@ def score_files(paths: list, metrics: M.MetricSet, columns: Columns, *,
     try:
         for index, reader in enumerate(readers):
             n_file = 0
-            with contextlib.closing(prefetch(reader.batches(batch_size))) as batches:
+            batches = reader.batches(batch_size)
+            if not reader.reads_ahead:  # read the next batch while this one is counted
+                batches = prefetch(batches)
+            with contextlib.closing(batches):
                 for batch in batches:
                     y_true, y_pred, weight = columns.arrays(batch.columns)
                     try:

@@ -75,6 +75,31 @@ def test_parquet_in_row_groups_and_batches(tmp_path, capsys):
     _check(result, _expected_binary(y, s), rtol=1e-6)  # log loss: float32 vs float64 sums
 
 
+def test_parquet_row_groups_joined_split_and_read_in_order(tmp_path):
+    from gpumetrics.readers import open_reader
+
+    y, s = _binary(10_000, seed=3)
+    path = tmp_path / "small_groups.parquet"
+    pq.write_table(pa.table({"y": y, "s": s}), path, row_group_size=100)
+    reader = open_reader(path, ["y", "s"])
+    joined = list(reader.batches(2000))  # 10 groups of 100 rows make one batch per reader
+    assert [b.rows for b in joined] == [1000] * 10
+    assert joined[1].where == "row groups 10-19 (rows 1000-1999)"
+    assert [b.done for b in joined] == pytest.approx(np.arange(1, 11) / 10)
+    split = list(reader.batches(60))  # a group above the batch size is cut in batches
+    assert [b.rows for b in split[:4]] == [60, 40, 60, 40]
+    assert split[2].where == "row group 1 (rows 100-199)"
+    for batches in (joined, split):
+        for name, column in (("y", y), ("s", s)):
+            np.testing.assert_array_equal(np.concatenate([b.columns[name] for b in batches]),
+                                          column)
+    left = reader.batches(100)  # a consumer that stops early leaves no reader running
+    next(left)
+    left.close()
+    import threading
+    assert not [t for t in threading.enumerate() if t.name.startswith("gpumetrics-parquet")]
+
+
 def test_several_files_are_one_dataset_and_formats_agree(tmp_path, capsys):
     y, s = _binary(3000, seed=1)
     expected = _expected_binary(y, s)
