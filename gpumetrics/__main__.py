@@ -2,6 +2,6 @@
 
 import sys
 
-from gpumetrics.cli import main
+from gpumetrics.cli import run
 
-sys.exit(main())
+sys.exit(run())
