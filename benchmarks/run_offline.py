@@ -147,6 +147,16 @@ def run_duckdb(path: Path, job: str) -> dict:
     return run_child([sys.executable, "-c", DUCKDB_JOB, str(path), job], f"DuckDB {job}")
 
 
+def check_agreement(best: dict) -> None:
+    """DuckDB's values equal gpumetrics' (the same counts; the same 4096 bins for AUROC,
+    summed in another order)."""
+    for ours, theirs in (("score_counts", "duckdb_counts"), ("score_auroc", "duckdb_auroc")):
+        for name, value in best[theirs]["result"].items():
+            got = best[ours]["result"]["metrics"][name]
+            if abs(got - value) > 1e-9 * max(1.0, abs(value)):
+                raise RuntimeError(f"{name}: gpumetrics {got!r} but DuckDB {value!r}")
+
+
 def best_of(runs: list[dict]) -> dict:
     return min(runs, key=lambda r: r["seconds"])
 
@@ -191,6 +201,7 @@ def main(argv=None) -> int:
                 runs[name].append(job())
         read = min(reads)
         best = {name: best_of(r) for name, r in runs.items()}
+        check_agreement(best)
         scored = best["score"]
         startup = startup_seconds()
         small = Path(tmp) / "small.parquet"
