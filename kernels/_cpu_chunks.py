@@ -14,15 +14,17 @@ import numpy as np
 from numba import njit
 
 MIN_CHUNK = 1 << 16  # samples per task: below this, thread start-up dominates
+MAX_CHUNK = (1 << 32) - 1  # samples per task at most: task-local counts may be uint32
 _MAX_PRIVATE_BYTES = 64 << 20  # cap on the private histograms of one call
 
 
 def chunk_count(n: int, bins: int) -> int:
-    """Chunks per batch row: enough to keep every thread busy, few enough to fit in memory."""
+    """Chunks per batch row: enough to keep every thread busy, few enough to fit in memory,
+    and never more than ``MAX_CHUNK`` samples each."""
     by_threads = 4 * numba.get_num_threads()
     by_size = max(1, -(-n // MIN_CHUNK))
     by_memory = max(1, _MAX_PRIVATE_BYTES // (8 * max(bins, 1)))
-    return max(1, min(by_threads, by_size, by_memory))
+    return max(-(-n // MAX_CHUNK), 1, min(by_threads, by_size, by_memory))
 
 
 @njit(inline="always")

@@ -29,7 +29,7 @@ def same_error(call_a, call_b):
 def confusion_case(draw):
     K = draw(st.integers(1, 3))
     N = draw(st.integers(0, 300))
-    C = draw(st.integers(1, 12))
+    C = draw(st.one_of(st.integers(1, 12), st.just(100)))  # small, and past L1 at 100
     dtype = draw(st.sampled_from(LABEL_DTYPES))
     hi = 1 if dtype == np.bool_ else C + 2
     lo = 0 if dtype in (np.uint8, np.uint32, np.uint64, np.bool_) else -2
@@ -67,6 +67,13 @@ def test_confusion_matches_reference(impl, case):
     acc = impl.confusion(y_true, y_pred, C, **kwargs)
     impl.confusion(y_true, y_pred, C, out=acc, **kwargs)
     assert_same(acc, out)
+
+
+def test_cpu_tasks_hold_fewer_than_2_32_samples():
+    from gpumetrics.kernels._cpu_chunks import MAX_CHUNK, chunk_count
+
+    for n, bins in ((2**34, 1), (2**34, 10**7), (10**6, 10**9)):
+        assert -(-n // chunk_count(n, bins)) <= MAX_CHUNK < 2**32
 
 
 def test_confusion_counts_out_of_range_in_overflow_bin(impl):
