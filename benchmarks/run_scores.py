@@ -4,7 +4,8 @@ peers, in one process and one run.
 For every N it times:
 
 * AUROC (binary; float32 scores, uint8 labels): the read floor (one parallel pass reading
-  the scores and labels), gpumetrics exact, binned (4096 bins, with its bound) and exact
+  the scores and labels), NumPy's sort of the scores (the bar of the exact AUROC),
+  gpumetrics exact, binned (4096 bins, with its bound) and exact
   by refinement of those bins; scikit-learn; torchmetrics exact and ``thresholds=200``;
 * average precision: gpumetrics exact and binned, scikit-learn, torchmetrics exact;
 * R^2 and MSE (float64): the read floor, gpumetrics, scikit-learn, torchmetrics.
@@ -83,6 +84,7 @@ def auroc_cases(y, s):
     skm, tmf, ty, ts = _peers(y, s)
     return {
         "floor": lambda: _harness.read_floor(s, y),
+        "np_sort": lambda: np.sort(s),  # the bar for the exact AUROC: one sort of the scores
         "gm_exact": lambda: gm.roc_auc_score(y, s),
         "gm_binned": lambda: gm.roc_auc_score(y, s, thresholds=BINS),
         "gm_refine": lambda: gm.roc_auc_score(y, s, thresholds=BINS, refine=True),
@@ -136,13 +138,13 @@ def _run(cases, reference, bound_of, opts):
         if fn is None:
             out[name] = {"status": "not run", "warmup_s": float("nan")}
             continue
-        peer = not name.startswith(("gm_", "floor")) and name != "gm"
+        peer = not name.startswith(("gm_", "floor", "np_")) and name != "gm"
         if opts.max_wait > 0:
             _harness.wait_for_quiet(max_wait_s=opts.max_wait)
         m = _harness.measure(fn, repeats=opts.repeats, budget_s=opts.budget,
                              limit_s=opts.limit if peer else float("inf"))
         result = m.pop("result")
-        if name != "floor":
+        if not name.startswith(("floor", "np_")):  # the bars, not answers
             value = _value(result)
             m["value"] = value
             if isinstance(result, gm.Binned):
