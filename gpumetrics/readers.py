@@ -165,15 +165,18 @@ class ParquetReader(Reader):
         the pieces in flight hold about ``batch_size`` rows); a group larger than
         ``batch_size`` is a piece of its own, read ``batch_size`` rows at a time."""
         most = max(batch_size // PARQUET_READERS, 1)
+        groups = self._metadata.num_row_groups
         pieces, first, start, rows = [], 0, 0, 0
-        for group in range(self._metadata.num_row_groups):
+        for group in range(groups):
             n = self._metadata.row_group(group).num_rows
-            if group > first and rows + n > most:
+            if rows == 0:  # a piece starts at a group that has rows
+                first = group
+            elif rows + n > most:
                 pieces.append((first, group, start, rows))
                 first, start, rows = group, start + rows, 0
             rows += n
-        if self._metadata.num_row_groups:
-            pieces.append((first, self._metadata.num_row_groups, start, rows))
+        if rows:
+            pieces.append((first, groups, start, rows))
         return pieces
 
     def _read(self, file, piece) -> Batch:

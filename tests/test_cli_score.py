@@ -93,6 +93,13 @@ def test_parquet_row_groups_joined_split_and_read_in_order(tmp_path):
         for name, column in (("y", y), ("s", s)):
             np.testing.assert_array_equal(np.concatenate([b.columns[name] for b in batches]),
                                           column)
+    empty = tmp_path / "empty_groups.parquet"  # groups without rows make no batches
+    with pq.ParquetWriter(empty, pa.schema([("y", pa.int8()), ("s", pa.float32())])) as out:
+        for rows in (0, 5, 0, 3, 0):
+            out.write_table(pa.table({"y": y[:rows], "s": s[:rows]}))
+    assert [(b.where, b.rows) for b in open_reader(empty, ["y", "s"]).batches(4)] == [
+        ("row group 1 (rows 0-4)", 4), ("row group 1 (rows 0-4)", 1),
+        ("row group 3 (rows 5-7)", 3)]
     left = reader.batches(100)  # a consumer that stops early leaves no reader running
     next(left)
     left.close()
