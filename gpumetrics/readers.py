@@ -96,10 +96,14 @@ def _pyarrow():
 
 
 def _check_names(path: Path, columns: list[str], names: list[str]) -> None:
-    """Every requested column is among the file's ``names``."""
+    """Every requested column is among the file's ``names``, once."""
     missing = [c for c in columns if c not in names]
     if missing:
         raise ScoreError(f"{path}: no column {missing[0]!r}; the file has {names}")
+    repeated = [c for c in columns if names.count(c) > 1]
+    if repeated:
+        raise ScoreError(f"{path}: the file has {names.count(repeated[0])} columns named "
+                         f"{repeated[0]!r}; a column to read must have a name of its own")
 
 
 _ARROW_NUMPY = {
@@ -161,8 +165,8 @@ class ParquetReader(Reader):
 
     def _pieces(self, batch_size: int) -> list[tuple[int, int, int, int]]:
         """``(first group, stop group, first row, rows)``: consecutive row groups joined up
-        to ``batch_size / PARQUET_READERS`` rows (many small groups make few batches, and
-        the pieces in flight hold about ``batch_size`` rows); a group larger than
+        to ``batch_size / PARQUET_READERS`` rows (many small groups make few batches; at
+        most ``PARQUET_READERS + 1`` pieces are held at once); a group larger than
         ``batch_size`` is a piece of its own, read ``batch_size`` rows at a time."""
         most = max(batch_size // PARQUET_READERS, 1)
         groups = self._metadata.num_row_groups
@@ -215,7 +219,8 @@ class ParquetReader(Reader):
     def batches(self, batch_size: int) -> Iterator[Batch]:
         """Pieces of whole row groups are decoded by ``PARQUET_READERS`` threads at once
         (each with its own handle on the file) and handed on in the file's order; a row
-        group larger than ``batch_size`` is read here, in batches."""
+        group larger than ``batch_size`` is read in batches, the next one ahead in a
+        thread."""
         handles, lock, local = [], threading.Lock(), threading.local()
 
         def read(piece) -> Batch:
@@ -233,8 +238,9 @@ class ParquetReader(Reader):
                     while pending:
                         yield pending.popleft().result()
                     file = self._open()
-                    with contextlib.closing(file):
-                        yield from self._read_large(file, piece, batch_size)
+                    ahead = prefetch(self._read_large(file, piece, batch_size))
+                    with contextlib.closing(file), contextlib.closing(ahead):
+                        yield from ahead  # the next batch decoded while this one counts
                     continue
                 pending.append(pool.submit(read, piece))
                 if len(pending) > PARQUET_READERS:  # every thread busy while one is counted

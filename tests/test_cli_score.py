@@ -76,7 +76,7 @@ def test_parquet_in_row_groups_and_batches(tmp_path, capsys):
 
 
 def test_parquet_row_groups_joined_split_and_read_in_order(tmp_path):
-    from gpumetrics.readers import open_reader
+    from gpumetrics.readers import ScoreError, open_reader
 
     y, s = _binary(10_000, seed=3)
     path = tmp_path / "small_groups.parquet"
@@ -100,11 +100,18 @@ def test_parquet_row_groups_joined_split_and_read_in_order(tmp_path):
     assert [(b.where, b.rows) for b in open_reader(empty, ["y", "s"]).batches(4)] == [
         ("row group 1 (rows 0-4)", 4), ("row group 1 (rows 0-4)", 1),
         ("row group 3 (rows 5-7)", 3)]
-    left = reader.batches(100)  # a consumer that stops early leaves no reader running
-    next(left)
-    left.close()
+    for batch_size in (100, 60):  # a consumer that stops early leaves no reader running
+        left = reader.batches(batch_size)
+        next(left)
+        left.close()
     import threading
-    assert not [t for t in threading.enumerate() if t.name.startswith("gpumetrics-parquet")]
+    assert not [t for t in threading.enumerate()
+                if t.name.startswith(("gpumetrics-parquet", "gpumetrics-reader"))]
+    twice = tmp_path / "twice.parquet"
+    pq.write_table(pa.Table.from_arrays([pa.array(y), pa.array(s), pa.array(s)],
+                                        names=["y", "s", "s"]), twice)
+    with pytest.raises(ScoreError, match="the file has 2 columns named 's'"):
+        open_reader(twice, ["y", "s"])
 
 
 def test_several_files_are_one_dataset_and_formats_agree(tmp_path, capsys):
