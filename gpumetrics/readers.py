@@ -150,8 +150,7 @@ class ParquetReader(Reader):
         self.total_rows = self._metadata.num_rows
 
     def _open(self):
-        """A handle on the file (the footer already read is handed over, not read again)
-        that verifies every page's checksum where the file has them."""
+        """A handle that verifies page checksums (the footer read once is handed over)."""
         pa = _pyarrow()
         try:
             return pa.parquet.ParquetFile(self.path, metadata=self._metadata,
@@ -164,10 +163,9 @@ class ParquetReader(Reader):
         return f"{groups} (rows {start}-{start + rows - 1})"
 
     def _pieces(self, batch_size: int) -> list[tuple[int, int, int, int]]:
-        """``(first group, stop group, first row, rows)``: consecutive row groups joined up
-        to ``batch_size / PARQUET_READERS`` rows (many small groups make few batches; at
-        most ``PARQUET_READERS + 1`` pieces are held at once); a group larger than
-        ``batch_size`` is a piece of its own, read ``batch_size`` rows at a time."""
+        """``(first group, stop group, first row, rows)``: row groups joined up to
+        ``batch_size / PARQUET_READERS`` rows (``PARQUET_READERS + 1`` pieces are held at
+        most); a group above ``batch_size`` rows is a piece read in batches."""
         most = max(batch_size // PARQUET_READERS, 1)
         groups = self._metadata.num_row_groups
         pieces, first, start, rows = [], 0, 0, 0
@@ -184,8 +182,7 @@ class ParquetReader(Reader):
         return pieces
 
     def _read(self, file, piece) -> Batch:
-        """One piece of whole row groups, decoded in one call; a read or conversion error is
-        located by reading its groups one at a time."""
+        """A piece of whole row groups in one call; an error is located group by group."""
         pa = _pyarrow()
         first, stop, start, rows = piece
         try:
@@ -217,10 +214,8 @@ class ParquetReader(Reader):
             raise ScoreError(f"{self.path}: {where}: {exc}") from None
 
     def batches(self, batch_size: int) -> Iterator[Batch]:
-        """Pieces of whole row groups are decoded by ``PARQUET_READERS`` threads at once
-        (each with its own handle on the file) and handed on in the file's order; a row
-        group larger than ``batch_size`` is read in batches, the next one ahead in a
-        thread."""
+        """Pieces decoded by ``PARQUET_READERS`` threads (a handle on the file each), in
+        the file's order; a large group in batches, the next one read ahead."""
         handles, lock, local = [], threading.Lock(), threading.local()
 
         def read(piece) -> Batch:
