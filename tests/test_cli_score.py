@@ -7,6 +7,7 @@ import gzip
 import json
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -104,7 +105,6 @@ def test_parquet_row_groups_joined_split_and_read_in_order(tmp_path):
         left = reader.batches(batch_size)
         next(left)
         left.close()
-    import threading
     assert not [t for t in threading.enumerate()
                 if t.name.startswith(("gpumetrics-parquet", "gpumetrics-reader"))]
     twice = tmp_path / "twice.parquet"
