@@ -141,10 +141,42 @@ def _histogram_loop(y_true, indicator, y_score, lo, scale, n_bins, edges, first,
             private[task, c] += hist[c]
 
 
+_CELL_BLOCK = 2048  # samples whose cells are computed in one vectorised pass, then counted
+
+
+@njit(inline="always")
+def _column_cells(labels, scores, low, step, top, cells):
+    # Contiguous slices and selects without data-dependent branches: this loop compiles to
+    # SIMD code (a loop with the increments in it does not). NaN compares false: bin 0.
+    for i in range(scores.shape[0]):
+        f = (np.float64(scores[i]) - low) * step
+        f = f if f >= 0.0 else 0.0
+        f = f if f <= top else top
+        cells[i] = 2 * np.int32(f) + np.int32(labels[i] != 0)
+
+
+@njit(inline="always")
+def _guessed_cells(labels, scores, E, first, inverse_step, cells):
+    # ``_guess_bin`` as selects, for the same reason as ``_column_cells``.
+    top = np.float64(E)
+    for i in range(scores.shape[0]):
+        v = np.float64(scores[i])
+        f = (v - first) * inverse_step + 1.0
+        f = f if f >= 0.0 else (0.0 if v == v else top)
+        f = f if f <= top else top
+        cells[i] = 2 * np.int32(f) + np.int32(labels[i] != 0)
+
+
+@njit(inline="always")
+def _count_cells(cells, hist):
+    for i in range(cells.shape[0]):
+        hist[np.uint64(cells[i])] += np.uint32(1)
+
+
 @njit(parallel=True, nogil=True, cache=True)
 def _histogram_column_loop(y_true, y_score, lo, scale, n_bins, private, n_chunks):
-    # The common case: one column of indicators, equal-width bins, no weights. Rows are
-    # hoisted and the bin is clamped without a data-dependent branch on the class.
+    # The common case: one column of indicators, equal-width bins, no weights. A block's
+    # cells (2 * bin + class) are computed in a SIMD pass, then counted.
     K, N = y_score.shape
     top = np.float64(n_bins - 1)
     for task in prange(K * n_chunks):
@@ -154,13 +186,12 @@ def _histogram_column_loop(y_true, y_score, lo, scale, n_bins, private, n_chunks
         low = lo[k, 0]
         step = scale[k, 0]
         hist = np.zeros(2 * n_bins, dtype=np.uint32)
-        for i in range(start, stop):
-            f = (np.float64(scores[i]) - low) * step
-            if not f >= 0:  # also NaN: bin 0, as the reference
-                f = 0.0
-            if f > top:
-                f = top
-            hist[2 * np.int64(f) + (labels[i] != 0)] += 1
+        cells = np.empty(_CELL_BLOCK, np.int32)
+        for b0 in range(start, stop, _CELL_BLOCK):
+            b1 = min(b0 + _CELL_BLOCK, stop)
+            block = cells[:b1 - b0]
+            _column_cells(labels[b0:b1], scores[b0:b1], low, step, top, block)
+            _count_cells(block, hist)
         for c in range(2 * n_bins):
             private[task, c] += hist[c]
 
@@ -177,10 +208,14 @@ def _histogram_column_edges_loop(y_true, y_score, edges, first, inverse_step, ex
         scores = y_score[k]
         labels = y_true[min(k, y_true.shape[0] - 1)]
         hist = np.zeros(2 * n_bins, dtype=np.uint32)
-        if exact:  # two loops, so that the common one carries no correction code
-            for i in range(start, stop):
-                b = _guess_bin(np.float64(scores[i]), n_bins - 1, first, inverse_step)
-                hist[2 * b + (labels[i] != 0)] += 1
+        if exact:  # the guess is the bin: SIMD cells, as in ``_histogram_column_loop``
+            cells = np.empty(_CELL_BLOCK, np.int32)
+            for b0 in range(start, stop, _CELL_BLOCK):
+                b1 = min(b0 + _CELL_BLOCK, stop)
+                block = cells[:b1 - b0]
+                _guessed_cells(labels[b0:b1], scores[b0:b1], n_bins - 1, first,
+                               inverse_step, block)
+                _count_cells(block, hist)
         else:
             for i in range(start, stop):
                 b = _edge_bin(scores[i], edges, first, inverse_step)
@@ -226,10 +261,11 @@ def score_histogram(y_true, y_score, lo, hi, n_bins, edges=None, sample_weight=N
     cells = out.reshape(K, L * B * 2)
     lo, scale = np.ascontiguousarray(lo), np.ascontiguousarray(scale)
     spacing = _edge_spacing(edges)
-    if w is None and edges is None and L == 1 and y_true.ndim == 3:
+    cells_fit = 2 * B < (1 << 31)  # a cell index fits the SIMD pass's int32
+    if w is None and edges is None and L == 1 and y_true.ndim == 3 and cells_fit:
         run_chunked(cells, N * L, _histogram_column_loop, y_true[:, :, 0], y_score[:, :, 0],
                     lo, scale, B)
-    elif w is None and spacing[1] > 0 and L == 1 and y_true.ndim == 3:  # equally spaced
+    elif w is None and spacing[1] > 0 and L == 1 and y_true.ndim == 3 and cells_fit:
         run_chunked(cells, N * L, _histogram_column_edges_loop, y_true[:, :, 0],
                     y_score[:, :, 0], edges, *spacing)
     else:

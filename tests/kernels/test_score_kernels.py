@@ -62,6 +62,30 @@ def test_histogram_and_refinement_match_reference(impl, case, n_bins, use_edges)
     close(impl.refine_auc(y_true, scores, lo, hi, n_bins, edges, weight), exact)
 
 
+@examples(20, simulated=4)
+@given(seed=st.integers(0, 2**32 - 1), n_bins=st.sampled_from([1, 7, 4096]),
+       dtype=st.sampled_from(SCORE_DTYPES), spacing=st.sampled_from([None, "even", "uneven"]),
+       given_range=st.booleans())
+def test_histogram_of_non_finite_scores_across_blocks(impl, seed, n_bins, dtype, spacing,
+                                                       given_range):
+    # One column of indicators without weights: the CPU's SIMD-coded loops, over more than
+    # one block of 2048 samples, with NaN, infinities, -0.0 and scores on the bin edges.
+    rng = np.random.default_rng(seed)
+    N = scaled(5000)
+    scores = rng.normal(size=N)
+    special = rng.choice(N, size=min(N, 60), replace=False)
+    scores[special] = rng.choice([np.nan, np.inf, -np.inf, -0.0, 0.5, -1.0, 1.0], size=60)
+    scores = scores.astype(dtype)[None, :, None]
+    y_true = (rng.random((1, N, 1)) < 0.3).astype(np.uint8)
+    lo, hi = (np.full((1, 1), -1.0), np.full((1, 1), 1.0)) if given_range else (
+        np.full((1, 1), float(np.nanmin(scores))), np.full((1, 1), 2.5))
+    edges = {None: None, "even": np.linspace(-1.0, 1.0, n_bins),
+             "uneven": np.sort(rng.normal(size=n_bins))}[spacing]
+    expected = reference.score_histogram(y_true, scores, lo, hi, n_bins, edges)
+    assert_same(impl.score_histogram(y_true, scores, lo, hi, n_bins, edges), expected)
+    assert expected.sum() == N
+
+
 @examples(40)
 @given(case=score_case(), nan=st.booleans())
 def test_curve_matches_reference(impl, case, nan):
