@@ -4,10 +4,10 @@ Each task counts its chunk into a private histogram; the private histograms are 
 the end, so there are no atomics and the result does not depend on the thread count.
 Signatures, results and errors are those of ``reference.py``.
 
-The backend is three modules behind this one: ``_cpu_chunks`` (the split into tasks and
-the merge of their private copies), ``_cpu_scores`` (score ranges and histograms) and
-``_cpu_ranking`` (exact ranking). This one holds the counting kernels, the regression
-moments and the loss sums, and imports the score kernels so that it offers the whole
+The backend is four modules behind this one: ``_cpu_chunks`` (the split into tasks and
+the merge of their private copies), ``_cpu_scores`` (score ranges and histograms),
+``_cpu_ranking`` (exact ranking) and ``_cpu_sums`` (regression moments and loss sums).
+This one holds the counting kernels and imports the others so that it offers the whole
 interface.
 """
 
@@ -18,6 +18,7 @@ from gpumetrics.kernels import _common
 from gpumetrics.kernels._cpu_chunks import chunk_count, run_chunked, task_span
 from gpumetrics.kernels._cpu_ranking import clf_curve, rank_auc, refine_auc
 from gpumetrics.kernels._cpu_scores import score_histogram, score_range
+from gpumetrics.kernels._cpu_sums import loss_sums, moments
 from numba import njit, prange
 
 name = "cpu"
@@ -52,8 +53,8 @@ def _confusion_loop(y_true, y_pred, weight, lut, offset, n_classes, ignore, use_
         # A task-local histogram keeps threads off each other's cache lines (small histograms
         # of neighbouring tasks would share them in ``private``). Counts are uint32 (a task
         # holds fewer than 2^32 samples): half the cache footprint (41 KB at C = 100).
-        # Several interleaved copies, or class pairs coded in a vectorised pass and counted
-        # in a second, were no faster when tried.
+        # For 64-bit labels, several interleaved copies, or class pairs coded in a SIMD pass
+        # and counted in a second (``_confusion_narrow_loop``), were no faster when tried.
         if weight is None:
             counts = np.zeros(cells, dtype=np.uint32)
             if use_ignore:
@@ -124,6 +125,54 @@ def _confusion_binary_loop(y_true, y_pred, offset, private, n_chunks):
                     hist[t * np.uint64(3) + p] += 1
 
 
+_CODE_BLOCK = 2048  # samples whose cells are computed in one SIMD pass, then counted
+_NARROW_KINDS = ("int8", "int16", "int32", "uint8", "uint16")  # exact in int32
+
+
+@njit(inline="always")
+def _narrow_codes(yt, yp, offset, n_classes, codes):
+    # Labels of 32 bits or fewer, in 32-bit arithmetic: 8 lanes per AVX2 instruction. With
+    # |offset| < 2^30 and C < 2^15, a label outside [offset, offset + C) wraps to at least C
+    # as an unsigned 32-bit difference, so one compare finds the overflow cell.
+    C = np.uint32(n_classes)
+    for i in range(yt.shape[0]):
+        ti = np.uint32(np.int32(yt[i]) - offset)
+        pi = np.uint32(np.int32(yp[i]) - offset)
+        ti = ti if ti < C else C
+        pi = pi if pi < C else C
+        codes[i] = np.int32(ti * (C + np.uint32(1)) + pi)
+
+
+@njit(parallel=True, nogil=True, cache=True)
+def _confusion_narrow_loop(y_true, y_pred, offset, n_classes, private, n_chunks):
+    # Identity table, no weights, nothing ignored, narrow labels: a block's cells are
+    # computed in a SIMD pass over slices (a loop with the increments in it stays scalar),
+    # then counted into a task-local uint32 histogram.
+    K, N = y_pred.shape
+    cells = private.shape[1]
+    offset32 = np.int32(offset)
+    for task in prange(K * n_chunks):
+        k, start, stop = task_span(task, n_chunks, N)
+        yt = y_true[min(k, y_true.shape[0] - 1)]
+        yp = y_pred[k]
+        counts = np.zeros(cells, dtype=np.uint32)
+        codes = np.empty(_CODE_BLOCK, np.int32)
+        for b0 in range(start, stop, _CODE_BLOCK):
+            b1 = min(b0 + _CODE_BLOCK, stop)
+            block = codes[:b1 - b0]
+            _narrow_codes(yt[b0:b1], yp[b0:b1], offset32, n_classes, block)
+            for i in range(block.shape[0]):
+                counts[np.uint64(block[i])] += np.uint32(1)
+        for c in range(cells):
+            private[task, c] += counts[c]
+
+
+def _narrow(y_true, y_pred, offset: int, C: int) -> bool:
+    """Whether the 32-bit code pass counts these labels exactly."""
+    return (y_true.dtype.name in _NARROW_KINDS and y_pred.dtype.name in _NARROW_KINDS
+            and abs(offset) < (1 << 30) and C < (1 << 15))
+
+
 def _is_identity(lut) -> bool:
     return bool((lut == np.arange(lut.shape[0])).all())
 
@@ -141,6 +190,8 @@ def confusion(
     identity = lut.shape[0] == C and _is_identity(lut)
     if identity and C == 2 and w is None and not use_ignore:
         run_chunked(cells, N, _confusion_binary_loop, y_true, y_pred, offset)
+    elif identity and w is None and not use_ignore and _narrow(y_true, y_pred, offset, C):
+        run_chunked(cells, N, _confusion_narrow_loop, y_true, y_pred, offset, C)
     else:
         run_chunked(
             cells, N, _confusion_loop, y_true, y_pred, w, None if identity else lut, offset, C,
@@ -236,14 +287,14 @@ def _range_loop(y, n_chunks, lows, highs):
     N = y.shape[0]
     for c in prange(n_chunks):
         _, start, stop = task_span(c, n_chunks, N)
-        lo = np.int64(y[start])
-        hi = lo
-        for i in range(start + 1, stop):
-            v = np.int64(y[i])
-            lo = min(lo, v)
-            hi = max(hi, v)
-        lows[c] = lo
-        highs[c] = hi
+        part = y[start:stop]  # a slice and its own range: the reduction compiles to SIMD
+        lo = part[0]
+        hi = part[0]
+        for i in range(part.shape[0]):
+            lo = min(lo, part[i])
+            hi = max(hi, part[i])
+        lows[c] = np.int64(lo)
+        highs[c] = np.int64(hi)
 
 
 def label_range(y):
@@ -271,159 +322,4 @@ def _bincount_loop(y, offset, private, n_chunks):
 def bincount(y, offset, size, out=None):
     y, offset, size, out = _common.prepare_bincount(y, offset, size, out)
     run_chunked(out[None], y.shape[0], _bincount_loop, np.ascontiguousarray(y), offset)
-    return out
-
-
-# --- regression moments ----------------------------------------------------------------
-
-_MOMENT_BLOCK = 1024  # samples per two-pass block: the block stays in L1 between passes
-
-
-_merge_state = njit(inline="always")(_common.merge_state)
-
-
-@njit(parallel=True, nogil=True, cache=True)
-def _moments_loop(y_true, y_pred, weight, shift_true, shift_pred, private, n_chunks):
-    # Means are taken of the data minus a shift (the column's first value), so that the
-    # block means Chan's merge subtracts keep their precision when the data sit far from 0.
-    K, N, L = y_pred.shape
-    eps = np.finfo(np.float64).eps
-    for task in prange(K * n_chunks):
-        k, start, stop = task_span(task, n_chunks, N)
-        kt = min(k, y_true.shape[0] - 1)
-        yt = y_true[kt]
-        yp = y_pred[k]
-        block = np.zeros(13)
-        for b0 in range(start, stop, _MOMENT_BLOCK):
-            b1 = min(b0 + _MOMENT_BLOCK, stop)
-            for j in range(L):
-                W = 0.0
-                st = 0.0
-                sp = 0.0
-                se = 0.0
-                for i in range(b0, b1):
-                    wi = 1.0 if weight is None else weight[min(k, weight.shape[0] - 1), i]
-                    t = np.float64(yt[i, j])
-                    p = np.float64(yp[i, j])
-                    W += wi
-                    st += wi * (t - shift_true[kt, j])
-                    sp += wi * (p - shift_pred[k, j])
-                    se += wi * (p - t)
-                safe = W if W != 0 else 1.0
-                mt = st / safe
-                mp = sp / safe
-                me = se / safe
-                m2t = 0.0
-                m2p = 0.0
-                c = 0.0
-                m2e = 0.0
-                sabs = 0.0
-                sape = 0.0
-                mx = 0.0
-                for i in range(b0, b1):
-                    wi = 1.0 if weight is None else weight[min(k, weight.shape[0] - 1), i]
-                    t = np.float64(yt[i, j])
-                    p = np.float64(yp[i, j])
-                    e = p - t
-                    dt = (t - shift_true[kt, j]) - mt
-                    dp = (p - shift_pred[k, j]) - mp
-                    de = e - me
-                    m2t += wi * dt * dt
-                    m2p += wi * dp * dp
-                    c += wi * dt * dp
-                    m2e += wi * de * de
-                    ae = abs(e)
-                    sabs += wi * ae
-                    sape += wi * ae / max(abs(t), eps)
-                    mx = max(mx, ae)
-                block[0] = W
-                block[1] = mt
-                block[2] = m2t
-                block[3] = mp
-                block[4] = m2p
-                block[5] = c
-                block[6] = me
-                block[7] = m2e
-                block[8] = sabs
-                block[9] = sape
-                block[10] = mx
-                block[11] = shift_true[kt, j]
-                block[12] = shift_pred[k, j]
-                _merge_state(private[task, j], block)
-
-
-@njit(nogil=True, cache=True)
-def _merge_private(private, n_chunks, out):
-    K, L = out.shape[:2]
-    for k in range(K):
-        for c in range(n_chunks):
-            for j in range(L):
-                _merge_state(out[k, j], private[k * n_chunks + c, j])
-
-
-def moments(y_true, y_pred, sample_weight=None, out=None):
-    y_true, y_pred, w, out = _common.prepare_moments(y_true, y_pred, sample_weight, out)
-    K, N, L = y_pred.shape
-    shift_true = np.ascontiguousarray(y_true[:, 0, :], dtype=np.float64)
-    shift_pred = np.ascontiguousarray(y_pred[:, 0, :], dtype=np.float64)
-    state = np.zeros_like(out)
-    run_chunked(state, N * L, _moments_loop, y_true, y_pred, w, shift_true, shift_pred,
-                merge=_merge_private)
-    out[...] = _common.merge_moments(out, state)
-    return out
-
-
-# --- losses ----------------------------------------------------------------------------
-
-_class_loss = njit(inline="always")(_common.class_loss)
-_add_class_loss = njit(inline="always")(_common.class_loss_accumulator(_class_loss))
-_binary_loss = njit(inline="always")(_common.binary_loss)
-
-
-@njit(parallel=True, nogil=True, cache=True)
-def _class_loss_loop(y_true, y_score, softmax, weight, ignore, eps, private, n_chunks):
-    # Cross-entropy of logits (log-sum-exp over the row, no softmax copy) or the log loss
-    # of clipped probabilities, for a class index per sample.
-    K, N, C = y_score.shape
-    n_cols = 2 if (not softmax and C == 1) else C
-    for task in prange(K * n_chunks):
-        k, start, stop = task_span(task, n_chunks, N)
-        row = private[task]
-        yt = y_true[min(k, y_true.shape[0] - 1)]
-        for i in range(start, stop):
-            wi = 1.0 if weight is None else weight[min(k, weight.shape[0] - 1), i]
-            _add_class_loss(row, y_score[k, i], np.int64(yt[i]), ignore, n_cols, softmax,
-                            eps, wi)
-
-
-@njit(parallel=True, nogil=True, cache=True)
-def _binary_loss_loop(y_true, y_score, from_logits, weight, private, n_chunks):
-    # Binary cross-entropy per column: softplus form for logits, logs clamped at -100 for
-    # probabilities.
-    K, N, C = y_score.shape
-    for task in prange(K * n_chunks):
-        k, start, stop = task_span(task, n_chunks, N)
-        row = private[task]
-        yt = y_true[min(k, y_true.shape[0] - 1)]
-        for i in range(start, stop):
-            loss = 0.0
-            for c in range(C):
-                loss += _binary_loss(np.float64(y_score[k, i, c]), np.float64(yt[i, c]),
-                                     from_logits)
-            wi = 1.0 if weight is None else weight[min(k, weight.shape[0] - 1), i]
-            row[0] += wi * loss
-            row[1] += wi * C
-
-
-def loss_sums(y_true, y_score, kind, sample_weight=None, ignore_index=None, eps=0.0, out=None):
-    y_true, y_score, w, ignore, out = _common.prepare_loss(
-        y_true, y_score, kind, sample_weight, ignore_index, out
-    )
-    _, N, C = y_score.shape
-    if kind in ("softmax", "proba"):
-        run_chunked(out, N * C // 4 + 1, _class_loss_loop, y_true, y_score, kind == "softmax",
-                    w, ignore, float(eps))
-    else:
-        run_chunked(out, N * C // 4 + 1, _binary_loss_loop, y_true, y_score, kind == "sigmoid",
-                    w)
     return out
