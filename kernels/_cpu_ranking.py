@@ -64,6 +64,37 @@ def _partition_write(y_true, indicator, y_score, weight, k, j, drop_zero, cursor
 
 
 @njit(parallel=True, nogil=True, cache=True)
+def _column_partition_counts(labels, counts):
+    # ``_partition_counts`` for one column of indicators without weights: a sum over a
+    # slice, which compiles to SIMD code.
+    N = labels.shape[0]
+    for c in prange(counts.shape[0]):
+        _, start, stop = task_span(c, counts.shape[0], N)
+        part = labels[start:stop]
+        n_pos = 0
+        for i in range(part.shape[0]):
+            n_pos += part[i] != 0
+        counts[c, 0] = part.shape[0] - n_pos
+        counts[c, 1] = n_pos
+
+
+@njit(parallel=True, nogil=True, cache=True)
+def _column_partition_write(labels, scores, cursor, keys):
+    # ``_partition_write`` for one column of indicators without weights, without a branch
+    # on the class (a random class mispredicts): the target is chosen by arithmetic.
+    N = labels.shape[0]
+    for c in prange(cursor.shape[0]):
+        _, start, stop = task_span(c, cursor.shape[0], N)
+        at_neg = cursor[c, 0]
+        at_pos = cursor[c, 1]
+        for i in range(np.uint64(start), np.uint64(stop)):
+            positive = np.int64(labels[i] != 0)
+            keys[at_neg + (at_pos - at_neg) * positive] = scores[i]
+            at_pos += positive
+            at_neg += 1 - positive
+
+
+@njit(parallel=True, nogil=True, cache=True)
 def _pairs_below(pos, neg, w_pos, cum_neg, weighted, n_chunks, out):
     # Each positive v adds the negatives below it plus half those tied: with n_lt and n_le
     # the negatives < v and <= v, twice its share is n_lt + n_le (weights: their sums).
@@ -111,14 +142,22 @@ def _sorted_parts(y_true, y_score, w, k, j, drop_zero, pool):
     as the key's top bit, so each part is then sorted as plain scores."""
     N = y_score.shape[1]
     y3, indicator = as_3d(y_true)
+    column = indicator and w is None  # the common case: its own branch-free loops
+    labels = y3[min(k, y3.shape[0] - 1), :, j] if column else None
     counts = np.zeros((chunk_count(N, 2), 2), np.int64)
-    _partition_counts(y3, indicator, w, k, j, drop_zero, counts)
+    if column:
+        _column_partition_counts(labels, counts)
+    else:
+        _partition_counts(y3, indicator, w, k, j, drop_zero, counts)
     n_neg = int(counts[:, 0].sum())
     cursor = np.cumsum(counts, axis=0) - counts
     cursor[:, 1] += n_neg
     keys = np.empty(int(counts.sum()), y_score.dtype)
     weights = np.empty(keys.shape[0] if w is not None else 0, np.float64)
-    _partition_write(y3, indicator, y_score, w, k, j, drop_zero, cursor, keys, weights)
+    if column:
+        _column_partition_write(labels, y_score[k, :, j], cursor, keys)
+    else:
+        _partition_write(y3, indicator, y_score, w, k, j, drop_zero, cursor, keys, weights)
     parts = [(keys[:n_neg], weights[:n_neg]), (keys[n_neg:], weights[n_neg:])]
     return _sort_parts(parts, w is not None, pool)
 
