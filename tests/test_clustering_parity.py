@@ -157,3 +157,68 @@ def test_bad_input_is_a_value_error_like_sklearn(case):
         BAD[case](gm)
     message = str(info.value)
     assert any(word in message for word in ("labels_", "average_method", "beta", "eps"))
+
+
+# --- streaming ---------------------------------------------------------------------------
+
+STREAMING = {
+    "RandScore": "rand_score", "AdjustedRandScore": "adjusted_rand_score",
+    "MutualInfoScore": "mutual_info_score",
+    "NormalizedMutualInfoScore": "normalized_mutual_info_score",
+    "AdjustedMutualInfoScore": "adjusted_mutual_info_score",
+    "HomogeneityScore": "homogeneity_score", "CompletenessScore": "completeness_score",
+    "VMeasureScore": "v_measure_score", "FowlkesMallowsScore": "fowlkes_mallows_score",
+}
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**32 - 1), R=st.integers(1, 5), C=st.integers(1, 7),
+       cuts=st.lists(st.floats(0, 1), max_size=3), validate=st.booleans())
+def test_streaming_split_and_merged_equals_the_function(backend, seed, R, C, cuts, validate):
+    from gpumetrics import metrics as M
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 200))
+    labels_true, labels_pred = rng.integers(0, R, n), rng.integers(0, C, n)
+    make = {name: getattr(M, name)(num_classes=R, num_clusters=C, validate=validate,
+                                   backend=backend) for name in STREAMING}
+    whole, parts = M.MetricSet(make), []
+    assert len(whole.states) == 1  # every clustering score reads one contingency state
+    bounds = [0, *sorted(int(c * n) for c in cuts), n]
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        whole.update(labels_true[a:b], labels_pred[a:b])
+        part = M.MetricSet({name: getattr(M, name)(num_classes=R, num_clusters=C)
+                            for name in STREAMING})
+        part.update(labels_true[a:b], labels_pred[a:b])
+        parts.append(part)
+    merged = parts[0]
+    for part in parts[1:]:
+        merged.merge(part)
+    for result in (whole.compute(), merged.compute()):
+        for name, function in STREAMING.items():
+            expected = getattr(gm, function)(labels_true, labels_pred)
+            assert result[name] == pytest.approx(expected, rel=1e-12, abs=1e-15), name
+
+
+def test_streaming_refuses_weights_and_labels_out_of_range():
+    from gpumetrics import metrics as M
+
+    m = M.AdjustedRandScore(num_classes=3, num_clusters=2)
+    with pytest.raises(ValueError, match=r"labels_pred has labels outside \[0, 2\)"):
+        m.update(np.array([0, 1, 2]), np.array([0, 1, 2]))
+    with pytest.raises(ValueError, match=r"labels_true has labels outside \[0, 3\)"):
+        m.update(np.array([0, 1, 3]), np.array([0, 1, 1]))
+    with pytest.raises(ValueError, match="1-D integer labels"):
+        m.update(np.array([0.0, 1.0]), np.array([0, 1]))
+    unchecked = M.AdjustedRandScore(num_classes=2, num_clusters=2, validate=False)
+    unchecked.update(np.array([0, 1, 2]), np.array([0, 1, 1]))
+    with pytest.raises(ValueError, match=r"labels_true has labels outside \[0, 2\)"):
+        unchecked.compute()
+    weighted = M.MetricSet([M.Accuracy(task="multiclass", num_classes=3),
+                            M.RandScore(num_classes=3, num_clusters=3)])
+    weighted.update(np.array([0, 1, 2]), np.array([0, 1, 1]), sample_weight=np.ones(3))
+    with pytest.raises(ValueError, match="without weights"):
+        weighted.compute()
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="num_clusters"):
+            M.RandScore(num_classes=2, num_clusters=bad)

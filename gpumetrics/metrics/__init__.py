@@ -43,6 +43,17 @@ from gpumetrics.metrics.classification import (
     Specificity,
     TopKAccuracy,
 )
+from gpumetrics.metrics.clustering import (
+    AdjustedMutualInfoScore,
+    AdjustedRandScore,
+    CompletenessScore,
+    FowlkesMallowsScore,
+    HomogeneityScore,
+    MutualInfoScore,
+    NormalizedMutualInfoScore,
+    RandScore,
+    VMeasureScore,
+)
 from gpumetrics.metrics.losses import BinaryCrossEntropy, CrossEntropy, LogLoss
 from gpumetrics.metrics.ranking import AUROC, AveragePrecision, PRCurve, ROCCurve
 from gpumetrics.metrics.regression import (
@@ -63,7 +74,9 @@ METRICS = {
         TopKAccuracy, AUROC, AveragePrecision, ROCCurve, PRCurve, MeanSquaredError,
         RootMeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError, MaxError,
         R2Score, ExplainedVariance, PearsonCorrCoef, LogLoss, CrossEntropy,
-        BinaryCrossEntropy,
+        BinaryCrossEntropy, RandScore, AdjustedRandScore, MutualInfoScore,
+        NormalizedMutualInfoScore, AdjustedMutualInfoScore, HomogeneityScore,
+        CompletenessScore, VMeasureScore, FowlkesMallowsScore,
     )
 }
 """Every streaming metric class, by name."""
