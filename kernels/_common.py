@@ -90,6 +90,32 @@ def prepare_confusion(y_true, y_pred, num_classes, sample_weight, lut, offset, o
     return y_true, y_pred, num_classes, sample_weight, lut, int(offset), out
 
 
+def prepare_contingency(y_true, y_pred, n_rows, n_cols, lut_true, offset_true, lut_pred,
+                        offset_pred, out, xp=np):
+    """Check the arguments of ``contingency`` and return them normalised (identity tables
+    at offset 0 where none is given)."""
+    K = _check_batched(y_true, y_pred, 2)
+    y_true = as_label_array(y_true, "y_true", xp)
+    y_pred = as_label_array(y_pred, "y_pred", xp)
+    sizes = []
+    for name, size in (("n_rows", n_rows), ("n_cols", n_cols)):
+        size = int(size)
+        if size < 1:
+            raise ValueError(f"{name} must be >= 1; got {size}.")
+        sizes.append(size)
+    tables = []
+    for name, lut, offset, size in (("lut_true", lut_true, offset_true, sizes[0]),
+                                    ("lut_pred", lut_pred, offset_pred, sizes[1])):
+        if lut is None:
+            lut, offset = xp.arange(size, dtype=xp.int64), 0
+        elif lut.ndim != 1 or lut.dtype != xp.int64:
+            raise ValueError(f"{name} must be a 1-D int64 array mapping (label - offset) to "
+                             "an index.")
+        tables += [lut, int(offset)]
+    out = _check_out(out, (K, sizes[0] + 1, sizes[1] + 1), False, xp)
+    return (y_true, y_pred, *sizes, *tables, out)
+
+
 def prepare_label_counts(y_true, y_pred, sample_weight, out, xp=np):
     """Check the arguments of ``label_counts`` (multilabel indicators, ``(K, N, L)``)."""
     K = _check_batched(y_true, y_pred, 3)

@@ -138,6 +138,79 @@ def confusion(
     return call.add_into(out, counts)
 
 
+# --- contingency --------------------------------------------------------------------------
+
+
+@cuda.jit(device=True, inline=True)
+def _table_index(v, offset, lut, size):
+    shifted = int64(v) - offset
+    if shifted >= 0 and shifted < lut.shape[0]:
+        return lut[shifted]
+    return size
+
+
+@functools.cache
+def _contingency_kernel(shared: bool):
+    """Rectangular counts through a table per side, as ``_confusion_kernel`` counts (a
+    block-private uint32 copy in shared memory when the cells fit, else global atomics)."""
+
+    @cuda.jit
+    def kernel(y_true, y_pred, lut_t, off_t, lut_p, off_p, n_rows, n_cols, out):
+        width = n_cols + 1
+        cells = (n_rows + 1) * width
+        N = y_pred.shape[1]
+        tid = cuda.threadIdx.x
+        hist = cuda.shared.array(0, uint32)
+        stride = cuda.gridDim.x * cuda.blockDim.x
+        window = stride * FLUSH_ROUNDS
+        for k in range(cuda.blockIdx.y, y_pred.shape[0], cuda.gridDim.y):
+            kt = min(k, y_true.shape[0] - 1)
+            first = cuda.blockIdx.x * cuda.blockDim.x
+            while first < N:
+                if shared:
+                    clear_cells(hist, cells)
+                end = min(N, first + window)
+                i = first + tid
+                while i - tid < end:
+                    if i < N:
+                        cell = (_table_index(y_true[kt, i], off_t, lut_t, n_rows) * width
+                                + _table_index(y_pred[k, i], off_p, lut_p, n_cols))
+                        count_cell(hist, out, k, cell, uint32(1), shared)
+                    i += stride
+                if shared:
+                    flush_cells(hist, out, k, cells)
+                first += window
+
+    return kernel
+
+
+def contingency(
+    y_true, y_pred, n_rows, n_cols, lut_true=None, offset_true=0, lut_pred=None, offset_pred=0,
+    out=None,
+):
+    call = Call(y_pred)
+    tables = []
+    for lut, offset, size in ((lut_true, offset_true, n_rows), (lut_pred, offset_pred, n_cols)):
+        if lut is None:  # the identity table, made once per device and stream
+            lut, offset = call.constant("arange", max(1, int(size))), 0
+        tables += [lut, offset]
+    y_true, y_pred, R, C, lut_t, off_t, lut_p, off_p, out = _common.prepare_contingency(
+        y_true, y_pred, n_rows, n_cols, *tables, out, xp=call.xp
+    )
+    K, N = y_pred.shape
+    cells = (R + 1) * (C + 1)
+    counts = call.accumulator(out, (K, cells))
+    if N:
+        shared = cells <= SHARED_CELLS_U32
+        grid, block = launch_shape(N, K)
+        call.launch(
+            _contingency_kernel(shared), grid, block, call.device(y_true), call.device(y_pred),
+            call.device(lut_t), int(off_t), call.device(lut_p), int(off_p), R, C, counts,
+            shared_bytes=cells * 4 if shared else 0,
+        )
+    return call.add_into(out, counts)
+
+
 # --- multilabel counts ---------------------------------------------------------------------
 
 

@@ -24,6 +24,12 @@ class Kernels(Protocol):
     ):
         """Add the ``(K, C + 1, C + 1)`` confusion counts ``out[k, true, pred]``."""
 
+    def contingency(
+        self, y_true, y_pred, n_rows, n_cols, lut_true=None, offset_true=0, lut_pred=None,
+        offset_pred=0, out=None,
+    ):
+        """Add the ``(K, R + 1, C + 1)`` counts ``out[k, row of true, column of pred]``."""
+
     def label_counts(self, y_true, y_pred, sample_weight=None, out=None):
         """Add multilabel counts ``out[k, label, true, pred]`` of shape ``(K, L, 2, 2)``."""
 

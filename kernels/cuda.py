@@ -30,6 +30,7 @@ from __future__ import annotations
 from gpumetrics.kernels._cuda_counts import (
     bincount,
     confusion,
+    contingency,
     label_counts,
     label_range,
     sample_label_counts,
@@ -41,7 +42,7 @@ from gpumetrics.kernels._cuda_scores import loss_sums, moments, score_histogram,
 name = "cuda"
 
 __all__ = [
-    "bincount", "clf_curve", "confusion", "label_counts", "label_range", "loss_sums", "moments",
-    "rank_auc", "refine_auc", "sample_label_counts", "score_histogram", "score_range",
-    "topk_outcomes",
+    "bincount", "clf_curve", "confusion", "contingency", "label_counts", "label_range",
+    "loss_sums", "moments", "rank_auc", "refine_auc", "sample_label_counts",
+    "score_histogram", "score_range", "topk_outcomes",
 ]

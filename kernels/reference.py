@@ -54,6 +54,31 @@ def confusion(
     return out
 
 
+def contingency(
+    y_true, y_pred, n_rows, n_cols, lut_true=None, offset_true=0, lut_pred=None, offset_pred=0,
+    out=None,
+):
+    """Add the ``(K, R + 1, C + 1)`` counts ``out[k, row, col]`` of a contingency table:
+    rectangular confusion counts whose two sides have tables of their own.
+
+    ``y_true`` is ``(1 or K, N)``, ``y_pred`` is ``(K, N)``, integer labels. A true label
+    ``v`` counts in row ``lut_true[v - offset_true]``, a predicted one in column
+    ``lut_pred[v - offset_pred]`` (identity tables when None); labels outside a table land
+    in row ``R`` or column ``C``.
+    """
+    y_true, y_pred, R, C, lut_t, off_t, lut_p, off_p, out = _common.prepare_contingency(
+        y_true, y_pred, n_rows, n_cols, lut_true, offset_true, lut_pred, offset_pred, out
+    )
+    K, N = y_pred.shape
+    t = _encode(np.broadcast_to(y_true, (K, N)), lut_t, off_t, R)
+    p = _encode(y_pred, lut_p, off_p, C)
+    bins = (R + 1) * (C + 1)
+    flat = t * (C + 1) + p + (np.arange(K, dtype=np.int64) * bins)[:, None]
+    counts = np.bincount(flat.reshape(-1), minlength=K * bins)
+    out += counts.reshape(out.shape)
+    return out
+
+
 def label_counts(y_true, y_pred, sample_weight=None, out=None):
     """Add multilabel counts ``out[k, label, true, pred]`` of shape ``(K, L, 2, 2)``.
 

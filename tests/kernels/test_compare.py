@@ -74,6 +74,38 @@ def test_confusion_matches_reference(impl, case):
     assert_same(acc, out)
 
 
+@st.composite
+def contingency_case(draw):
+    K = draw(st.integers(1, 3))
+    N = draw(st.one_of(st.integers(0, 300), st.just(scaled(3000))))
+    # 13 x 1001 cells: more than a CUDA block holds in shared memory (global atomics)
+    R, C = draw(st.integers(1, 12)), draw(st.one_of(st.integers(1, 12), st.just(1000)))
+    dtype = draw(st.sampled_from(LABEL_DTYPES))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    lo = 0 if dtype in (np.uint8, np.uint16, np.uint32, np.uint64, np.bool_) else -2
+    hi_t, hi_p = (1, 1) if dtype == np.bool_ else (R + 2, C + 2)
+    y_true = rng.integers(lo, hi_t + 1, size=(draw(st.sampled_from([1, K])), N)).astype(dtype)
+    y_pred = rng.integers(lo, hi_p + 1, size=(K, N)).astype(dtype)
+    tables = {}
+    for side, size in (("true", R), ("pred", C)):
+        if draw(st.booleans()):  # a table of its own: some labels mapped, others not
+            offset = draw(st.integers(-2, 2))
+            lut = rng.integers(0, size + 1, size=draw(st.integers(1, size + 3)))
+            tables.update({f"lut_{side}": lut.astype(np.int64), f"offset_{side}": offset})
+    return y_true, y_pred, R, C, tables
+
+
+@examples(60)
+@given(case=contingency_case())
+def test_contingency_matches_reference(impl, case):
+    y_true, y_pred, R, C, tables = case
+    expected = reference.contingency(y_true, y_pred, R, C, **tables)
+    assert_same(impl.contingency(y_true, y_pred, R, C, **tables), expected)
+    assert expected.sum() == y_pred.size
+    out = expected.copy()  # accumulation: a second call adds into out
+    assert_same(impl.contingency(y_true, y_pred, R, C, out=out, **tables), 2 * expected)
+
+
 def test_cpu_tasks_hold_fewer_than_2_32_samples():
     from gpumetrics.kernels._cpu_chunks import MAX_CHUNK, chunk_count
 
@@ -178,6 +210,12 @@ BAD_CALLS = {
     ),
     "top-k k=0": lambda k: k.topk_outcomes(np.zeros((1, 2), int), np.zeros((1, 2, 3)), 0),
     "multilabel 2-D": lambda k: k.label_counts(np.zeros((1, 3), int), np.zeros((1, 3), int)),
+    "contingency n_cols 0": lambda k: k.contingency(np.zeros((1, 3), int),
+                                                    np.zeros((1, 3), int), 2, 0),
+    "contingency float table": lambda k: k.contingency(
+        np.zeros((1, 3), int), np.zeros((1, 3), int), 2, 2, lut_pred=np.zeros(2)),
+    "contingency bad out shape": lambda k: k.contingency(
+        np.zeros((1, 3), int), np.zeros((1, 3), int), 2, 3, out=np.zeros((1, 3, 3), np.int64)),
 }
 
 
