@@ -1,10 +1,11 @@
 """Clustering scores from labels, as ``sklearn.metrics.cluster`` defines them.
 
 Each side's labels are discovered on their own (true classes, predicted clusters: two label
-sets), and the pairs are counted once into a contingency table, dense through the
-``bincount`` kernel while classes x clusters stays small, else by sorting the pairs'
-codes. Every score is a formula on that table (``gpumetrics.formulas.contingency``).
-Labels on a GPU are scored on the host: the table is computed there.
+sets), and the pairs are counted once into a contingency table, dense by the
+``contingency`` kernel (a table per side maps raw labels to rows and columns) while
+classes x clusters stays small, else by sorting the pairs' codes. Every score is a formula
+on that table (``gpumetrics.formulas.contingency``). Labels on a GPU are scored on the
+host: the table is computed there.
 """
 
 from __future__ import annotations
@@ -61,22 +62,28 @@ def _check(labels_true, labels_pred, batched: bool, warn: bool = True):
     return t, p, ctx
 
 
-def _encode(y, kernels) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted distinct labels and each label's index among them (int64, shape of ``y``)."""
+def _encode(y, kernels):
+    """``(classes, labels, lut, offset)``: the sorted distinct labels of ``y``, and integer
+    labels for the kernels with the table that maps ``label - offset`` to a class index:
+    the labels themselves when their span is small, else their codes (identity table)."""
     flat = y.reshape(-1)
-    if flat.dtype.kind in "biu" and flat.shape[0]:
-        if flat.dtype == np.uint64 and flat.max() > np.iinfo(np.int64).max:
-            pass  # beyond the kernels' int64 labels: sorted below
-        else:
-            flat = flat.astype(np.int64, copy=False) if flat.dtype.kind == "u" else flat
-            classes = _scores.unique_labels(flat, kernels)
-            lo, hi = int(classes[0]), int(classes[-1])
-            if hi - lo < _DIRECT_SPAN:
-                table = np.zeros(hi - lo + 1, np.int64)
-                table[classes.astype(np.int64) - lo] = np.arange(classes.shape[0])
-                return classes.astype(y.dtype), table[flat.astype(np.int64) - lo].reshape(y.shape)
+    if flat.dtype.kind in "biu" and flat.shape[0] and not (
+        flat.dtype == np.uint64 and flat.max() > np.iinfo(np.int64).max
+    ):
+        if flat.dtype == np.uint64:
+            y = y.astype(np.int64)
+        classes = _scores.unique_labels(y.reshape(-1), kernels)
+        lo, hi = int(classes[0]), int(classes[-1])
+        if hi - lo < _DIRECT_SPAN:
+            lut = np.zeros(hi - lo + 1, np.int64)
+            lut[classes.astype(np.int64) - lo] = np.arange(classes.shape[0])
+            return classes, y, lut, lo
     classes, codes = np.unique(flat, return_inverse=True)
-    return classes, codes.astype(np.int64).reshape(y.shape)
+    return classes, codes.astype(np.int64).reshape(y.shape), None, 0
+
+
+def _codes(labels, lut, offset):
+    return labels.astype(np.int64) if lut is None else lut[labels.astype(np.int64) - offset]
 
 
 def _cells(labels_true, labels_pred, batched: bool, backend, warn: bool = True):
@@ -86,18 +93,24 @@ def _cells(labels_true, labels_pred, batched: bool, backend, warn: bool = True):
     ``contingency_matrix``)."""
     t, p, ctx = _check(labels_true, labels_pred, batched, warn)
     kernels = dispatch.kernels(backend)
-    classes, rows = _encode(t, kernels)
-    clusters, cols = _encode(p, kernels)
+    classes, t_labels, t_lut, t_off = _encode(t, kernels)
+    clusters, p_labels, p_lut, p_off = _encode(p, kernels)
     R, C = classes.shape[0], clusters.shape[0]
+    if R * C <= _DENSE_CELLS:  # one pass of the contingency kernel over every set
+        tables = [R, C, t_lut, t_off, p_lut, p_off]
+        if p.shape[1] == 0:
+            return [(np.zeros(0, np.int64),) * 3] * p.shape[0], classes, clusters, ctx
+        counts = _arrays.to_host(kernels.contingency(t_labels[None], p_labels, *tables))
+        cells = []
+        for k in range(p.shape[0]):
+            rows, cols = np.nonzero(counts[k, :R, :C])
+            cells.append((rows, cols, counts[k, rows, cols]))
+        return cells, classes, clusters, ctx
+    rows = _codes(t_labels, t_lut, t_off)
     cells = []
-    for k in range(p.shape[0]):
-        codes = rows * C + cols[k]
-        if R * C <= _DENSE_CELLS:
-            dense = _arrays.to_host(kernels.bincount(codes, 0, max(R * C, 1)))[:R * C]
-            code = np.flatnonzero(dense)
-            counts = dense[code]
-        else:
-            code, counts = np.unique(codes, return_counts=True)
+    for k in range(p.shape[0]):  # too many cells for a dense table: sort the pairs' codes
+        code, counts = np.unique(rows * C + _codes(p_labels[k], p_lut, p_off),
+                                 return_counts=True)
         cells.append((code // C, code % C, counts.astype(np.int64)))
     return cells, classes, clusters, ctx
 

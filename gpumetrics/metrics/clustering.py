@@ -1,5 +1,6 @@
-"""Streaming clustering scores: one contingency state (true class by cluster) read by every
-clustering metric of a set, and the formulas of ``gpumetrics.formulas.contingency``.
+"""Streaming clustering scores: one contingency state (true class by cluster, counted by
+the ``contingency`` kernel) read by every clustering metric of a set, and the formulas of
+``gpumetrics.formulas.contingency``.
 
 Labels are class indices ``0..num_classes-1`` and cluster ids ``0..num_clusters-1``, as
 torchmetrics' classification metrics take them, so that states of any shard have one shape
@@ -24,43 +25,65 @@ def _positive(name: str, value) -> int:
     return int(value)
 
 
-class Contingency(S.Confusion):
-    """``(1, M + 1, M + 1)`` counts [class, cluster] with ``M = max(num_classes,
-    num_clusters)``, from the confusion kernel; a class past ``num_classes`` or a cluster
-    past ``num_clusters`` is an error, found in the validating pass or at ``compute()``."""
+class Contingency(S.State):
+    """``(1, R + 1, C + 1)`` counts [class, cluster] from the ``contingency`` kernel; row R
+    and column C count labels outside ``0..R-1`` and ``0..C-1``, an error found in the
+    validating pass or at ``compute()``. Weights are not counted: an update that brings
+    them is remembered, and ``compute()`` refuses."""
+
+    fields = {"counts": (S.SUM, "int64"), "weighted_updates": (S.SUM, "int64")}
 
     def __init__(self, num_classes: int, num_clusters: int):
-        S.State.__init__(self, num_classes=max(num_classes, num_clusters),
-                         true_classes=num_classes, clusters=num_clusters)
+        super().__init__(num_classes=int(num_classes), num_clusters=int(num_clusters))
+
+    def shape(self, name):
+        if name == "weighted_updates":
+            return (1,)
+        return (1, self.params["num_classes"] + 1, self.params["num_clusters"] + 1)
 
     def inputs(self, batch):
         for name, y in (("labels_true", batch.y_true), ("labels_pred", batch.y_pred)):
             if y.ndim != 1 or y.dtype.kind not in "biu":
                 raise ValueError(f"{name} must be 1-D integer labels; got dtype {y.dtype} "
                                  f"and shape {tuple(y.shape)}.")
-        return super().inputs(batch)
+        if batch.validate and batch.n_samples:
+            return batch._cached(("contingency", *self.shape("counts")), lambda: self._checked(
+                batch))
+        return None
 
-    def _checked_counts(self, batch, labels):
-        counts = batch.kernels.confusion(*labels, self.params["num_classes"])
-        self.check_bounds(_arrays.to_host(counts))  # the overflow row and column included
+    def _count(self, batch, out=None):
+        R, C = self.params["num_classes"], self.params["num_clusters"]
+        return batch.kernels.contingency(batch.y_true[None], batch.y_pred[None], R, C, out=out)
+
+    def _checked(self, batch):
+        counts = self._count(batch)
+        self.check_bounds(_arrays.to_host(counts))
         return counts
 
+    def update(self, batch):
+        counts = self.inputs(batch)
+        if counts is None:  # not validated: count straight into the state
+            self._count(batch, out=self.arrays["counts"])
+        else:
+            self.arrays["counts"] += counts
+        if batch.weights is not None:
+            self.arrays["weighted_updates"] += 1
+
     def check_bounds(self, counts) -> None:
-        R, C = self.params["true_classes"], self.params["clusters"]
-        for name, bad, size in (("labels_true", counts[0, R:, :], R),
-                                ("labels_pred", counts[0, :, C:], C)):
+        R, C = self.params["num_classes"], self.params["num_clusters"]
+        for name, bad, size in (("labels_true", counts[0, R, :], R),
+                                ("labels_pred", counts[0, :, C], C)):
             if bad.any():
                 raise ValueError(f"{name} has labels outside [0, {size}): they must be "
                                  f"integers 0..{size - 1}.")
 
     def table(self) -> T.Table:
-        counts, weighted, _, occurrences = self.totals()
-        if weighted:
+        if self.host("weighted_updates")[0]:
             raise ValueError("clustering scores count samples, without weights; this "
                              "metric was updated with sample_weight.")
+        counts = self.host("counts")
         self.check_bounds(counts)
-        R, C = self.params["true_classes"], self.params["clusters"]
-        return T.Table.from_dense(counts[0, :R, :C])
+        return T.Table.from_dense(counts[0, :-1, :-1])
 
 
 class _Clustering(Metric):

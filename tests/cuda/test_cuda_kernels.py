@@ -312,6 +312,12 @@ def _every_streaming_metric(C):
               for cls in (M.MeanSquaredError, M.RootMeanSquaredError, M.MeanAbsoluteError,
                           M.MeanAbsolutePercentageError, M.MaxError, M.R2Score,
                           M.ExplainedVariance, M.PearsonCorrCoef)]
+    cases += [(lambda b, cls=cls: cls(num_classes=C, num_clusters=C + 2, backend=b),
+               "clusters")  # (no weights: clustering scores have none)
+              for cls in (M.RandScore, M.AdjustedRandScore, M.MutualInfoScore,
+                          M.NormalizedMutualInfoScore, M.AdjustedMutualInfoScore,
+                          M.HomogeneityScore, M.CompletenessScore, M.VMeasureScore,
+                          M.FowlkesMallowsScore)]
     return cases
 
 
@@ -327,7 +333,8 @@ def test_every_streaming_metric_on_cuda_equals_cpu():
     y = 5 + rng.normal(size=n)
     data = {"labels": (t, rng.integers(0, C, n)), "proba": (t, proba),
             "logits": (t, logits), "binary": (b, np.round(proba[:, 1], 2)),
-            "binary_logits": (b, logits[:, 0]), "regression": (y, y + rng.normal(size=n))}
+            "binary_logits": (b, logits[:, 0]), "regression": (y, y + rng.normal(size=n)),
+            "clusters": (t, rng.integers(0, C + 2, n))}
     w = rng.random(n)
     cases = _every_streaming_metric(C)
     assert {type(make("cpu")).__name__ for make, _ in cases} == set(METRICS)
@@ -336,7 +343,8 @@ def test_every_streaming_metric_on_cuda_equals_cpu():
         for backend in ("cpu", "cuda"):
             metric = make(backend)
             for sl in (slice(0, 40), slice(40, n)):
-                metric.update(*(a[sl] for a in data[kind]), sample_weight=w[sl])
+                metric.update(*(a[sl] for a in data[kind]),
+                              sample_weight=None if kind == "clusters" else w[sl])
             results.append(metric.compute())
         got, expected = results
         name = type(metric).__name__
