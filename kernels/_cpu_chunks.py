@@ -19,12 +19,17 @@ _MAX_PRIVATE_BYTES = 64 << 20  # cap on the private histograms of one call
 
 
 def chunk_count(n: int, bins: int) -> int:
-    """Chunks per batch row: enough to keep every thread busy, few enough to fit in memory,
-    and never more than ``MAX_CHUNK`` samples each."""
-    by_threads = 4 * numba.get_num_threads()
+    """Chunks per batch row: enough to keep every thread busy, few enough to fit in memory
+    and to keep each copy of the ``bins`` cells worth its cost, and never more than
+    ``MAX_CHUNK`` samples each."""
+    threads = numba.get_num_threads()
+    by_threads = 4 * threads
     by_size = max(1, -(-n // MIN_CHUNK))
     by_memory = max(1, _MAX_PRIVATE_BYTES // (8 * max(bins, 1)))
-    return max(-(-n // MAX_CHUNK), 1, min(by_threads, by_size, by_memory))
+    # a task should count at least as many samples as its copy has cells (else zeroing and
+    # merging the copies costs more than the counting), yet every thread gets one
+    by_density = max(threads, -(-n // max(bins, 1)))
+    return max(-(-n // MAX_CHUNK), 1, min(by_threads, by_size, by_memory, by_density))
 
 
 @njit(inline="always")
