@@ -102,9 +102,10 @@ def _cells(labels_true, labels_pred, batched: bool, backend, warn: bool = True):
             return [(np.zeros(0, np.int64),) * 3] * p.shape[0], classes, clusters, ctx
         counts = _arrays.to_host(kernels.contingency(t_labels[None], p_labels, *tables))
         cells = []
-        for k in range(p.shape[0]):
-            rows, cols = np.nonzero(counts[k, :R, :C])
-            cells.append((rows, cols, counts[k, rows, cols]))
+        for k in range(p.shape[0]):  # (every label is in its table: no overflow cell)
+            flat = counts[k].reshape(-1)
+            code = np.flatnonzero(flat)
+            cells.append((code // (C + 1), code % (C + 1), flat[code]))
         return cells, classes, clusters, ctx
     rows = _codes(t_labels, t_lut, t_off)
     cells = []
@@ -120,9 +121,16 @@ def _table(rows, cols, counts, R: int, C: int) -> T.Table:
     uses (another set's clusters leave no empty column)."""
     row_sums = np.bincount(rows, counts, R).astype(np.int64)
     col_sums = np.bincount(cols, counts, C).astype(np.int64)
-    used_r, used_c = np.flatnonzero(row_sums), np.flatnonzero(col_sums)
-    return T.Table(np.searchsorted(used_r, rows), np.searchsorted(used_c, cols), counts,
-                   row_sums[used_r], col_sums[used_c])
+
+    def renumbered(index, sums):
+        used = sums > 0
+        if used.all():
+            return index, sums
+        return (np.cumsum(used) - 1)[index], sums[used]
+
+    rows, row_sums = renumbered(rows, row_sums)
+    cols, col_sums = renumbered(cols, col_sums)
+    return T.Table(rows, cols, counts, row_sums, col_sums)
 
 
 def _scores_of(labels_true, labels_pred, batched, backend, score):
