@@ -200,28 +200,24 @@ def confusion(
     return out
 
 
-@njit(inline="always")
-def _table_index(value, offset, lut, n_lut, size):
-    """Index of a raw label through its side's table (``lut[value - offset]``), else size."""
-    shifted = np.uint64(np.int64(value) - offset)  # negative -> huge: one unsigned compare
-    return np.uint64(lut[shifted]) if shifted < n_lut else np.uint64(size)
-
-
 @njit(parallel=True, nogil=True, cache=True)
 def _contingency_loop(y_true, y_pred, lut_t, off_t, lut_p, off_p, n_rows, n_cols, private,
                       n_chunks):
+    # A side without a table (None) maps labels by their offset alone, as the confusion
+    # loop does: no dependent load per sample.
     K, N = y_pred.shape
     width = np.uint64(n_cols + 1)
     cells = private.shape[1]
-    n_t, n_p = np.uint64(lut_t.shape[0]), np.uint64(lut_p.shape[0])
+    n_t = np.uint64(0 if lut_t is None else lut_t.shape[0])
+    n_p = np.uint64(0 if lut_p is None else lut_p.shape[0])
     for task in prange(K * n_chunks):
         k, start, stop = task_span(task, n_chunks, N)
         yt = y_true[min(k, y_true.shape[0] - 1)]
         yp = y_pred[k]
         counts = np.zeros(cells, dtype=np.uint32)  # task-local: fewer than 2^32 samples
         for i in range(np.uint64(start), np.uint64(stop)):
-            row = _table_index(yt[i], off_t, lut_t, n_t, n_rows)
-            col = _table_index(yp[i], off_p, lut_p, n_p, n_cols)
+            row = _class_index(yt[i], off_t, lut_t, n_t, n_rows)
+            col = _class_index(yp[i], off_p, lut_p, n_p, n_cols)
             counts[row * width + col] += np.uint32(1)
         for c in range(cells):
             private[task, c] += counts[c]
@@ -235,6 +231,8 @@ def contingency(
         y_true, y_pred, n_rows, n_cols, lut_true, offset_true, lut_pred, offset_pred, out
     )
     K, N = y_pred.shape
+    lut_t = None if lut_t.shape[0] == R and _is_identity(lut_t) else lut_t
+    lut_p = None if lut_p.shape[0] == C and _is_identity(lut_p) else lut_p
     run_chunked(out.reshape(K, (R + 1) * (C + 1)), N, _contingency_loop, y_true, y_pred,
                 lut_t, off_t, lut_p, off_p, R, C)
     return out

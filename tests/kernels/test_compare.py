@@ -88,9 +88,13 @@ def contingency_case(draw):
     y_pred = rng.integers(lo, hi_p + 1, size=(K, N)).astype(dtype)
     tables = {}
     for side, size in (("true", R), ("pred", C)):
-        if draw(st.booleans()):  # a table of its own: some labels mapped, others not
-            offset = draw(st.integers(-2, 2))
+        kind = draw(st.sampled_from(["none", "table", "shift"]))
+        offset = draw(st.integers(-2, 2))
+        if kind == "table":  # a table of its own: some labels mapped, others not
             lut = rng.integers(0, size + 1, size=draw(st.integers(1, size + 3)))
+        elif kind == "shift":  # the identity from an offset (the CPU reads it without a table)
+            lut = np.arange(size)
+        if kind != "none":
             tables.update({f"lut_{side}": lut.astype(np.int64), f"offset_{side}": offset})
     return y_true, y_pred, R, C, tables
 
