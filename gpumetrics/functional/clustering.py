@@ -93,13 +93,17 @@ def _cells(labels_true, labels_pred, batched: bool, backend, warn: bool = True):
     ``contingency_matrix``)."""
     t, p, ctx = _check(labels_true, labels_pred, batched, warn)
     kernels = dispatch.kernels(backend)
+    if p.shape[1] == 0:
+        empty = np.zeros(0, np.int64)
+        return [(empty, empty, empty)] * p.shape[0], t[:0], p.reshape(-1)[:0], ctx
+    spans = [_span(y, kernels) for y in (t, p)]
+    if None not in spans and spans[0][1] * spans[1][1] <= _DENSE_CELLS:
+        return (*_spanned_cells(t, p, spans, kernels), ctx)
     classes, t_labels, t_lut, t_off = _encode(t, kernels)
     clusters, p_labels, p_lut, p_off = _encode(p, kernels)
     R, C = classes.shape[0], clusters.shape[0]
     if R * C <= _DENSE_CELLS:  # one pass of the contingency kernel over every set
         tables = [R, C, t_lut, t_off, p_lut, p_off]
-        if p.shape[1] == 0:
-            return [(np.zeros(0, np.int64),) * 3] * p.shape[0], classes, clusters, ctx
         counts = _arrays.to_host(kernels.contingency(t_labels[None], p_labels, *tables))
         cells = []
         for k in range(p.shape[0]):  # (every label is in its table: no overflow cell)
@@ -114,6 +118,37 @@ def _cells(labels_true, labels_pred, batched: bool, backend, warn: bool = True):
                                  return_counts=True)
         cells.append((code // C, code % C, counts.astype(np.int64)))
     return cells, classes, clusters, ctx
+
+
+def _span(y, kernels):
+    """``(lowest label, span)`` of integer labels the kernels read, else None."""
+    if y.dtype.kind not in "biu" or (y.dtype == np.uint64 and
+                                      y.max() > np.iinfo(np.int64).max):
+        return None
+    lo, hi = kernels.label_range(y.reshape(-1))
+    return (lo, hi - lo + 1) if hi - lo < _DIRECT_SPAN else None
+
+
+def _spanned_cells(t, p, spans, kernels):
+    """Integer labels whose spans multiply to a dense table: one pass of the contingency
+    kernel over the spans (identity tables at the lowest labels) counts the pairs and, by
+    its non-empty rows and columns, discovers both label sets."""
+    (lo_t, R0), (lo_p, C0) = spans
+    y_t = t.astype(np.int64) if t.dtype == np.uint64 else t
+    y_p = p.astype(np.int64) if p.dtype == np.uint64 else p
+    identity = [np.arange(R0, dtype=np.int64), lo_t, np.arange(C0, dtype=np.int64), lo_p]
+    counts = _arrays.to_host(kernels.contingency(y_t[None], y_p, R0, C0, *identity))
+    counts = counts[:, :R0, :C0]
+    rows_used = np.flatnonzero(counts.any(axis=(0, 2)))
+    cols_used = np.flatnonzero(counts.any(axis=(0, 1)))
+    dense = np.ascontiguousarray(counts[:, rows_used][:, :, cols_used])
+    C = cols_used.shape[0]
+    cells = []
+    for k in range(dense.shape[0]):
+        flat = dense[k].reshape(-1)
+        code = np.flatnonzero(flat)
+        cells.append((code // C, code % C, flat[code]))
+    return (cells, (lo_t + rows_used).astype(t.dtype), (lo_p + cols_used).astype(p.dtype))
 
 
 def _table(rows, cols, counts, R: int, C: int) -> T.Table:
