@@ -78,6 +78,14 @@ def test_curves(backend, case, drop, name, pos_label):
                  drop_intermediate=drop)
 
 
+@parity
+@given(case=binary_case(), pos_label=st.sampled_from([None, 1, "yes", -1]))
+def test_confusion_matrix_at_thresholds(backend, case, pos_label):
+    y_true, y_score, weight = case
+    check_parity("confusion_matrix_at_thresholds", backend, y_true, y_score,
+                 sample_weight=weight, pos_label=pos_label)
+
+
 def test_ties_count_one_half(backend):
     assert gm.roc_auc_score([0, 1, 0, 1], [0.5, 0.5, 0.2, 0.9], backend=backend) == 0.875
 

@@ -393,9 +393,30 @@ def det_curve(
     )
 
 
+@batchable
+def confusion_matrix_at_thresholds(y_true, y_score, *, pos_label=None, sample_weight=None,
+                                   backend=None, _batched):
+    """Binary confusion counts at every distinct score taken as the threshold (decreasing):
+    ``(tns, fps, fns, tps, thresholds)``, counts in float64 (weight sums with
+    ``sample_weight``), thresholds in the scores' dtype. Batched: a list of K tuples.
+
+    >>> tns, fps, fns, tps, thr = confusion_matrix_at_thresholds([0, 0, 1, 1],
+    ...                                                          [0.1, 0.4, 0.35, 0.8])
+    >>> tps
+    array([1., 1., 2., 2.])
+    """
+    def counts(fps, tps, thresholds):
+        fps, tps = np.asarray(fps, np.float64), np.asarray(tps, np.float64)
+        return fps[-1] - fps, fps, tps[-1] - tps, tps, thresholds
+
+    return _binary_curve(y_true, y_score, pos_label, sample_weight, None, backend, _batched,
+                         counts)
+
+
 __all__ = [
     "Binned",
     "average_precision_score",
+    "confusion_matrix_at_thresholds",
     "det_curve",
     "precision_recall_curve",
     "roc_auc_score",
