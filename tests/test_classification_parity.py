@@ -366,6 +366,22 @@ def test_matthews_corrcoef(backend, case, data):
                  sample_weight=data.draw(sample_weights(len(case.y_true))))
 
 
+REPLACEMENTS = (np.nan, 1.0, {"LR+": 2.0, "LR-": 0.5}, {"LR+": np.inf, "LR-": np.nan},
+                {"LR+": 0.5, "LR-": 0.5}, {"LR+": 1.0}, 0.5)
+
+
+@parity
+@given(case=class_targets(), data=st.data())
+def test_class_likelihood_ratios(backend, case, data):
+    check_parity(
+        "class_likelihood_ratios", backend, case.y_true, case.y_pred,
+        sample_weight=data.draw(sample_weights(len(case.y_true))),
+        labels=data.draw(st.one_of(st.none(), st.permutations(case.pool).map(
+            lambda order: order[:2]))),
+        replace_undefined_by=data.draw(st.sampled_from(REPLACEMENTS)),
+    )
+
+
 @parity
 @given(case=class_targets(), data=st.data())
 def test_cohen_kappa(backend, case, data):

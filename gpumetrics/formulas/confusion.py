@@ -1,5 +1,6 @@
 """Scores of a confusion state: the (normalised) matrix, balanced accuracy, the Matthews
-correlation coefficient and Cohen's kappa, per prediction set."""
+correlation coefficient, Cohen's kappa and the class likelihood ratios, per prediction
+set."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import warnings
 
 import numpy as np
 
+from gpumetrics._warnings import undefined_metric
 from gpumetrics.formulas import division as F
 from gpumetrics.formulas.counts import ClassCounts
 
@@ -82,3 +84,64 @@ def warn_if_single_label(counts: ClassCounts):
             UserWarning,
             stacklevel=4,
         )
+
+
+def check_likelihood_replacement(replace_undefined_by) -> dict | None:
+    """``replace_undefined_by`` of ``class_likelihood_ratios``: None (NaN), or the values
+    that replace an undefined LR+ and LR-."""
+    if isinstance(replace_undefined_by, dict):
+        message = ("The dictionary passed as `replace_undefined_by` needs to be in the form "
+                   "`{'LR+': `value_1`, 'LR-': `value_2`}` where the value for `LR+` ranges "
+                   "from `1.0` to `np.inf` or is `np.nan` and the value for `LR-` ranges from "
+                   f"`0.0` to `1.0` or is `np.nan`; got `{replace_undefined_by}`.")
+        pos, neg = replace_undefined_by.get("LR+"), replace_undefined_by.get("LR-")
+        real = (int, float, np.integer, np.floating)
+        if not (isinstance(pos, real) and not isinstance(pos, bool) and not pos < 1.0
+                and isinstance(neg, real) and not isinstance(neg, bool)
+                and not neg < 0.0 and not neg > 1.0):
+            raise ValueError(message)
+        return {"LR+": float(pos), "LR-": float(neg)}
+    if isinstance(replace_undefined_by, int | float | np.number) and not isinstance(
+            replace_undefined_by, bool):
+        if replace_undefined_by == 1.0:
+            return {"LR+": 1.0, "LR-": 1.0}
+        if math.isnan(replace_undefined_by):
+            return None
+    raise ValueError("replace_undefined_by must be 1.0, NaN or a dict {'LR+': value, 'LR-': "
+                     f"value}}; got {replace_undefined_by!r}.")
+
+
+def likelihood_ratios(cm: np.ndarray, replace: dict | None) -> tuple[float, float]:
+    """``(LR+, LR-)`` of a 2 x 2 confusion matrix ``[[tn, fp], [fn, tp]]``, with
+    scikit-learn's warnings (and their wording) where a ratio is undefined."""
+    warn = undefined_metric()
+    tn, fp, fn, tp = (np.float64(x) for x in np.asarray(cm).ravel())
+    support_pos, support_neg = tp + fn, tn + fp
+    if support_pos == 0:
+        warnings.warn("No samples of the positive class are present in `y_true`. "
+                      "`positive_likelihood_ratio` and `negative_likelihood_ratio` are both "
+                      "set to `np.nan`. Use the `replace_undefined_by` param to control this "
+                      "behavior. To suppress this warning or turn it into an error, see "
+                      "Python's `warnings` module and `warnings.catch_warnings()`.", warn,
+                      stacklevel=4)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if fp == 0:
+            start = ("No samples were predicted for the positive class and "
+                     "`positive_likelihood_ratio` is " if tp == 0 else
+                     "`positive_likelihood_ratio` is ill-defined and ")
+            # (scikit-learn's message stops here: its last sentence is not joined to it)
+            warnings.warn(start + "set to `np.nan`. Use the `replace_undefined_by` param to ",
+                          warn, stacklevel=4)
+            positive = np.nan if replace is None else replace["LR+"]
+        else:
+            positive = (tp * support_neg) / (fp * support_pos)
+        if tn == 0:
+            warnings.warn("`negative_likelihood_ratio` is ill-defined and set to `np.nan`. "
+                          "Use the `replace_undefined_by` param to control this behavior. To "
+                          "suppress this warning or turn it into an error, see Python's "
+                          "`warnings` module and `warnings.catch_warnings()`.", warn,
+                          stacklevel=4)
+            negative = np.nan if replace is None else replace["LR-"]
+        else:
+            negative = (fn * support_neg) / (tn * support_pos)
+    return float(positive), float(negative)

@@ -3,6 +3,7 @@
 from gpumetrics.functional.classification import (
     accuracy_score,
     balanced_accuracy_score,
+    class_likelihood_ratios,
     cohen_kappa_score,
     confusion_matrix,
     f1_score,
@@ -64,6 +65,7 @@ __all__ = [
     "average_precision_score",
     "balanced_accuracy_score",
     "binary_cross_entropy",
+    "class_likelihood_ratios",
     "classification_report",
     "cohen_kappa_score",
     "completeness_score",

@@ -369,3 +369,37 @@ def cohen_kappa_score(
                    _batched)
 
 
+
+
+@batchable
+def class_likelihood_ratios(y_true, y_pred, *, labels=None, sample_weight=None,
+                            replace_undefined_by=np.nan, backend=None, _batched):
+    """Binary likelihood ratios ``(LR+, LR-)``: ``LR+ = recall / (1 - specificity)``,
+    ``LR- = (1 - recall) / specificity``; ``labels=[negative, positive]`` orders the
+    classes. ``replace_undefined_by`` (1.0, NaN, or ``{"LR+": a, "LR-": b}``) replaces an
+    undefined ratio, with scikit-learn's warnings. Batched: two arrays of K ratios.
+
+    >>> class_likelihood_ratios([0, 1, 0, 1, 0], [1, 1, 0, 0, 0])
+    (1.5, 0.75)
+    """
+    targets = _targets.check_targets(y_true, y_pred, sample_weight, batched=_batched,
+                                     backend=backend)
+    kind = "multilabel-indicator" if targets.kind == "multilabel" else None
+    if kind is None and _targets.count_classes(targets).n_classes > 2:
+        kind = "multiclass"
+    if kind is not None:
+        raise ValueError("class_likelihood_ratios only supports binary classification "
+                         f"problems, got targets of type: {kind}")
+    replace = confusion.check_likelihood_replacement(replace_undefined_by)
+    cms = confusion_matrix.__wrapped__(y_true, y_pred, labels=labels,
+                                       sample_weight=sample_weight, backend=backend,
+                                       _batched=_batched)
+    cms = np.asarray(_arrays.to_host(cms))
+    cms = cms if _batched else cms[None]
+    if cms.shape[1:] != (2, 2):
+        raise ValueError("class_likelihood_ratios needs a 2 x 2 confusion matrix: labels "
+                         f"must name the negative and the positive class; got {labels!r}.")
+    ratios = np.array([confusion.likelihood_ratios(cm, replace) for cm in cms])
+    if _batched:
+        return _arrays.wrap(ratios[:, 0], targets.ctx), _arrays.wrap(ratios[:, 1], targets.ctx)
+    return float(ratios[0, 0]), float(ratios[0, 1])
