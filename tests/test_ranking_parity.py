@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sklearn.metrics as skm
-from _sklearn import check_parity, run
+from _sklearn import assert_same, check_parity, run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -84,6 +84,36 @@ def test_confusion_matrix_at_thresholds(backend, case, pos_label):
     y_true, y_score, weight = case
     check_parity("confusion_matrix_at_thresholds", backend, y_true, y_score,
                  sample_weight=weight, pos_label=pos_label)
+
+
+@parity
+@given(case=binary_case(), name=st.sampled_from(["accuracy_score", "balanced_accuracy_score",
+                                                  "matthews_corrcoef", "confusion_matrix"]))
+def test_metric_at_thresholds_calls_any_metric(backend, case, name):
+    y_true, y_score, weight = case
+    check_parity("metric_at_thresholds", backend, y_true, y_score, getattr(skm, name),
+                 sample_weight=weight)
+
+
+@parity
+@given(case=binary_case(), name=st.sampled_from(["accuracy_score", "f1_score",
+                                                  "precision_score", "jaccard_score"]),
+       params=st.sampled_from([None, {"zero_division": 0}, {"average": "macro",
+                                                            "zero_division": 1}]))
+def test_metric_at_thresholds_batches_gpumetrics_metrics(backend, case, name, params):
+    # a gpumetrics metric is evaluated by its batched twin, many thresholds a call
+    y_true, y_score, weight = case
+    if name == "accuracy_score" and params is not None:
+        params = None
+    expected, sk_error, _ = run(skm.metric_at_thresholds, y_true, y_score, getattr(skm, name),
+                                sample_weight=weight, metric_params=params)
+    actual, gm_error, _ = run(gm.metric_at_thresholds, y_true, y_score, getattr(gm, name),
+                              sample_weight=weight, metric_params=params, backend=backend)
+    if sk_error is not None:
+        assert isinstance(gm_error, ValueError), (sk_error, gm_error)
+        return
+    assert gm_error is None, gm_error
+    assert_same(expected, actual)
 
 
 def test_ties_count_one_half(backend):

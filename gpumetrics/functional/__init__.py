@@ -54,6 +54,7 @@ from gpumetrics.functional.regression import (
     root_mean_squared_error,
 )
 from gpumetrics.functional.report import classification_report
+from gpumetrics.functional.thresholds import metric_at_thresholds
 from gpumetrics.functional.topk import top_k_accuracy_score
 
 __all__ = [
@@ -88,6 +89,7 @@ __all__ = [
     "mean_absolute_error",
     "mean_absolute_percentage_error",
     "mean_squared_error",
+    "metric_at_thresholds",
     "multilabel_confusion_matrix",
     "mutual_info_score",
     "normalized_mutual_info_score",
