@@ -76,6 +76,20 @@ def test_regression_parity(backend, case, name, multioutput, force_finite):
 
 
 @parity
+@given(case=regression_case(), name=st.sampled_from(["mean_squared_log_error",
+                                                      "root_mean_squared_log_error"]),
+       multioutput=st.sampled_from(["raw_values", "uniform_average", "weights"]),
+       shift=st.sampled_from([0.0, 3.0, 1e3]))
+def test_log_error_parity(backend, case, name, multioutput, shift):
+    # shift 0: targets at or below -1 occur, refused by both
+    y_true, y_pred, weight = case
+    if multioutput == "weights":
+        multioutput = np.linspace(1, 2, 1 if y_true.ndim == 1 else y_true.shape[1])
+    check_parity(name, backend, np.abs(y_true) + shift if shift == 1e3 else y_true + shift,
+                 y_pred + shift, sample_weight=weight, multioutput=multioutput)
+
+
+@parity
 @given(case=regression_case())
 def test_max_error_parity(backend, case):
     y_true, y_pred, _ = case

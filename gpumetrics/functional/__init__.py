@@ -49,9 +49,11 @@ from gpumetrics.functional.regression import (
     mean_absolute_error,
     mean_absolute_percentage_error,
     mean_squared_error,
+    mean_squared_log_error,
     pearson_corrcoef,
     r2_score,
     root_mean_squared_error,
+    root_mean_squared_log_error,
 )
 from gpumetrics.functional.report import classification_report
 from gpumetrics.functional.thresholds import metric_at_thresholds
@@ -89,6 +91,7 @@ __all__ = [
     "mean_absolute_error",
     "mean_absolute_percentage_error",
     "mean_squared_error",
+    "mean_squared_log_error",
     "metric_at_thresholds",
     "multilabel_confusion_matrix",
     "mutual_info_score",
@@ -104,6 +107,7 @@ __all__ = [
     "roc_auc_score",
     "roc_curve",
     "root_mean_squared_error",
+    "root_mean_squared_log_error",
     "specificity_score",
     "top_k_accuracy_score",
     "v_measure_score",

@@ -166,3 +166,50 @@ def pearson_corrcoef(
     0.993371
     """
     return _metric("pearson", y_true, y_pred, sample_weight, multioutput, backend, _batched)
+
+
+def _log_metric(metric, title, y_true, y_pred, sample_weight, multioutput, backend, batched):
+    """``metric`` of ``log1p(y_true)`` and ``log1p(y_pred)``, taken in the inputs' float
+    dtype (float32 when every float input is float32, else float64), as scikit-learn
+    does; values at or below -1 are refused."""
+    sc = check_scores(y_true, y_pred, sample_weight, batched=batched, backend=backend,
+                      score_name="y_pred", strings=True)
+    t = inputs.numbers_of(sc.y_true, "y_true", strings=True)
+    p = sc.y_score if batched else sc.y_score[0]
+    xp = _arrays.namespace(p)
+    floats = [a.dtype for a in (t, p) if a.dtype.kind == "f"]
+    dtype = xp.float32 if floats and all(d == xp.float32 for d in floats) else xp.float64
+    t, p = t.astype(dtype, copy=False), p.astype(dtype, copy=False)
+    if bool((t <= -1).any()) or bool((p <= -1).any()):
+        raise ValueError(f"{title} cannot be used when targets contain values less than or "
+                         "equal to -1.")
+    return _metric(metric, xp.log1p(t), xp.log1p(p), sample_weight, multioutput, backend,
+                   batched)
+
+
+@batchable
+def mean_squared_log_error(
+    y_true, y_pred, *, sample_weight=None, multioutput="uniform_average", backend=None,
+    _batched,
+):
+    """Mean squared error of ``log1p`` of the targets and predictions (values above -1).
+
+    >>> round(mean_squared_log_error([3, 5, 2.5, 7], [2.5, 5, 4, 8]), 6)
+    0.03973
+    """
+    return _log_metric("mse", "Mean Squared Logarithmic Error", y_true, y_pred,
+                       sample_weight, multioutput, backend, _batched)
+
+
+@batchable
+def root_mean_squared_log_error(
+    y_true, y_pred, *, sample_weight=None, multioutput="uniform_average", backend=None,
+    _batched,
+):
+    """Root of ``mean_squared_log_error`` (taken per output, then averaged).
+
+    >>> round(root_mean_squared_log_error([3, 5, 2.5, 7], [2.5, 5, 4, 8]), 6)
+    0.199324
+    """
+    return _log_metric("rmse", "Root Mean Squared Logarithmic Error", y_true, y_pred,
+                       sample_weight, multioutput, backend, _batched)
