@@ -154,6 +154,37 @@ def test_log_loss_parity(backend, case, normalize):
                  normalize=normalize)
 
 
+@parity
+@given(case=proba_case())
+def test_d2_log_loss_parity(backend, case):
+    y_true, y_proba, weight, labels = case
+    check_parity("d2_log_loss_score", backend, y_true, y_proba, sample_weight=weight,
+                 labels=labels)
+
+
+@parity
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 30), L=st.integers(2, 4),
+       weighted=st.booleans())
+def test_d2_log_loss_multilabel_parity(backend, seed, n, L, weighted):
+    # the null model predicts each label's frequency: the label weights over the samples'
+    rng = np.random.default_rng(seed)
+    y_true = rng.integers(0, 2, (n, L))
+    y_proba = rng.random((n, L))
+    y_proba /= y_proba.sum(axis=1, keepdims=True)
+    check_parity("d2_log_loss_score", backend, y_true, y_proba,
+                 sample_weight=rng.random(n) if weighted else None)
+
+
+def test_d2_log_loss_batched_equals_loop(backend):
+    rng = np.random.default_rng(3)
+    y_true = rng.integers(0, 3, 50)
+    raw = rng.random((4, 50, 3))
+    y_proba = raw / raw.sum(axis=2, keepdims=True)
+    got = batched.d2_log_loss_score(y_true, y_proba, backend=backend)
+    want = [gm.d2_log_loss_score(y_true, p, backend=backend) for p in y_proba]
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
 def test_log_loss_float32_eps(backend):
     import sklearn.metrics as skm
 

@@ -32,7 +32,13 @@ from gpumetrics.functional.clustering import (
     rand_score,
     v_measure_score,
 )
-from gpumetrics.functional.losses import binary_cross_entropy, cross_entropy, log_loss, vgap
+from gpumetrics.functional.losses import (
+    binary_cross_entropy,
+    cross_entropy,
+    d2_log_loss_score,
+    log_loss,
+    vgap,
+)
 from gpumetrics.functional.ranking import (
     Binned,
     auc,
@@ -76,6 +82,7 @@ __all__ = [
     "confusion_matrix_at_thresholds",
     "contingency_matrix",
     "cross_entropy",
+    "d2_log_loss_score",
     "det_curve",
     "explained_variance_score",
     "f1_score",

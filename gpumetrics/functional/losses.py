@@ -13,6 +13,7 @@ import numpy as np
 
 from gpumetrics import _arrays, inputs
 from gpumetrics._arrays import batch_result
+from gpumetrics._warnings import undefined_metric
 from gpumetrics.formulas import losses
 from gpumetrics.functional._batching import batchable
 from gpumetrics.functional._scores import Scores, check_scores, target_type, unique_labels
@@ -253,3 +254,51 @@ def vgap(train_loss, val_loss):
         )
     gap = np.abs(train - val)
     return _arrays.wrap(gap if gap.ndim else float(gap), ctx)
+
+
+@batchable
+def d2_log_loss_score(y_true, y_proba=None, *, sample_weight=None, labels=None,
+                      y_pred="deprecated", backend=None, _batched):
+    """Fraction of the log loss explained: ``1 - log_loss(model) / log_loss(null)``, the
+    null model predicting the (weighted) class frequencies of ``y_true`` for every sample.
+    NaN, with a warning, for fewer than two samples.
+
+    >>> round(d2_log_loss_score([0, 1, 1, 0], [[.9, .1], [.2, .8], [.3, .7], [.6, .4]]), 6)
+    0.568633
+    """
+    if not (isinstance(y_pred, str) and y_pred == "deprecated"):
+        if y_proba is not None:
+            raise ValueError("Cannot use both `y_pred` and `y_proba`. `y_pred` is deprecated, "
+                             "use `y_proba` instead.")
+        warnings.warn("`y_pred` was renamed to `y_proba` in version 1.9 and will be removed "
+                      "in 1.11. Use `y_proba` instead.", FutureWarning, stacklevel=3)
+        y_proba = y_pred
+    if y_proba is None:
+        raise TypeError("d2_log_loss_score() missing the probabilities: y_proba.")
+    sc = check_scores(y_true, y_proba, sample_weight, batched=_batched, backend=backend,
+                      score_name="y_proba", strings=True)
+    if sc.n_samples < 2:
+        warnings.warn("D^2 score is not well-defined with less than two samples.",
+                      undefined_metric(), stacklevel=3)
+        return batch_result(np.full(sc.y_score.shape[0], np.nan), sc.ctx, _batched)
+    fitted = log_loss.__wrapped__(y_true, y_proba, normalize=False, sample_weight=sample_weight,
+                                  labels=labels, backend=backend, _batched=_batched)
+    fitted = np.atleast_1d(np.asarray(_arrays.to_host(fitted), np.float64))
+    total = float(sc.n_samples if sc.weights is None else _arrays.to_host(sc.weights)[0].sum())
+    null = losses.null_log_loss(_class_weights(sc, labels), total)
+    return batch_result(1 - fitted / null, sc.ctx, _batched)
+
+
+def _class_weights(sc: Scores, labels) -> np.ndarray:
+    """Total weight of each class of ``y_true`` (each label column of an indicator
+    matrix), over the sorted classes of ``labels`` when given."""
+    t = np.asarray(_arrays.to_host(sc.y_true))
+    w = None if sc.weights is None else np.asarray(_arrays.to_host(sc.weights))[0]
+    if t.ndim == 2 and t.shape[1] == 1:
+        t = t[:, 0]
+    if t.ndim == 2:  # multilabel indicators (log_loss has checked them)
+        return (t if w is None else t * w[:, None]).sum(axis=0).astype(np.float64)
+    classes = unique_labels(t, sc.kernels) if labels is None else np.unique(
+        np.asarray(_arrays.to_host(_arrays.to_kernel(labels, "labels"))))
+    return np.bincount(np.searchsorted(classes, t), weights=w,
+                       minlength=classes.shape[0]).astype(np.float64)
