@@ -175,6 +175,41 @@ def test_d2_log_loss_multilabel_parity(backend, seed, n, L, weighted):
                  sample_weight=rng.random(n) if weighted else None)
 
 
+@st.composite
+def binary_proba_case(draw):
+    n = draw(st.integers(1, 40))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    pool = draw(st.sampled_from([[0, 1], [-1, 1], [2, 5], ["no", "yes"], [1], [0, 1, 2]]))
+    y_true = np.asarray(pool)[rng.integers(0, len(pool), n)]
+    y_proba = rng.random(n)
+    if draw(st.booleans()):
+        y_proba = y_proba[:, None]  # one column
+    if draw(st.booleans()):
+        y_proba = y_proba * 1.2 - 0.1  # values outside [0, 1]
+    weight = rng.random(n) if draw(st.booleans()) else None
+    return y_true, y_proba, weight, draw(st.sampled_from([None, 1, "yes", 5, -1]))
+
+
+@parity
+@given(case=binary_proba_case(), scale=st.sampled_from(["auto", True, False]))
+def test_brier_binary_parity(backend, case, scale):
+    y_true, y_proba, weight, pos_label = case
+    check_parity("brier_score_loss", backend, y_true, y_proba, sample_weight=weight,
+                 pos_label=pos_label, scale_by_half=scale)
+    check_parity("d2_brier_score", backend, y_true, y_proba, sample_weight=weight,
+                 pos_label=pos_label)
+
+
+@parity
+@given(case=proba_case(), scale=st.sampled_from(["auto", True, False]))
+def test_brier_multiclass_parity(backend, case, scale):
+    y_true, y_proba, weight, labels = case
+    check_parity("brier_score_loss", backend, y_true, y_proba, sample_weight=weight,
+                 labels=labels, scale_by_half=scale)
+    check_parity("d2_brier_score", backend, y_true, y_proba, sample_weight=weight,
+                 labels=labels)
+
+
 def test_d2_log_loss_batched_equals_loop(backend):
     rng = np.random.default_rng(3)
     y_true = rng.integers(0, 3, 50)

@@ -34,7 +34,9 @@ from gpumetrics.functional.clustering import (
 )
 from gpumetrics.functional.losses import (
     binary_cross_entropy,
+    brier_score_loss,
     cross_entropy,
+    d2_brier_score,
     d2_log_loss_score,
     log_loss,
     vgap,
@@ -74,6 +76,7 @@ __all__ = [
     "average_precision_score",
     "balanced_accuracy_score",
     "binary_cross_entropy",
+    "brier_score_loss",
     "class_likelihood_ratios",
     "classification_report",
     "cohen_kappa_score",
@@ -82,6 +85,7 @@ __all__ = [
     "confusion_matrix_at_thresholds",
     "contingency_matrix",
     "cross_entropy",
+    "d2_brier_score",
     "d2_log_loss_score",
     "det_curve",
     "explained_variance_score",

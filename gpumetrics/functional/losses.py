@@ -50,7 +50,27 @@ def log_loss(
         y_proba = y_pred
     if y_proba is None:
         raise TypeError("log_loss() missing the probabilities: y_proba.")
-    sc = check_scores(y_true, y_proba, sample_weight, batched=_batched, backend=backend,
+    sc, t, classes, scores = _checked_proba(y_true, y_proba, sample_weight, labels, _batched,
+                                            backend)
+    if t.ndim == 2 or scores.dtype != np.float64:
+        return _log_loss_in_dtype(t, classes, scores, sc, normalize, _batched)
+    codes = inputs.encode(t, classes)  # on the inputs' device: every label is in classes
+    eps = float(np.finfo(np.float64).eps)
+    sums = _arrays.to_host(
+        sc.kernels.loss_sums(codes[None], scores, "proba", sc.weights, eps=eps)
+    )
+    if sums[:, 3].any():
+        _warn_not_normalised()
+    if normalize:
+        return _reduce(sums, "mean", sc, _batched)
+    return batch_result(sums[:, 0], sc.ctx, _batched)
+
+
+def _checked_proba(y_true, y_proba, sample_weight, labels, batched: bool, backend):
+    """scikit-learn's checks of class probabilities against labels (``log_loss``'s and
+    the multiclass ``brier_score_loss``'s): ``(checked inputs, y_true, classes,
+    probabilities (K, N, C))``, a one-column form kept as it is."""
+    sc = check_scores(y_true, y_proba, sample_weight, batched=batched, backend=backend,
                       score_name="y_proba", strings=True)
     rng = sc.score_range()
     if rng[..., 2].any():
@@ -76,7 +96,7 @@ def log_loss(
                 f"Labels passed were {labels}. But this function assumes labels are ordered "
                 f"lexicographically. Pass the ordered labels={classes.tolist()} and ensure "
                 "that the columns of y_prob correspond to this ordering.", UserWarning,
-                stacklevel=3)
+                stacklevel=4)
         missing = np.setdiff1d(present, classes)
         if missing.shape[0]:
             raise ValueError(
@@ -106,18 +126,7 @@ def log_loss(
             f"in labels: {classes}"
         )
     scores = s[:, :, None] if s.ndim == 2 else s
-    if t.ndim == 2 or scores.dtype != np.float64:
-        return _log_loss_in_dtype(t, classes, scores, sc, normalize, _batched)
-    codes = inputs.encode(t, classes)  # on the inputs' device: every label is in classes
-    eps = float(np.finfo(np.float64).eps)
-    sums = _arrays.to_host(
-        sc.kernels.loss_sums(codes[None], scores, "proba", sc.weights, eps=eps)
-    )
-    if sums[:, 3].any():
-        _warn_not_normalised()
-    if normalize:
-        return _reduce(sums, "mean", sc, _batched)
-    return batch_result(sums[:, 0], sc.ctx, _batched)
+    return sc, t, classes, scores
 
 
 def _warn_not_normalised(stacklevel: int = 4):
@@ -302,3 +311,127 @@ def _class_weights(sc: Scores, labels) -> np.ndarray:
         np.asarray(_arrays.to_host(_arrays.to_kernel(labels, "labels"))))
     return np.bincount(np.searchsorted(classes, t), weights=w,
                        minlength=classes.shape[0]).astype(np.float64)
+
+
+def _brier_inputs(y_true, y_proba, sample_weight, pos_label, labels, batched, backend):
+    """One-hot targets and probabilities ``(K, N, C)`` in the probabilities' float dtype,
+    checked as scikit-learn checks them: one column (or a 1-D array) is the probability
+    of ``pos_label`` in a binary problem, more columns go through ``log_loss``'s checks."""
+    sc = check_scores(y_true, y_proba, sample_weight, batched=batched, backend=backend,
+                      score_name="y_proba", strings=True)
+    s = sc.y_score
+    if s.ndim == 3 and s.shape[2] > 1:
+        sc, t, classes, scores = _checked_proba(y_true, y_proba, sample_weight, labels,
+                                                batched, backend)
+        xp = _arrays.namespace(scores)
+        scores = scores if scores.dtype.kind == "f" else scores.astype(xp.float64)
+        eps = np.finfo(scores.dtype).eps
+        if not bool(xp.isclose(scores.sum(axis=2), xp.asarray(1, dtype=scores.dtype),
+                               rtol=float(np.sqrt(eps))).all()):
+            _warn_not_normalised(stacklevel=5)
+        if t.ndim == 2:
+            onehot = xp.asarray(t).astype(scores.dtype)
+        else:
+            codes = xp.asarray(inputs.encode(t, classes))
+            onehot = (codes[:, None] == xp.arange(classes.shape[0])).astype(scores.dtype)
+        return sc, onehot[None], scores
+    if sc.score_range()[..., 2].any():
+        raise ValueError("y_proba contains NaN or infinity.")
+    t = sc.y_true[:, 0] if sc.y_true.ndim == 2 and sc.y_true.shape[1] == 1 else sc.y_true
+    kind, classes = target_type(t, sc.kernels) if t.ndim == 1 else ("multilabel", None)
+    if kind != "binary":
+        if t.ndim == 2:
+            kind = target_type(t, sc.kernels)[0]
+        raise ValueError(f"The type of the target inferred from y_true is {kind} but should be "
+                         "binary according to the shape of y_prob.")
+    rng = sc.score_range()
+    if rng[..., 1].max() > 1:
+        raise ValueError(f"y_prob contains values greater than 1: {rng[..., 1].max()}")
+    if rng[..., 0].min() < 0:
+        raise ValueError(f"y_prob contains values less than 0: {rng[..., 0].min()}")
+    pos = _brier_pos_label(classes, pos_label)
+    xp = _arrays.namespace(s)
+    p = (s[:, :, 0] if s.ndim == 3 else s)
+    p = p if p.dtype.kind == "f" else p.astype(xp.float64)
+    positive = xp.asarray(np.asarray(_arrays.to_host(t)) == pos).astype(p.dtype)
+    onehot = xp.stack([1 - positive, positive], axis=1)[None]
+    return sc, onehot, xp.stack([1 - p, p], axis=2)
+
+
+def _brier_pos_label(classes: np.ndarray, pos_label):
+    """scikit-learn's positive label of a binary Brier score: the check of ``roc_curve``,
+    else, for labels that are not strings, the greater label."""
+    from gpumetrics.functional.ranking import _pos_label
+
+    try:
+        return _pos_label(classes, pos_label)
+    except ValueError:
+        if classes.dtype.kind in "OUS":
+            raise
+        return classes[-1]
+
+
+def _weighted_mean(values, sc: Scores):
+    """Per set, the mean of per-sample values ``(K, N)`` (weighted by the samples'
+    weights), as float64 on the host."""
+    xp = _arrays.namespace(values)
+    if sc.weights is None:
+        out = values.mean(axis=1)
+    else:
+        w = xp.asarray(sc.weights)
+        total = w.sum(axis=1)
+        if bool((total == 0).any()):
+            raise ZeroDivisionError("Weights sum to zero, can't be normalized")
+        out = (values * w).sum(axis=1) / total
+    return np.asarray(_arrays.to_host(out), np.float64)
+
+
+@batchable
+def brier_score_loss(y_true, y_proba, *, sample_weight=None, pos_label=None, labels=None,
+                     scale_by_half="auto", backend=None, _batched):
+    """Mean squared distance between the predicted probabilities and the one-hot targets,
+    summed over the classes; halved (``scale_by_half="auto"``) for binary input, so that it
+    is the mean squared error of the positive class's probability. A 1-D ``y_proba`` (or
+    one column) is the probability of ``pos_label``; more columns follow ``labels``.
+
+    >>> round(brier_score_loss([0, 1, 1, 0], [0.1, 0.9, 0.8, 0.3]), 6)
+    0.0375
+    """
+    if not (isinstance(scale_by_half, bool) or scale_by_half == "auto"):
+        raise ValueError(f"scale_by_half must be 'auto' or a bool; got {scale_by_half!r}.")
+    sc, onehot, scores = _brier_inputs(y_true, y_proba, sample_weight, pos_label, labels,
+                                       _batched, backend)
+    values = _weighted_mean(((onehot - scores) ** 2).sum(axis=2), sc)
+    if scale_by_half == "auto":
+        raw = sc.y_score
+        scale_by_half = raw.ndim == 2 or raw.shape[2] < 3
+    return batch_result(values * 0.5 if scale_by_half else values, sc.ctx, _batched)
+
+
+@batchable
+def d2_brier_score(y_true, y_proba, *, sample_weight=None, pos_label=None, labels=None,
+                   backend=None, _batched):
+    """Fraction of the Brier score explained: ``1 - brier(model) / brier(null)``, the null
+    model predicting the (weighted) class frequencies. NaN, with a warning, for fewer
+    than two samples.
+
+    >>> round(d2_brier_score([0, 1, 1, 0], [0.1, 0.9, 0.8, 0.3]), 6)
+    0.85
+    """
+    sc = check_scores(y_true, y_proba, sample_weight, batched=_batched, backend=backend,
+                      score_name="y_proba", strings=True)
+    if sc.n_samples < 2:
+        warnings.warn("D^2 score is not well-defined with less than two samples.",
+                      undefined_metric(), stacklevel=3)
+        return batch_result(np.full(sc.y_score.shape[0], np.nan), sc.ctx, _batched)
+    sc, onehot, scores = _brier_inputs(y_true, y_proba, sample_weight, pos_label, labels,
+                                       _batched, backend)
+    xp = _arrays.namespace(scores)
+    if sc.weights is None:
+        null = onehot.mean(axis=1, keepdims=True)
+    else:
+        w = xp.asarray(sc.weights)[0][None, :, None].astype(onehot.dtype)
+        null = (onehot * w).sum(axis=1, keepdims=True) / w.sum()
+    fitted = _weighted_mean(((onehot - scores) ** 2).sum(axis=2), sc)
+    baseline = _weighted_mean(((onehot - null) ** 2).sum(axis=2), sc)
+    return batch_result(1 - fitted / baseline, sc.ctx, _batched)
