@@ -210,6 +210,32 @@ def test_brier_multiclass_parity(backend, case, scale):
                  labels=labels)
 
 
+@st.composite
+def hinge_case(draw):
+    n = draw(st.integers(1, 40))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    pool = draw(st.sampled_from([[-1, 1], [0, 1], ["a", "b"], [3], [0, 1, 2], [2, 5, 7, 9]]))
+    y_true = np.asarray(pool)[rng.integers(0, len(pool), n)]
+    C = draw(st.sampled_from([None, 1, 2, 3, 4]))
+    decision = rng.normal(size=n if C is None else (n, C))
+    if draw(st.booleans()):
+        decision = np.round(decision)  # ties among the other classes' decisions
+    weight = None
+    if draw(st.booleans()):
+        weight = rng.random(n) * draw(st.sampled_from([1.0, 0.0]))
+    labels = draw(st.sampled_from([None, "pool", "more", "two"]))
+    labels = {None: None, "pool": pool, "more": [*pool, 99] if isinstance(pool[0], int | np.integer)
+              else [*pool, "z"], "two": pool[:2]}[labels]
+    return y_true, decision, weight, labels
+
+
+@parity
+@given(case=hinge_case())
+def test_hinge_loss_parity(backend, case):
+    y_true, decision, weight, labels = case
+    check_parity("hinge_loss", backend, y_true, decision, labels=labels, sample_weight=weight)
+
+
 def test_d2_log_loss_batched_equals_loop(backend):
     rng = np.random.default_rng(3)
     y_true = rng.integers(0, 3, 50)

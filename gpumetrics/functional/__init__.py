@@ -38,6 +38,7 @@ from gpumetrics.functional.losses import (
     cross_entropy,
     d2_brier_score,
     d2_log_loss_score,
+    hinge_loss,
     log_loss,
     vgap,
 )
@@ -93,6 +94,7 @@ __all__ = [
     "fbeta_score",
     "fowlkes_mallows_score",
     "hamming_loss",
+    "hinge_loss",
     "homogeneity_completeness_v_measure",
     "homogeneity_score",
     "jaccard_score",

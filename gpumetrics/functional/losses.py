@@ -435,3 +435,83 @@ def d2_brier_score(y_true, y_proba, *, sample_weight=None, pos_label=None, label
     fitted = _weighted_mean(((onehot - scores) ** 2).sum(axis=2), sc)
     baseline = _weighted_mean(((onehot - null) ** 2).sum(axis=2), sc)
     return batch_result(1 - fitted / baseline, sc.ctx, _batched)
+
+
+@batchable
+def hinge_loss(y_true, pred_decision, *, labels=None, sample_weight=None, backend=None,
+               _batched):
+    """Mean hinge loss ``max(0, 1 - margin)``: binary, the margin is ``y * decision`` with
+    ``y`` in {-1, +1} (the greater label positive); multiclass (Crammer-Singer), the true
+    class's decision minus the largest other one, over the classes of ``labels`` (else of
+    ``y_true``) in sorted order.
+
+    >>> hinge_loss([-1, 1, 1], [-2.2, 1.3, 0.5])
+    0.16666666666666666
+    """
+    ctx = _arrays.context_of(y_true=y_true, pred_decision=pred_decision,
+                             sample_weight=sample_weight)
+    t = np.asarray(_arrays.to_host(inputs.read(y_true, "y_true", ctx)))
+    d = np.asarray(_arrays.to_host(inputs.read(pred_decision, "pred_decision", ctx)))
+    if t.ndim == 2 and t.shape[1] == 1:
+        t = t[:, 0]
+    if t.ndim != 1:
+        raise ValueError(f"y_true must be 1-D (n_samples,); got shape {t.shape}.")
+    sets = d if _batched else d[None]
+    if d.dtype.kind not in "biuf":
+        raise ValueError(f"pred_decision must hold numbers; got dtype {d.dtype}.")
+    w = None if sample_weight is None else inputs.weights(sample_weight, t.shape[0], ctx,
+                                                          nonzero=False)[0]
+    inputs.check_length(t.shape[0], sets.shape[1], "pred_decision")
+    classes = np.unique(t if labels is None else inputs.labels_array(labels))
+    values = []
+    for decision in sets:
+        if classes.shape[0] > 2:
+            margin = _multiclass_margin(t, decision, classes, labels)
+        else:
+            margin = _binary_margin(t, decision)
+        losses_ = np.clip(1 - margin, 0, None)
+        if w is not None and w.sum() == 0:
+            raise ZeroDivisionError("Weights sum to zero, can't be normalized")
+        values.append(np.average(losses_, weights=w))
+    return batch_result(np.asarray(values, np.float64), ctx, _batched)
+
+
+def _binary_margin(t, decision):
+    if decision.ndim == 2 and decision.shape[1] == 1:
+        decision = decision[:, 0]
+    if decision.ndim != 1:
+        raise ValueError(f"pred_decision must be 1-D (n_samples,) for a binary target; got "
+                         f"shape {decision.shape}.")
+    # scikit-learn's LabelBinarizer(neg_label=-1) fitted on y_true, first column: one class
+    # gives -1 everywhere, two the greater one +1, more (labels= named two) the least +1
+    present = np.unique(t)
+    if present.shape[0] == 1:
+        y = np.full(t.shape[0], -1.0)
+    else:
+        y = np.where(t == present[1 if present.shape[0] == 2 else 0], 1.0, -1.0)
+    return y * decision
+
+
+def _multiclass_margin(t, decision, classes, labels):
+    n, C = t.shape[0], classes.shape[0]
+    if decision.ndim != 2:
+        raise ValueError("The shape of pred_decision cannot be 1d arraywith a multiclass "
+                         "target. pred_decision shape must be (n_samples, n_classes), that is "
+                         f"({n}, {C}). Got: {decision.shape}")
+    if decision.shape[1] != C:
+        if labels is None:
+            raise ValueError("Please include all labels in y_true or pass labels as third "
+                             "argument")
+        raise ValueError("The shape of pred_decision is not consistent with the number of "
+                         "classes. With a multiclass target, pred_decision shape must be "
+                         f"(n_samples, n_classes), that is ({n}, {C}). Got: {decision.shape}")
+    codes = np.searchsorted(classes, t)
+    unseen = (codes >= C) | (classes[np.minimum(codes, C - 1)] != t)
+    if unseen.any():
+        raise ValueError(f"y_true contains previously unseen labels: "
+                         f"{np.unique(t[unseen]).tolist()}")
+    rows = np.arange(n)
+    true_score = decision[rows, codes].astype(np.float64)
+    others = decision.astype(np.float64)
+    others[rows, codes] = -np.inf
+    return true_score - others.max(axis=1)
