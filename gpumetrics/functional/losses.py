@@ -41,15 +41,7 @@ def log_loss(
     ...                [[.1, .9], [.9, .1], [.8, .2], [.35, .65]]), 6)
     0.216162
     """
-    if not (isinstance(y_pred, str) and y_pred == "deprecated"):
-        if y_proba is not None:
-            raise ValueError("Cannot use both `y_pred` and `y_proba`. `y_pred` is deprecated, "
-                             "use `y_proba` instead.")
-        warnings.warn("`y_pred` was renamed to `y_proba` in version 1.9 and will be removed "
-                      "in 1.11. Use `y_proba` instead.", FutureWarning, stacklevel=3)
-        y_proba = y_pred
-    if y_proba is None:
-        raise TypeError("log_loss() missing the probabilities: y_proba.")
+    y_proba = _renamed_y_pred(y_proba, y_pred, "log_loss")
     sc, t, classes, scores = _checked_proba(y_true, y_proba, sample_weight, labels, _batched,
                                             backend)
     if t.ndim == 2 or scores.dtype != np.float64:
@@ -64,6 +56,21 @@ def log_loss(
     if normalize:
         return _reduce(sums, "mean", sc, _batched)
     return batch_result(sums[:, 0], sc.ctx, _batched)
+
+
+def _renamed_y_pred(y_proba, y_pred, function: str):
+    """``y_proba``, or the probabilities given by their former name ``y_pred`` (with
+    scikit-learn's FutureWarning, pointing at the caller of ``function``)."""
+    if not (isinstance(y_pred, str) and y_pred == "deprecated"):
+        if y_proba is not None:
+            raise ValueError("Cannot use both `y_pred` and `y_proba`. `y_pred` is deprecated, "
+                             "use `y_proba` instead.")
+        warnings.warn("`y_pred` was renamed to `y_proba` in version 1.9 and will be removed "
+                      "in 1.11. Use `y_proba` instead.", FutureWarning, stacklevel=4)
+        return y_pred
+    if y_proba is None:
+        raise TypeError(f"{function}() missing the probabilities: y_proba.")
+    return y_proba
 
 
 def _checked_proba(y_true, y_proba, sample_weight, labels, batched: bool, backend):
@@ -275,15 +282,7 @@ def d2_log_loss_score(y_true, y_proba=None, *, sample_weight=None, labels=None,
     >>> round(d2_log_loss_score([0, 1, 1, 0], [[.9, .1], [.2, .8], [.3, .7], [.6, .4]]), 6)
     0.568633
     """
-    if not (isinstance(y_pred, str) and y_pred == "deprecated"):
-        if y_proba is not None:
-            raise ValueError("Cannot use both `y_pred` and `y_proba`. `y_pred` is deprecated, "
-                             "use `y_proba` instead.")
-        warnings.warn("`y_pred` was renamed to `y_proba` in version 1.9 and will be removed "
-                      "in 1.11. Use `y_proba` instead.", FutureWarning, stacklevel=3)
-        y_proba = y_pred
-    if y_proba is None:
-        raise TypeError("d2_log_loss_score() missing the probabilities: y_proba.")
+    y_proba = _renamed_y_pred(y_proba, y_pred, "d2_log_loss_score")
     sc = check_scores(y_true, y_proba, sample_weight, batched=_batched, backend=backend,
                       score_name="y_proba", strings=True)
     if sc.n_samples < 2:
