@@ -71,7 +71,8 @@ def _moments_loop(y_true, y_pred, weight, shift_true, shift_pred, private, n_chu
                     ae = abs(e)
                     sabs += wi * ae
                     sape += wi * ae / max(abs(t), eps)
-                    mx = max(mx, ae)
+                    if ae > mx or ae != ae:  # NaN propagates, as in the reference
+                        mx = ae
                 block[0] = W
                 block[1] = mt
                 block[2] = m2t

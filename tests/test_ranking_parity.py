@@ -116,6 +116,28 @@ def test_metric_at_thresholds_batches_gpumetrics_metrics(backend, case, name, pa
     assert_same(expected, actual)
 
 
+@pytest.mark.parametrize("scores", [
+    np.array([-128, 5, 127, 0, -128], np.int8),  # negating the least int8 would wrap
+    np.array([2**63 + 1, 2**63, 2**63 + 1, 7, 2**63], np.uint64),  # float64 would tie them
+])
+def test_metric_at_thresholds_orders_integer_scores_exactly(backend, scores):
+    y_true = [0, 1, 1, 0, 1]
+    check_parity("metric_at_thresholds", backend, y_true, scores, skm.accuracy_score)
+    got = gm.metric_at_thresholds(y_true, scores, gm.accuracy_score, backend=backend)
+    want = skm.metric_at_thresholds(y_true, scores, skm.accuracy_score)
+    assert_same(want, got)
+
+
+def test_metric_at_thresholds_warns_once_per_threshold_for_tuple_metrics(backend):
+    # a tuple-valued gpumetrics metric runs once per threshold, its batched twin's warnings
+    # discarded: the warnings are scikit-learn's
+    args = ([0, 1, 1, 0, 1], [0.1, 0.5, 0.5, 0.2, 0.9])
+    _, _, expected = run(skm.metric_at_thresholds, *args, skm.precision_recall_fscore_support)
+    _, error, got = run(gm.metric_at_thresholds, *args, gm.precision_recall_fscore_support,
+                        backend=backend)
+    assert error is None and got == expected
+
+
 def test_ties_count_one_half(backend):
     assert gm.roc_auc_score([0, 1, 0, 1], [0.5, 0.5, 0.2, 0.9], backend=backend) == 0.875
 

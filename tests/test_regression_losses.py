@@ -89,6 +89,14 @@ def test_log_error_parity(backend, case, name, multioutput, shift):
                  y_pred + shift, sample_weight=weight, multioutput=multioutput)
 
 
+def test_log_error_dtype_follows_the_weights_too(backend):
+    # float32 targets with float64 weights: scikit-learn takes float64
+    y_true = np.array([0.5, 1.5, 2.0, 3.25], np.float32)
+    y_pred = np.array([0.7, 1.1, 2.6, 3.0], np.float32)
+    w = np.array([0.3, 1.7, 0.9, 1.1])
+    check_parity("mean_squared_log_error", backend, y_true, y_pred, sample_weight=w)
+
+
 @parity
 @given(case=regression_case())
 def test_max_error_parity(backend, case):

@@ -399,7 +399,9 @@ def class_likelihood_ratios(y_true, y_pred, *, labels=None, sample_weight=None,
     if cms.shape[1:] != (2, 2):
         raise ValueError("class_likelihood_ratios needs a 2 x 2 confusion matrix: labels "
                          f"must name the negative and the positive class; got {labels!r}.")
-    ratios = np.array([confusion.likelihood_ratios(cm, replace) for cm in cms])
+    ratios = np.empty((cms.shape[0], 2))
+    for k in range(cms.shape[0]):  # (a loop: warnings keep their stack depth on 3.10)
+        ratios[k] = confusion.likelihood_ratios(cm=cms[k], replace=replace)
     if _batched:
         return _arrays.wrap(ratios[:, 0], targets.ctx), _arrays.wrap(ratios[:, 1], targets.ctx)
     return float(ratios[0, 0]), float(ratios[0, 1])

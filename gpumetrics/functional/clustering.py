@@ -19,7 +19,7 @@ from gpumetrics.formulas import contingency as T
 from gpumetrics.functional import _scores
 from gpumetrics.functional._batching import batchable
 
-_DENSE_CELLS = 1 << 24  # classes x clusters up to this are counted into a dense table
+_DENSE_CELLS = 1 << 24  # cells of all sets' tables counted densely at most
 _DIRECT_SPAN = 1 << 24  # integer labels spanning fewer values are encoded by a table
 
 
@@ -62,6 +62,13 @@ def _check(labels_true, labels_pred, batched: bool, warn: bool = True):
     return t, p, ctx
 
 
+def _dense(cells: int, shape: tuple) -> bool:
+    """Whether K sets of ``cells`` counts are worth a dense table: within the memory cap,
+    and not many more cells than samples (a few samples over wide labels are sorted)."""
+    K, N = shape
+    return K * cells <= min(_DENSE_CELLS, 8 * K * N + (1 << 16))
+
+
 def _encode(y, kernels):
     """``(classes, labels, lut, offset)``: the sorted distinct labels of ``y``, and integer
     labels for the kernels with the table that maps ``label - offset`` to a class index:
@@ -97,12 +104,12 @@ def _cells(labels_true, labels_pred, batched: bool, backend, warn: bool = True):
         empty = np.zeros(0, np.int64)
         return [(empty, empty, empty)] * p.shape[0], t[:0], p.reshape(-1)[:0], ctx
     spans = [_span(y, kernels) for y in (t, p)]
-    if None not in spans and spans[0][1] * spans[1][1] <= _DENSE_CELLS:
+    if None not in spans and _dense(spans[0][1] * spans[1][1], p.shape):
         return (*_spanned_cells(t, p, spans, kernels), ctx)
     classes, t_labels, t_lut, t_off = _encode(t, kernels)
     clusters, p_labels, p_lut, p_off = _encode(p, kernels)
     R, C = classes.shape[0], clusters.shape[0]
-    if R * C <= _DENSE_CELLS:  # one pass of the contingency kernel over every set
+    if _dense(R * C, p.shape):  # one pass of the contingency kernel over every set
         tables = [R, C, t_lut, t_off, p_lut, p_off]
         counts = _arrays.to_host(kernels.contingency(t_labels[None], p_labels, *tables))
         cells = []
@@ -180,7 +187,7 @@ def contingency_matrix(labels_true, labels_pred, *, eps=None, sparse=False, dtyp
                        backend=None, _batched):
     """Counts of samples by true class (rows) and predicted cluster (columns), both
     sorted. ``eps`` is added to every cell (a float table); ``sparse=True`` returns a
-    SciPy CSR array (SciPy is imported then).
+    SciPy CSR matrix, as scikit-learn does (SciPy is imported then).
 
     >>> contingency_matrix([0, 0, 1, 1, 2, 2], [1, 0, 2, 1, 0, 2])
     array([[1, 1, 0],
@@ -200,7 +207,7 @@ def contingency_matrix(labels_true, labels_pred, *, eps=None, sparse=False, dtyp
         from scipy import sparse as sp
 
         rows, cols, counts = cells[0]
-        return sp.csr_array((counts.astype(dtype), (rows, cols)), shape=(R, C))
+        return sp.csr_matrix((counts.astype(dtype), (rows, cols)), shape=(R, C))
     out = np.zeros((len(cells), R, C), dtype)
     for k, (rows, cols, counts) in enumerate(cells):
         out[k, rows, cols] = counts

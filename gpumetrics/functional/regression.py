@@ -170,14 +170,15 @@ def pearson_corrcoef(
 
 def _log_metric(metric, title, y_true, y_pred, sample_weight, multioutput, backend, batched):
     """``metric`` of ``log1p(y_true)`` and ``log1p(y_pred)``, taken in the inputs' float
-    dtype (float32 when every float input is float32, else float64), as scikit-learn
-    does; values at or below -1 are refused."""
+    dtype (float32 when every float array among them and the weights is float32, else
+    float64), as scikit-learn does; values at or below -1 are refused."""
     sc = check_scores(y_true, y_pred, sample_weight, batched=batched, backend=backend,
                       score_name="y_pred", strings=True)
     t = inputs.numbers_of(sc.y_true, "y_true", strings=True)
     p = sc.y_score if batched else sc.y_score[0]
     xp = _arrays.namespace(p)
-    floats = [a.dtype for a in (t, p) if a.dtype.kind == "f"]
+    given = (t, p) + ((sample_weight,) if hasattr(sample_weight, "dtype") else ())
+    floats = [a.dtype for a in given if a.dtype.kind == "f"]
     dtype = xp.float32 if floats and all(d == xp.float32 for d in floats) else xp.float64
     t, p = t.astype(dtype, copy=False), p.astype(dtype, copy=False)
     if bool((t <= -1).any()) or bool((p <= -1).any()):

@@ -11,6 +11,8 @@ per threshold, as scikit-learn does.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from gpumetrics import _arrays, inputs
@@ -32,9 +34,10 @@ def _column(y, name: str) -> np.ndarray:
 
 
 def _descending(y_score: np.ndarray) -> np.ndarray:
-    """A stable order of decreasing scores (ties keep their input order)."""
-    key = y_score.astype(np.float64) if y_score.dtype.kind in "ub" else y_score
-    return np.argsort(-key, kind="stable")
+    """A stable order of decreasing scores (ties keep their input order), without negating
+    them (which wraps the least signed integer and rounds large unsigned ones)."""
+    n = y_score.shape[0]
+    return n - 1 - np.argsort(y_score[::-1], kind="stable")[::-1]
 
 
 def _batched_twin(metric_func):
@@ -112,8 +115,15 @@ def _blocks(twin, t, ends, params):
     blocks = []
     for a in range(0, ends.shape[0], step):  # predictions: a prefix of ones per threshold
         y_pred = (positions <= ends[a:a + step, None]).astype(np.int32)
-        result = twin(t, y_pred, **params)
-        if isinstance(result, tuple | list):
-            return None
+        if a == 0:  # a tuple result is left to the loop, whose warnings alone are shown
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = twin(t, y_pred, **params)
+            if isinstance(result, tuple | list):
+                return None
+            for w in caught:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        else:
+            result = twin(t, y_pred, **params)
         blocks.append(np.asarray(_arrays.to_host(result)))
     return np.concatenate(blocks)

@@ -117,6 +117,15 @@ def test_rank_auc_is_exact_beyond_float_counts(impl):
     assert u == n * (n + 1) / 2
 
 
+def test_moments_largest_error_is_nan_with_a_nan_error(impl):
+    # every loop (one unweighted column, weights, several columns) as the reference
+    t = np.array([[1.0, np.nan], [3.0, 4.0], [2.0, 2.0]])[None]
+    p = np.array([[1.0, 2.0], [5.0, 4.0], [2.5, 1.0]])[None]
+    for args in ((t, p), (t, p, np.ones((1, 3))), (t[:, :, 1:], p[:, :, 1:])):
+        np.testing.assert_array_equal(impl.moments(*args)[..., 10],
+                                      reference.moments(*args)[..., 10])
+
+
 def absolute(state):
     """A moments state without its shifts (means from zero): comparable across frames."""
     state = np.array(state, np.float64)
