@@ -286,15 +286,21 @@ def d2_log_loss_score(y_true, y_proba=None, *, sample_weight=None, labels=None,
     sc = check_scores(y_true, y_proba, sample_weight, batched=_batched, backend=backend,
                       score_name="y_proba", strings=True)
     if sc.n_samples < 2:
-        warnings.warn("D^2 score is not well-defined with less than two samples.",
-                      undefined_metric(), stacklevel=3)
-        return batch_result(np.full(sc.y_score.shape[0], np.nan), sc.ctx, _batched)
+        return _undefined_d2(sc, _batched)
     fitted = log_loss.__wrapped__(y_true, y_proba, normalize=False, sample_weight=sample_weight,
                                   labels=labels, backend=backend, _batched=_batched)
     fitted = np.atleast_1d(np.asarray(_arrays.to_host(fitted), np.float64))
     total = float(sc.n_samples if sc.weights is None else _arrays.to_host(sc.weights)[0].sum())
     null = losses.null_log_loss(_class_weights(sc, labels), total)
     return batch_result(1 - fitted / null, sc.ctx, _batched)
+
+
+def _undefined_d2(sc: Scores, batched: bool):
+    """scikit-learn's D^2 of fewer than two samples: NaN, with its warning (pointing at the
+    caller of the D^2 function)."""
+    warnings.warn("D^2 score is not well-defined with less than two samples.",
+                  undefined_metric(), stacklevel=4)
+    return batch_result(np.full(sc.y_score.shape[0], np.nan), sc.ctx, batched)
 
 
 def _class_weights(sc: Scores, labels) -> np.ndarray:
@@ -420,9 +426,7 @@ def d2_brier_score(y_true, y_proba, *, sample_weight=None, pos_label=None, label
     sc = check_scores(y_true, y_proba, sample_weight, batched=_batched, backend=backend,
                       score_name="y_proba", strings=True)
     if sc.n_samples < 2:
-        warnings.warn("D^2 score is not well-defined with less than two samples.",
-                      undefined_metric(), stacklevel=3)
-        return batch_result(np.full(sc.y_score.shape[0], np.nan), sc.ctx, _batched)
+        return _undefined_d2(sc, _batched)
     sc, onehot, scores = _brier_inputs(y_true, y_proba, sample_weight, pos_label, labels,
                                        _batched, backend)
     xp = _arrays.namespace(scores)
