@@ -100,17 +100,32 @@ def mutual_info(t: Table) -> float:
     return float(np.clip(mi.sum(), 0.0, None))
 
 
+_AVERAGES = {
+    "min": min,
+    "geometric": lambda u, v: float(np.sqrt(u * v)),
+    "arithmetic": lambda u, v: float(np.mean([u, v])),
+    "max": max,
+}
+
+
 def generalized_average(u: float, v: float, method: str) -> float:
-    if method == "min":
-        return min(u, v)
-    if method == "geometric":
-        return float(np.sqrt(u * v))
-    if method == "arithmetic":
-        return float(np.mean([u, v]))
-    if method == "max":
-        return max(u, v)
-    raise ValueError("average_method must be one of 'min', 'geometric', 'arithmetic' or "
-                     f"'max'; got {method!r}.")
+    """The mean of two entropies that ``average_method`` names."""
+    return _AVERAGES[check_average_method(method)](u, v)
+
+
+def check_average_method(method) -> str:
+    """``average_method`` of the normalized and adjusted mutual information."""
+    if method not in AVERAGE_METHODS:
+        raise ValueError("average_method must be one of 'min', 'geometric', 'arithmetic' or "
+                         f"'max'; got {method!r}.")
+    return method
+
+
+def check_beta(beta) -> float:
+    """``beta`` of the V-measure: the weight of completeness, a non-negative number."""
+    if not (isinstance(beta, int | float | np.number) and beta >= 0):
+        raise ValueError(f"beta must be a non-negative number; got {beta!r}.")
+    return float(beta)
 
 
 def _one_labelling(t: Table) -> bool:

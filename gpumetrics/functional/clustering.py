@@ -73,19 +73,16 @@ def _encode(y, kernels):
     """``(classes, labels, lut, offset)``: the sorted distinct labels of ``y``, and integer
     labels for the kernels with the table that maps ``label - offset`` to a class index:
     the labels themselves when their span is small, else their codes (identity table)."""
-    flat = y.reshape(-1)
-    if flat.dtype.kind in "biu" and flat.shape[0] and not (
-        flat.dtype == np.uint64 and flat.max() > np.iinfo(np.int64).max
-    ):
-        if flat.dtype == np.uint64:
-            y = y.astype(np.int64)
+    ints = _kernel_labels(y)
+    if ints is not None and ints.size:
+        y = ints
         classes = _scores.unique_labels(y.reshape(-1), kernels)
         lo, hi = int(classes[0]), int(classes[-1])
         if hi - lo < _DIRECT_SPAN:
             lut = np.zeros(hi - lo + 1, np.int64)
             lut[classes.astype(np.int64) - lo] = np.arange(classes.shape[0])
             return classes, y, lut, lo
-    classes, codes = np.unique(flat, return_inverse=True)
+    classes, codes = np.unique(y.reshape(-1), return_inverse=True)
     return classes, codes.astype(np.int64).reshape(y.shape), None, 0
 
 
@@ -112,12 +109,8 @@ def _cells(labels_true, labels_pred, batched: bool, backend, warn: bool = True):
     if _dense(R * C, p.shape):  # one pass of the contingency kernel over every set
         tables = [R, C, t_lut, t_off, p_lut, p_off]
         counts = _arrays.to_host(kernels.contingency(t_labels[None], p_labels, *tables))
-        cells = []
-        for k in range(p.shape[0]):  # (every label is in its table: no overflow cell)
-            flat = counts[k].reshape(-1)
-            code = np.flatnonzero(flat)
-            cells.append((code // (C + 1), code % (C + 1), flat[code]))
-        return cells, classes, clusters, ctx
+        # (every label is in its table: the overflow row and column are empty)
+        return _nonzero_cells(counts[:, :R, :C]), classes, clusters, ctx
     rows = _codes(t_labels, t_lut, t_off)
     cells = []
     for k in range(p.shape[0]):  # too many cells for a dense table: sort the pairs' codes
@@ -127,10 +120,20 @@ def _cells(labels_true, labels_pred, batched: bool, backend, warn: bool = True):
     return cells, classes, clusters, ctx
 
 
+def _kernel_labels(y):
+    """``y`` as labels the kernels read (uint64 as int64), or None for other labels
+    (strings, floats, uint64 beyond the int64 range)."""
+    if y.dtype.kind not in "biu":
+        return None
+    if y.dtype == np.uint64:
+        return None if y.size and y.max() > np.iinfo(np.int64).max else y.astype(np.int64)
+    return y
+
+
 def _span(y, kernels):
     """``(lowest label, span)`` of integer labels the kernels read, else None."""
-    if y.dtype.kind not in "biu" or (y.dtype == np.uint64 and
-                                      y.max() > np.iinfo(np.int64).max):
+    y = _kernel_labels(y)
+    if y is None:
         return None
     lo, hi = kernels.label_range(y.reshape(-1))
     return (lo, hi - lo + 1) if hi - lo < _DIRECT_SPAN else None
@@ -141,21 +144,26 @@ def _spanned_cells(t, p, spans, kernels):
     kernel over the spans (identity tables at the lowest labels) counts the pairs and, by
     its non-empty rows and columns, discovers both label sets."""
     (lo_t, R0), (lo_p, C0) = spans
-    y_t = t.astype(np.int64) if t.dtype == np.uint64 else t
-    y_p = p.astype(np.int64) if p.dtype == np.uint64 else p
     identity = [np.arange(R0, dtype=np.int64), lo_t, np.arange(C0, dtype=np.int64), lo_p]
-    counts = _arrays.to_host(kernels.contingency(y_t[None], y_p, R0, C0, *identity))
-    counts = counts[:, :R0, :C0]
+    counts = _arrays.to_host(kernels.contingency(_kernel_labels(t)[None], _kernel_labels(p),
+                                                 R0, C0, *identity))[:, :R0, :C0]
     rows_used = np.flatnonzero(counts.any(axis=(0, 2)))
     cols_used = np.flatnonzero(counts.any(axis=(0, 1)))
-    dense = np.ascontiguousarray(counts[:, rows_used][:, :, cols_used])
-    C = cols_used.shape[0]
-    cells = []
-    for k in range(dense.shape[0]):
-        flat = dense[k].reshape(-1)
-        code = np.flatnonzero(flat)
-        cells.append((code // C, code % C, flat[code]))
+    cells = _nonzero_cells(counts[:, rows_used][:, :, cols_used])
     return (cells, (lo_t + rows_used).astype(t.dtype), (lo_p + cols_used).astype(p.dtype))
+
+
+def _nonzero_cells(counts) -> list:
+    """Per set, ``(rows, cols, counts)`` of the non-zero cells of dense ``(K, R, C)``
+    counts."""
+    counts = np.ascontiguousarray(counts)
+    width = counts.shape[2]
+    cells = []
+    for table in counts:
+        flat = table.reshape(-1)
+        code = np.flatnonzero(flat)
+        cells.append((code // width, code % width, flat[code]))
+    return cells
 
 
 def _table(rows, cols, counts, R: int, C: int) -> T.Table:
@@ -290,13 +298,6 @@ def _table_of(contingency) -> T.Table:
                   np.asarray(counts[keep]).astype(np.int64), R, C)
 
 
-def _average(average_method: str) -> str:
-    if average_method not in T.AVERAGE_METHODS:
-        raise ValueError("average_method must be one of 'min', 'geometric', 'arithmetic' "
-                         f"or 'max'; got {average_method!r}.")
-    return average_method
-
-
 @batchable
 def normalized_mutual_info_score(labels_true, labels_pred, *, average_method="arithmetic",
                                  backend=None, _batched):
@@ -305,7 +306,7 @@ def normalized_mutual_info_score(labels_true, labels_pred, *, average_method="ar
     >>> normalized_mutual_info_score([0, 0, 1, 1], [1, 1, 0, 0])
     1.0
     """
-    method = _average(average_method)
+    method = T.check_average_method(average_method)
     return _scores_of(labels_true, labels_pred, _batched, backend,
                       lambda t: T.normalized_mutual_info(t, method))
 
@@ -319,15 +320,9 @@ def adjusted_mutual_info_score(labels_true, labels_pred, *, average_method="arit
     >>> adjusted_mutual_info_score([0, 0, 0, 0], [0, 1, 2, 3])
     0.0
     """
-    method = _average(average_method)
+    method = T.check_average_method(average_method)
     return _scores_of(labels_true, labels_pred, _batched, backend,
                       lambda t: T.adjusted_mutual_info(t, method))
-
-
-def _beta(beta) -> float:
-    if not (isinstance(beta, int | float | np.number) and beta >= 0):
-        raise ValueError(f"beta must be a non-negative number; got {beta!r}.")
-    return float(beta)
 
 
 @batchable
@@ -341,7 +336,7 @@ def homogeneity_completeness_v_measure(labels_true, labels_pred, *, beta=1.0, ba
     ...                                                          [0, 0, 1, 2, 2, 2])]
     [0.7103, 0.7716, 0.7397]
     """
-    b = _beta(beta)
+    b = T.check_beta(beta)
     cells, classes, clusters, ctx = _cells(labels_true, labels_pred, _batched, backend)
     R, C = classes.shape[0], clusters.shape[0]
     values = np.array([T.homogeneity_completeness_v(_table(*c, R, C), b) for c in cells])

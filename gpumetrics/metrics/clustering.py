@@ -129,10 +129,7 @@ class MutualInfoScore(_Clustering):
 class _Averaged(_Clustering):
     def __init__(self, *, num_classes: int, num_clusters: int,
                  average_method: str = "arithmetic", **engine):
-        if average_method not in T.AVERAGE_METHODS:
-            raise ValueError("average_method must be one of 'min', 'geometric', "
-                             f"'arithmetic' or 'max'; got {average_method!r}.")
-        self.average_method = average_method
+        self.average_method = T.check_average_method(average_method)
         super().__init__(num_classes=num_classes, num_clusters=num_clusters, **engine)
 
 
@@ -170,9 +167,7 @@ class VMeasureScore(_Clustering):
     ``v_measure_score``."""
 
     def __init__(self, *, num_classes: int, num_clusters: int, beta: float = 1.0, **engine):
-        if not (isinstance(beta, int | float | np.number) and beta >= 0):
-            raise ValueError(f"beta must be a non-negative number; got {beta!r}.")
-        self.beta = float(beta)
+        self.beta = T.check_beta(beta)
         super().__init__(num_classes=num_classes, num_clusters=num_clusters, **engine)
 
     def _score(self, table):
