@@ -42,10 +42,21 @@ def log_loss(
     0.216162
     """
     y_proba = _renamed_y_pred(y_proba, y_pred, "log_loss")
-    sc, t, classes, scores = _checked_proba(y_true, y_proba, sample_weight, labels, _batched,
-                                            backend)
+    sc = _proba_inputs(y_true, y_proba, sample_weight, _batched, backend)
+    return batch_result(_log_loss(sc, labels, normalize), sc.ctx, _batched)
+
+
+def _proba_inputs(y_true, y_proba, sample_weight, batched: bool, backend) -> Scores:
+    """The checked inputs of a function of class probabilities (string labels allowed)."""
+    return check_scores(y_true, y_proba, sample_weight, batched=batched, backend=backend,
+                        score_name="y_proba", strings=True)
+
+
+def _log_loss(sc: Scores, labels, normalize: bool) -> np.ndarray:
+    """Per set, the log loss (its weighted mean, or sum without ``normalize``), float64."""
+    t, classes, scores = _checked_proba(sc, labels)
     if t.ndim == 2 or scores.dtype != np.float64:
-        return _log_loss_in_dtype(t, classes, scores, sc, normalize, _batched)
+        return _log_loss_in_dtype(t, classes, scores, sc, normalize)
     codes = inputs.encode(t, classes)  # on the inputs' device: every label is in classes
     eps = float(np.finfo(np.float64).eps)
     sums = _arrays.to_host(
@@ -53,9 +64,8 @@ def log_loss(
     )
     if sums[:, 3].any():
         _warn_not_normalised()
-    if normalize:
-        return _reduce(sums, "mean", sc, _batched)
-    return batch_result(sums[:, 0], sc.ctx, _batched)
+    return np.asarray(losses.reduce_sums(sums, "mean" if normalize else "sum", _arrays.HOST,
+                                         True), np.float64)
 
 
 def _renamed_y_pred(y_proba, y_pred, function: str):
@@ -73,12 +83,10 @@ def _renamed_y_pred(y_proba, y_pred, function: str):
     return y_proba
 
 
-def _checked_proba(y_true, y_proba, sample_weight, labels, batched: bool, backend):
+def _checked_proba(sc: Scores, labels):
     """scikit-learn's checks of class probabilities against labels (``log_loss``'s and
-    the multiclass ``brier_score_loss``'s): ``(checked inputs, y_true, classes,
-    probabilities (K, N, C))``, a one-column form kept as it is."""
-    sc = check_scores(y_true, y_proba, sample_weight, batched=batched, backend=backend,
-                      score_name="y_proba", strings=True)
+    the multiclass ``brier_score_loss``'s): ``(y_true, classes, probabilities (K, N,
+    C))``, a one-column form kept as it is."""
     rng = sc.score_range()
     if rng[..., 2].any():
         raise ValueError("y_proba contains NaN or infinity.")
@@ -103,7 +111,7 @@ def _checked_proba(y_true, y_proba, sample_weight, labels, batched: bool, backen
                 f"Labels passed were {labels}. But this function assumes labels are ordered "
                 f"lexicographically. Pass the ordered labels={classes.tolist()} and ensure "
                 "that the columns of y_prob correspond to this ordering.", UserWarning,
-                stacklevel=4)
+                stacklevel=5)
         missing = np.setdiff1d(present, classes)
         if missing.shape[0]:
             raise ValueError(
@@ -133,19 +141,34 @@ def _checked_proba(y_true, y_proba, sample_weight, labels, batched: bool, backen
             f"in labels: {classes}"
         )
     scores = s[:, :, None] if s.ndim == 2 else s
-    return sc, t, classes, scores
+    return t, classes, scores
 
 
-def _warn_not_normalised(stacklevel: int = 4):
-    """scikit-learn's warning, pointing at the caller of ``log_loss``."""
+def _warn_not_normalised(stacklevel: int = 5):
+    """scikit-learn's warning, pointing at the caller of the public function (three
+    frames above the one that calls this, unless ``stacklevel`` says otherwise)."""
     warnings.warn("The y_prob values do not sum to one. Make sure to pass probabilities.",
                   UserWarning, stacklevel=stacklevel)
 
 
-def _log_loss_in_dtype(t, classes, scores, sc: Scores, normalize: bool, batched: bool):
+def _log_loss_in_dtype(t, classes, scores, sc: Scores, normalize: bool) -> np.ndarray:
     """scikit-learn's log loss step by step in the probabilities' own dtype (float16,
     float32, or integers read as float64), and for multilabel targets: one-hot targets,
     clipped probabilities, ``-sum(xlogy(t, p))`` per sample, then the (weighted) mean."""
+    onehot, scores = _one_hot_proba(t, classes, scores, stacklevel=7)
+    xp = _arrays.namespace(scores)
+    eps = np.finfo(scores.dtype).eps
+    p = xp.clip(scores, eps, 1 - eps)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = onehot * xp.log(p)
+    loss = -xp.where(onehot == 0, xp.asarray(0, dtype=terms.dtype), terms).sum(axis=2)
+    return _weighted_average(loss, sc, normalize)
+
+
+def _one_hot_proba(t, classes, scores, stacklevel: int):
+    """One-hot targets ``(1, N, C)`` and the probabilities ``(K, N, C)`` in their float
+    dtype (one column: that of class 1, beside its complement), with scikit-learn's
+    warning for rows that do not sum to one."""
     xp = _arrays.namespace(scores)
     if scores.dtype.kind != "f":
         scores = scores.astype(xp.float64)
@@ -157,26 +180,27 @@ def _log_loss_in_dtype(t, classes, scores, sc: Scores, normalize: bool, batched:
         codes = xp.asarray(inputs.encode(t, classes))
         onehot = (codes[:, None] == xp.arange(classes.shape[0])).astype(scores.dtype)[None]
     eps = np.finfo(scores.dtype).eps
-    sums = scores.sum(axis=2)
-    if not bool(xp.isclose(sums, xp.asarray(1, dtype=sums.dtype),
+    if not bool(xp.isclose(scores.sum(axis=2), xp.asarray(1, dtype=scores.dtype),
                            rtol=float(np.sqrt(eps))).all()):
-        _warn_not_normalised(stacklevel=5)
-    p = xp.clip(scores, eps, 1 - eps)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = onehot * xp.log(p)
-    loss = -xp.where(onehot == 0, xp.asarray(0, dtype=terms.dtype), terms).sum(axis=2)
+        _warn_not_normalised(stacklevel=stacklevel)
+    return onehot, scores
+
+
+def _weighted_average(values, sc: Scores, normalize: bool = True) -> np.ndarray:
+    """Per set, the mean of per-sample values ``(K, N)`` weighted by the samples' weights
+    (their weighted sum without ``normalize``), as float64 on the host."""
+    xp = _arrays.namespace(values)
     if sc.weights is None:
-        values = loss.mean(axis=1) if normalize else loss.sum(axis=1)
+        out = values.mean(axis=1) if normalize else values.sum(axis=1)
     else:
         w = xp.asarray(sc.weights)
-        loss = loss.astype(np.result_type(loss.dtype, w.dtype))
-        values = (loss * w).sum(axis=1)
+        out = (values * w).sum(axis=1)
         if normalize:
             total = w.sum(axis=1)
             if bool((total == 0).any()):
                 raise ZeroDivisionError("Weights sum to zero, can't be normalized")
-            values = values / total
-    return batch_result(np.asarray(_arrays.to_host(values), np.float64), sc.ctx, batched)
+            out = out / total
+    return np.asarray(_arrays.to_host(out), np.float64)
 
 
 @batchable
@@ -283,13 +307,10 @@ def d2_log_loss_score(y_true, y_proba=None, *, sample_weight=None, labels=None,
     0.568633
     """
     y_proba = _renamed_y_pred(y_proba, y_pred, "d2_log_loss_score")
-    sc = check_scores(y_true, y_proba, sample_weight, batched=_batched, backend=backend,
-                      score_name="y_proba", strings=True)
+    sc = _proba_inputs(y_true, y_proba, sample_weight, _batched, backend)
     if sc.n_samples < 2:
         return _undefined_d2(sc, _batched)
-    fitted = log_loss.__wrapped__(y_true, y_proba, normalize=False, sample_weight=sample_weight,
-                                  labels=labels, backend=backend, _batched=_batched)
-    fitted = np.atleast_1d(np.asarray(_arrays.to_host(fitted), np.float64))
+    fitted = _log_loss(sc, labels, normalize=False)
     total = float(sc.n_samples if sc.weights is None else _arrays.to_host(sc.weights)[0].sum())
     null = losses.null_log_loss(_class_weights(sc, labels), total)
     return batch_result(1 - fitted / null, sc.ctx, _batched)
@@ -318,35 +339,20 @@ def _class_weights(sc: Scores, labels) -> np.ndarray:
                        minlength=classes.shape[0]).astype(np.float64)
 
 
-def _brier_inputs(y_true, y_proba, sample_weight, pos_label, labels, batched, backend):
-    """One-hot targets and probabilities ``(K, N, C)`` in the probabilities' float dtype,
-    checked as scikit-learn checks them: one column (or a 1-D array) is the probability
-    of ``pos_label`` in a binary problem, more columns go through ``log_loss``'s checks."""
-    sc = check_scores(y_true, y_proba, sample_weight, batched=batched, backend=backend,
-                      score_name="y_proba", strings=True)
+def _brier_inputs(sc: Scores, pos_label, labels):
+    """One-hot targets ``(1, N, C)`` and probabilities ``(K, N, C)`` in the probabilities'
+    float dtype, checked as scikit-learn checks them: one column (or a 1-D array) is the
+    probability of ``pos_label`` in a binary problem, more go through ``log_loss``'s
+    checks."""
     s = sc.y_score
     if s.ndim == 3 and s.shape[2] > 1:
-        sc, t, classes, scores = _checked_proba(y_true, y_proba, sample_weight, labels,
-                                                batched, backend)
-        xp = _arrays.namespace(scores)
-        scores = scores if scores.dtype.kind == "f" else scores.astype(xp.float64)
-        eps = np.finfo(scores.dtype).eps
-        if not bool(xp.isclose(scores.sum(axis=2), xp.asarray(1, dtype=scores.dtype),
-                               rtol=float(np.sqrt(eps))).all()):
-            _warn_not_normalised(stacklevel=5)
-        if t.ndim == 2:
-            onehot = xp.asarray(t).astype(scores.dtype)
-        else:
-            codes = xp.asarray(inputs.encode(t, classes))
-            onehot = (codes[:, None] == xp.arange(classes.shape[0])).astype(scores.dtype)
-        return sc, onehot[None], scores
+        t, classes, scores = _checked_proba(sc, labels)
+        return _one_hot_proba(t, classes, scores, stacklevel=6)
     if sc.score_range()[..., 2].any():
         raise ValueError("y_proba contains NaN or infinity.")
     t = sc.y_true[:, 0] if sc.y_true.ndim == 2 and sc.y_true.shape[1] == 1 else sc.y_true
-    kind, classes = target_type(t, sc.kernels) if t.ndim == 1 else ("multilabel", None)
+    kind, classes = target_type(t, sc.kernels)
     if kind != "binary":
-        if t.ndim == 2:
-            kind = target_type(t, sc.kernels)[0]
         raise ValueError(f"The type of the target inferred from y_true is {kind} but should be "
                          "binary according to the shape of y_prob.")
     rng = sc.score_range()
@@ -360,7 +366,7 @@ def _brier_inputs(y_true, y_proba, sample_weight, pos_label, labels, batched, ba
     p = p if p.dtype.kind == "f" else p.astype(xp.float64)
     positive = xp.asarray(np.asarray(_arrays.to_host(t)) == pos).astype(p.dtype)
     onehot = xp.stack([1 - positive, positive], axis=1)[None]
-    return sc, onehot, xp.stack([1 - p, p], axis=2)
+    return onehot, xp.stack([1 - p, p], axis=2)
 
 
 def _brier_pos_label(classes: np.ndarray, pos_label):
@@ -376,21 +382,6 @@ def _brier_pos_label(classes: np.ndarray, pos_label):
         return classes[-1]
 
 
-def _weighted_mean(values, sc: Scores):
-    """Per set, the mean of per-sample values ``(K, N)`` (weighted by the samples'
-    weights), as float64 on the host."""
-    xp = _arrays.namespace(values)
-    if sc.weights is None:
-        out = values.mean(axis=1)
-    else:
-        w = xp.asarray(sc.weights)
-        total = w.sum(axis=1)
-        if bool((total == 0).any()):
-            raise ZeroDivisionError("Weights sum to zero, can't be normalized")
-        out = (values * w).sum(axis=1) / total
-    return np.asarray(_arrays.to_host(out), np.float64)
-
-
 @batchable
 def brier_score_loss(y_true, y_proba, *, sample_weight=None, pos_label=None, labels=None,
                      scale_by_half="auto", backend=None, _batched):
@@ -404,9 +395,9 @@ def brier_score_loss(y_true, y_proba, *, sample_weight=None, pos_label=None, lab
     """
     if not (isinstance(scale_by_half, bool) or scale_by_half == "auto"):
         raise ValueError(f"scale_by_half must be 'auto' or a bool; got {scale_by_half!r}.")
-    sc, onehot, scores = _brier_inputs(y_true, y_proba, sample_weight, pos_label, labels,
-                                       _batched, backend)
-    values = _weighted_mean(((onehot - scores) ** 2).sum(axis=2), sc)
+    sc = _proba_inputs(y_true, y_proba, sample_weight, _batched, backend)
+    onehot, scores = _brier_inputs(sc, pos_label, labels)
+    values = _weighted_average(((onehot - scores) ** 2).sum(axis=2), sc)
     if scale_by_half == "auto":
         raw = sc.y_score
         scale_by_half = raw.ndim == 2 or raw.shape[2] < 3
@@ -423,20 +414,18 @@ def d2_brier_score(y_true, y_proba, *, sample_weight=None, pos_label=None, label
     >>> round(d2_brier_score([0, 1, 1, 0], [0.1, 0.9, 0.8, 0.3]), 6)
     0.85
     """
-    sc = check_scores(y_true, y_proba, sample_weight, batched=_batched, backend=backend,
-                      score_name="y_proba", strings=True)
+    sc = _proba_inputs(y_true, y_proba, sample_weight, _batched, backend)
     if sc.n_samples < 2:
         return _undefined_d2(sc, _batched)
-    sc, onehot, scores = _brier_inputs(y_true, y_proba, sample_weight, pos_label, labels,
-                                       _batched, backend)
+    onehot, scores = _brier_inputs(sc, pos_label, labels)
     xp = _arrays.namespace(scores)
     if sc.weights is None:
         null = onehot.mean(axis=1, keepdims=True)
     else:
         w = xp.asarray(sc.weights)[0][None, :, None].astype(onehot.dtype)
         null = (onehot * w).sum(axis=1, keepdims=True) / w.sum()
-    fitted = _weighted_mean(((onehot - scores) ** 2).sum(axis=2), sc)
-    baseline = _weighted_mean(((onehot - null) ** 2).sum(axis=2), sc)
+    fitted = _weighted_average(((onehot - scores) ** 2).sum(axis=2), sc)
+    baseline = _weighted_average(((onehot - null) ** 2).sum(axis=2), sc)
     return batch_result(1 - fitted / baseline, sc.ctx, _batched)
 
 
