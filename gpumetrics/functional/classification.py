@@ -126,11 +126,18 @@ def confusion_matrix(
                                      backend=backend)
     if targets.kind == "multilabel":
         raise ValueError("multilabel-indicator is not supported")
+    counts = _counts_over_labels(targets, labels, num_classes)
+    cm = confusion.confusion_matrix_from(counts, normalize)
+    return _arrays.wrap(cm if _batched else cm[0], targets.ctx)
+
+
+def _counts_over_labels(targets, labels, num_classes=None):
+    """Confusion counts over ``labels`` (else the classes found), one of which must occur
+    in ``y_true``."""
     counts = _targets.count_classes(targets, labels=labels, num_classes=num_classes)
     if labels is not None and not counts.in_true.any(axis=1).all():
         raise ValueError("At least one label specified must be in y_true")
-    cm = confusion.confusion_matrix_from(counts, normalize)
-    return _arrays.wrap(cm if _batched else cm[0], targets.ctx)
+    return counts
 
 
 @batchable
@@ -384,18 +391,14 @@ def class_likelihood_ratios(y_true, y_pred, *, labels=None, sample_weight=None,
     """
     targets = _targets.check_targets(y_true, y_pred, sample_weight, batched=_batched,
                                      backend=backend)
-    kind = "multilabel-indicator" if targets.kind == "multilabel" else None
-    if kind is None and _targets.count_classes(targets).n_classes > 2:
-        kind = "multiclass"
-    if kind is not None:
+    found = None if targets.kind == "multilabel" else _targets.count_classes(targets)
+    if found is None or found.n_classes > 2:
+        kind = "multilabel-indicator" if found is None else "multiclass"
         raise ValueError("class_likelihood_ratios only supports binary classification "
                          f"problems, got targets of type: {kind}")
     replace = confusion.check_likelihood_replacement(replace_undefined_by)
-    cms = confusion_matrix.__wrapped__(y_true, y_pred, labels=labels,
-                                       sample_weight=sample_weight, backend=backend,
-                                       _batched=_batched)
-    cms = np.asarray(_arrays.to_host(cms))
-    cms = cms if _batched else cms[None]
+    counts = found if labels is None else _counts_over_labels(targets, labels)
+    cms = np.asarray(_arrays.to_host(confusion.confusion_matrix_from(counts, None)))
     if cms.shape[1:] != (2, 2):
         raise ValueError("class_likelihood_ratios needs a 2 x 2 confusion matrix: labels "
                          f"must name the negative and the positive class; got {labels!r}.")

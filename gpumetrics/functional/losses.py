@@ -461,10 +461,7 @@ def hinge_loss(y_true, pred_decision, *, labels=None, sample_weight=None, backen
             margin = _multiclass_margin(t, decision, classes, labels)
         else:
             margin = _binary_margin(t, decision)
-        losses_ = np.clip(1 - margin, 0, None)
-        if w is not None and w.sum() == 0:
-            raise ZeroDivisionError("Weights sum to zero, can't be normalized")
-        values.append(np.average(losses_, weights=w))
+        values.append(np.average(np.clip(1 - margin, 0, None), weights=w))
     return batch_result(np.asarray(values, np.float64), ctx, _batched)
 
 

@@ -72,12 +72,12 @@ def metric_at_thresholds(y_true, y_score, metric_func, *, sample_weight=None,
     if _batched and scores.ndim != 2:
         raise ValueError(f"y_score must be 2-D (n_sets, n_samples); got shape {scores.shape}.")
     w = None if sample_weight is None else _column(sample_weight, "sample_weight")
+    if w is not None:
+        inputs.check_length(t.shape[0], w.shape[0], "sample_weight")
     results = []
     for s in sets:
         s = _column(s, "y_score")
         inputs.check_length(t.shape[0], s.shape[0], "y_score")
-        if w is not None:
-            inputs.check_length(t.shape[0], w.shape[0], "sample_weight")
         results.append(_one_set(t, s, w, metric_func, dict(metric_params or {}), backend))
     return results if _batched else results[0]
 
@@ -86,7 +86,6 @@ def _one_set(t, s, w, metric_func, params, backend):
     if w is not None:
         keep = w != 0
         t, s, w = t[keep], s[keep], w[keep]
-        params["sample_weight"] = None  # set below, in the sorted order
     order = _descending(s)
     t, s = t[order], s[order]
     if w is not None:
@@ -97,7 +96,8 @@ def _one_set(t, s, w, metric_func, params, backend):
     thresholds = s[ends]
     twin = _batched_twin(metric_func)
     if twin is not None:
-        values = _blocks(twin, t, ends, dict(params, backend=backend))
+        values = _blocks(twin, t, ends, params if backend is None else
+                         dict(params, backend=backend))
         if values is not None:
             return values, thresholds
     values = [metric_func(t, (s >= thr).astype(np.int32), **params) for thr in thresholds]
@@ -107,8 +107,6 @@ def _one_set(t, s, w, metric_func, params, backend):
 def _blocks(twin, t, ends, params):
     """The batched twin's values over blocks of thresholds, or None when it returns a
     tuple (their stacking is the per-threshold loop's)."""
-    if params["backend"] is None:
-        del params["backend"]
     n = t.shape[0]
     step = max(1, _BLOCK_CELLS // n)
     positions = np.arange(n)
