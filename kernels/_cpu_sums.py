@@ -18,6 +18,27 @@ _MOMENT_BLOCK = 1024  # samples per two-pass block: the block stays in L1 betwee
 _merge_state = njit(inline="always")(_common.merge_state)
 
 
+@njit(inline="always")
+def _merge_block(state, block, W, mt, m2t, mp, m2p, c, me, m2e, sabs, sape, mx, shift_t,
+                 shift_p):
+    """Merge one block's moments into ``state``: the 13 fields in ``_common.MOMENTS``'s
+    order, written into the scratch ``block``."""
+    block[0] = W
+    block[1] = mt
+    block[2] = m2t
+    block[3] = mp
+    block[4] = m2p
+    block[5] = c
+    block[6] = me
+    block[7] = m2e
+    block[8] = sabs
+    block[9] = sape
+    block[10] = mx
+    block[11] = shift_t
+    block[12] = shift_p
+    _merge_state(state, block)
+
+
 @njit(parallel=True, nogil=True, cache=True)
 def _moments_loop(y_true, y_pred, weight, shift_true, shift_pred, private, n_chunks):
     # Means are taken of the data minus a shift (the column's first value), so that the
@@ -73,20 +94,8 @@ def _moments_loop(y_true, y_pred, weight, shift_true, shift_pred, private, n_chu
                     sape += wi * ae / max(abs(t), eps)
                     if ae > mx or ae != ae:  # NaN propagates, as in the reference
                         mx = ae
-                block[0] = W
-                block[1] = mt
-                block[2] = m2t
-                block[3] = mp
-                block[4] = m2p
-                block[5] = c
-                block[6] = me
-                block[7] = m2e
-                block[8] = sabs
-                block[9] = sape
-                block[10] = mx
-                block[11] = shift_true[kt, j]
-                block[12] = shift_pred[k, j]
-                _merge_state(private[task, j], block)
+                _merge_block(private[task, j], block, W, mt, m2t, mp, m2p, c, me, m2e, sabs,
+                             sape, mx, shift_true[kt, j], shift_pred[k, j])
 
 
 # Sums over a block's buffers, free to reorder their additions (and so to run in SIMD
@@ -153,20 +162,9 @@ def _moments_column_loop(y_true, y_pred, shift_true, shift_pred, private, n_chun
                 ae[i] = abs(e)
                 ape[i] = abs(e) / max(abs(np.float64(t[i])), eps)
             sabs = _sum(ae)
-            block[0] = W
-            block[1] = mt
-            block[2] = _dot(dt, dt)
-            block[3] = mp
-            block[4] = _dot(dp, dp)
-            block[5] = _dot(dt, dp)
-            block[6] = me
-            block[7] = _dot(de, de)
-            block[8] = sabs
-            block[9] = _sum(ape)
-            block[10] = sabs if sabs != sabs else _largest(ae)  # NaN: NaN, as the reference
-            block[11] = st0
-            block[12] = sp0
-            _merge_state(private[task, 0], block)
+            largest = sabs if sabs != sabs else _largest(ae)  # NaN: NaN, as the reference
+            _merge_block(private[task, 0], block, W, mt, _dot(dt, dt), mp, _dot(dp, dp),
+                         _dot(dt, dp), me, _dot(de, de), sabs, _sum(ape), largest, st0, sp0)
 
 
 @njit(nogil=True, cache=True)
