@@ -141,14 +141,6 @@ def confusion(
 # --- contingency --------------------------------------------------------------------------
 
 
-@cuda.jit(device=True, inline=True)
-def _table_index(v, offset, lut, size):
-    shifted = int64(v) - offset
-    if shifted >= 0 and shifted < lut.shape[0]:
-        return lut[shifted]
-    return size
-
-
 @functools.cache
 def _contingency_kernel(shared: bool):
     """Rectangular counts through a table per side, as ``_confusion_kernel`` counts (a
@@ -173,8 +165,8 @@ def _contingency_kernel(shared: bool):
                 i = first + tid
                 while i - tid < end:
                     if i < N:
-                        cell = (_table_index(y_true[kt, i], off_t, lut_t, n_rows) * width
-                                + _table_index(y_pred[k, i], off_p, lut_p, n_cols))
+                        cell = (_class_index(y_true[kt, i], off_t, lut_t, n_rows) * width
+                                + _class_index(y_pred[k, i], off_p, lut_p, n_cols))
                         count_cell(hist, out, k, cell, uint32(1), shared)
                     i += stride
                 if shared:
