@@ -16,6 +16,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -278,6 +279,11 @@ def publish(report: dict, table: str, out: Path | None) -> int:
     if out:
         save(report, table, out)
     return 0
+
+
+def log(msg: str) -> None:
+    """A progress line on stderr, with the time of day."""
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def numbers(text: str) -> list[int]:

@@ -30,12 +30,9 @@ if __package__ in (None, ""):  # run as a file: make the `benchmarks` package im
 import numpy as np  # noqa: E402
 
 from benchmarks import _harness, _peers  # noqa: E402
+from benchmarks._harness import log as _log  # noqa: E402
 from benchmarks._harness import numbers  # noqa: E402
 from benchmarks._report import render  # noqa: E402
-
-
-def _log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def _run_cases(cases: dict, opts, check) -> dict:

@@ -29,14 +29,11 @@ import numpy as np  # noqa: E402
 
 import gpumetrics as gm  # noqa: E402
 from benchmarks import _harness  # noqa: E402
+from benchmarks._harness import log as _log  # noqa: E402
 from benchmarks._harness import numbers  # noqa: E402
 
 SCORES = ("adjusted_rand_score", "normalized_mutual_info_score", "v_measure_score",
           "fowlkes_mallows_score", "contingency_matrix")
-
-
-def _log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def make_labellings(n: int, groups: int, seed: int = 0):

@@ -34,14 +34,11 @@ import numpy as np  # noqa: E402
 
 import gpumetrics as gm  # noqa: E402
 from benchmarks import _harness  # noqa: E402
+from benchmarks._harness import log as _log  # noqa: E402
 from benchmarks._harness import numbers  # noqa: E402
 
 _GEN = 1 << 22
 BINS = 4096
-
-
-def _log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def make_scores(n: int, seed: int = 0):
